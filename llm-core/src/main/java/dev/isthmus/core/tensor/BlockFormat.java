@@ -1,0 +1,65 @@
+package dev.isthmus.core.tensor;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The arithmetic of one tensor storage format: how to turn its blocks back into floats and how to
+ * multiply them with activations without materialising the floats.
+ *
+ * <p>Implementations register through {@link java.util.ServiceLoader} (file
+ * {@code META-INF/services/dev.isthmus.core.tensor.BlockFormat}); llm-core ships F32, F16, BF16 and
+ * Q8_0, llm-quant adds the k-quants and the rest. Every vectorised kernel has a scalar twin
+ * ({@link #dequantize}) that tests use as the oracle. Offsets are in bytes into {@code data}, counts
+ * in elements and always a whole number of blocks.
+ *
+ * <pre>{@code
+ * BlockFormat q8 = BlockFormats.require(GgmlType.Q8_0);
+ * float[] row = new float[4096];
+ * q8.dequantize(weights, rowOffset, row, 0, 4096);
+ * float y = q8.dot(weights, rowOffset, activations, 0, 4096);
+ * }</pre>
+ */
+public interface BlockFormat {
+
+    /** The GGUF type this format implements. */
+    GgmlType type();
+
+    /** Elements per block. */
+    default int blockSize() {
+        return type().blockSize();
+    }
+
+    /** Bytes per block. */
+    default int bytesPerBlock() {
+        return type().bytesPerBlock();
+    }
+
+    /** Decodes {@code count} elements starting at byte {@code offset} into {@code dst[dstOffset..]}. */
+    void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count);
+
+    /** Dot product of {@code count} stored elements with {@code x[xOffset..xOffset+count)}. */
+    float dot(MemorySegment data, long offset, float[] x, int xOffset, int count);
+
+    /** Whether {@link #quantize} is implemented. */
+    default boolean canQuantize() {
+        return false;
+    }
+
+    /**
+     * Encodes {@code count} floats into this format at byte {@code offset} of {@code dst}, bit-exact
+     * with the reference (llama.cpp) encoder where one exists.
+     *
+     * @throws UnsupportedOperationException if this format cannot encode
+     */
+    default void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int count) {
+        throw new UnsupportedOperationException(type() + " has no encoder");
+    }
+
+    /** Checks that {@code count} is a whole number of blocks. */
+    default void checkBlocks(int count) {
+        if (count % blockSize() != 0) {
+            throw new IllegalArgumentException(type() + " works on whole blocks of " + blockSize()
+                    + " elements; got " + count);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+package dev.isthmus.core.tensor;
+
+import java.lang.foreign.MemorySegment;
+
+/** IEEE binary16, little-endian. */
+public final class F16Format implements BlockFormat {
+    @Override
+    public GgmlType type() {
+        return GgmlType.F16;
+    }
+
+    @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        for (int i = 0; i < count; i++) {
+            dst[dstOffset + i] = Half.f16ToFloat(data.get(ValueLayouts.I16, offset + 2L * i));
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        return VectorKernels.dotF16(data, offset, x, xOffset, count);
+    }
+
+    @Override
+    public boolean canQuantize() {
+        return true;
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int count) {
+        for (int i = 0; i < count; i++) {
+            dst.set(ValueLayouts.I16, offset + 2L * i, Half.floatToF16(src[srcOffset + i]));
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package dev.isthmus.core.tensor;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * GGML Q8_0: blocks of 32 signed bytes sharing one F16 scale {@code d}; value = d × q.
+ * Layout per block: {@code d} (2 bytes), {@code q[32]}.
+ */
+public final class Q8_0Format implements BlockFormat {
+    private static final int QK = 32;
+    private static final int BLOCK_BYTES = 34;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q8_0;
+    }
+
+    @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = Half.f16ToFloat(data.get(ValueLayouts.I16, block));
+            for (int j = 0; j < QK; j++) {
+                dst[dstOffset + b * QK + j] = d * data.get(ValueLayouts.I8, block + 2 + j);
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        checkBlocks(count);
+        return VectorKernels.dotQ8_0(data, offset, x, xOffset, count);
+    }
+
+    @Override
+    public boolean canQuantize() {
+        return true;
+    }
+
+    /** Bit-exact with ggml's {@code quantize_row_q8_0_ref}: d = amax/127, q = round-half-away(x/d). */
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int count) {
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            int base = srcOffset + b * QK;
+            float amax = 0f;
+            for (int j = 0; j < QK; j++) {
+                amax = Math.max(amax, Math.abs(src[base + j]));
+            }
+            float d = amax / 127f;
+            float id = d != 0f ? 1.0f / d : 0f;
+            long block = offset + (long) b * BLOCK_BYTES;
+            dst.set(ValueLayouts.I16, block, Half.floatToF16(d));
+            for (int j = 0; j < QK; j++) {
+                dst.set(ValueLayouts.I8, block + 2 + j, (byte) roundHalfAway(src[base + j] * id));
+            }
+        }
+    }
+
+    /** C's {@code roundf}: halves round away from zero (Java's Math.round rounds them up). */
+    static int roundHalfAway(float v) {
+        double r = Math.floor(Math.abs((double) v) + 0.5);
+        return (int) Math.copySign(r, v);
+    }
+}
