@@ -65,7 +65,9 @@ final class VectorKernels {
         // for subnormal halves too; multiplying by 2^112 restores it.
         FloatVector scaled = magnitude.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(TWO_POW_112);
         VectorMask<Integer> special = magnitude.compare(VectorOperators.GE, 0x7C00);
+        // Infinities and NaNs; NaNs come out quiet, as the JDK's (hardware) conversion makes them.
         IntVector specialBits = magnitude.lanewise(VectorOperators.LSHL, 13).or(0x7F80_0000);
+        specialBits = specialBits.blend(specialBits.or(0x0040_0000), magnitude.compare(VectorOperators.GT, 0x7C00));
         IntVector result = scaled.reinterpretAsInts().blend(specialBits, special);
         IntVector sign = bits.and(0x8000).lanewise(VectorOperators.LSHL, 16);
         return result.or(sign).reinterpretAsFloats();

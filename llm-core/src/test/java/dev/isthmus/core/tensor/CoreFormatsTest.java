@@ -1,0 +1,144 @@
+package dev.isthmus.core.tensor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.isthmus.core.gguf.GgufFile;
+import dev.isthmus.core.gguf.GgufTensorInfo;
+import dev.isthmus.core.testing.SharedTestData;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+
+class CoreFormatsTest {
+
+    private static float[] randomFloats(int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) (r.nextGaussian() * 2);
+        }
+        return x;
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0"})
+    void coreFormatsAreRegistered(GgmlType type) {
+        assertThat(BlockFormats.find(type)).as("core registers %s", type).isPresent();
+        assertThat(BlockFormats.require(type).type()).isEqualTo(type);
+    }
+
+    @Test
+    void missingFormatNamesTheTypeAndTheModule() {
+        assertThatThrownBy(() -> BlockFormats.require(GgmlType.Q4_K, "tensor 'blk.0.ffn_up.weight'"))
+                .isInstanceOf(UnsupportedFormatException.class)
+                .hasMessageContaining("Q4_K")
+                .hasMessageContaining("blk.0.ffn_up.weight")
+                .hasMessageContaining("llm-quant");
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {32, 64, 96, 256, 4096 + 32})
+    void vectorDotEqualsScalarDequantizeThenDot(int n) {
+        for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0}) {
+            BlockFormat f = BlockFormats.require(type);
+            float[] w = randomFloats(n, n);
+            float[] x = randomFloats(n, n + 1);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment data = arena.allocate(type.byteSize(n) + 3);
+                // An odd offset: kernels must not assume aligned rows.
+                f.quantize(w, 0, data, 3, n);
+                float[] decoded = new float[n];
+                f.dequantize(data, 3, decoded, 0, n);
+                double expected = 0;
+                for (int i = 0; i < n; i++) {
+                    expected += (double) decoded[i] * x[i];
+                }
+                assertThat((double) f.dot(data, 3, x, 0, n)).as("%s dot over %d", type, n)
+                        .isCloseTo(expected, within(1e-3 * Math.sqrt(n)));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F16", "BF16", "Q8_0"})
+    void quantizeThenDequantizeStaysWithinTheFormatsPrecision(GgmlType type) {
+        BlockFormat f = BlockFormats.require(type);
+        float[] w = randomFloats(1024, 3);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment data = arena.allocate(type.byteSize(w.length));
+            f.quantize(w, 0, data, 0, w.length);
+            float[] back = new float[w.length];
+            f.dequantize(data, 0, back, 0, w.length);
+            double relative = switch (type) {
+                case F16 -> 1e-3;
+                case BF16 -> 8e-3;
+                default -> 0.0;
+            };
+            for (int b = 0; b < w.length; b += 32) {
+                float amax = 0;
+                for (int i = b; i < b + 32; i++) {
+                    amax = Math.max(amax, Math.abs(w[i]));
+                }
+                for (int i = b; i < b + 32; i++) {
+                    double tolerance = type == GgmlType.Q8_0 ? amax / 127.0 * 0.51 + 1e-3 * amax
+                            : Math.abs(w[i]) * relative;
+                    assertThat((double) back[i]).as("%s element %d", type, i).isCloseTo(w[i], within(tolerance + 1e-7));
+                }
+            }
+        }
+    }
+
+    @Test
+    void q8_0RoundsHalvesAwayFromZeroLikeC() {
+        assertThat(Q8_0Format.roundHalfAway(2.5f)).isEqualTo(3);
+        assertThat(Q8_0Format.roundHalfAway(-2.5f)).isEqualTo(-3);
+        assertThat(Q8_0Format.roundHalfAway(0.49999997f)).isEqualTo(0);
+        assertThat(Q8_0Format.roundHalfAway(-0.5f)).isEqualTo(-1);
+    }
+
+    /**
+     * The strongest check available: llama.cpp's own quantizer made stories260K-q8_0.gguf and
+     * stories260K-f16.gguf from stories260K.gguf; encoding the F32 weights ourselves must give the same bytes.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"stories260K-q8_0.gguf", "stories260K-f16.gguf"})
+    void encodingMatchesLlamaCppsQuantizerByteForByte(String quantized) throws Exception {
+        Path f32Path = SharedTestData.testdata("models/stories260K.gguf");
+        Path qPath = SharedTestData.testdata("models/" + quantized);
+        int compared = 0;
+        try (GgufFile f32 = GgufFile.open(f32Path); GgufFile q = GgufFile.open(qPath); Arena arena = Arena.ofConfined()) {
+            for (GgufTensorInfo info : q.tensors()) {
+                if (info.type() != GgmlType.Q8_0 && info.type() != GgmlType.F16) {
+                    continue;
+                }
+                float[] source = f32.tensor(info.name()).toFloatArray();
+                MemorySegment ours = arena.allocate(info.byteSize());
+                BlockFormats.require(info.type()).quantize(source, 0, ours, 0, source.length);
+                long mismatch = ours.mismatch(q.tensorData(info.name()));
+                assertThat(mismatch).as("%s %s first differing byte", quantized, info.name()).isEqualTo(-1L);
+                compared++;
+            }
+        }
+        assertThat(compared).as("tensors compared").isGreaterThan(4);
+    }
+
+    @Test
+    void q8_0DequantizationMatchesTheF32Original() throws Exception {
+        try (GgufFile f32 = GgufFile.open(SharedTestData.testdata("models/stories260K.gguf"));
+             GgufFile q8 = GgufFile.open(SharedTestData.testdata("models/stories260K-q8_0.gguf"))) {
+            float[] original = f32.tensor("token_embd.weight").toFloatArray();
+            float[] decoded = q8.tensor("token_embd.weight").toFloatArray();
+            assertThat(decoded).hasSameSizeAs(original);
+            for (int i = 0; i < original.length; i++) {
+                assertThat(decoded[i]).as("element %d", i).isCloseTo(original[i], within(0.02f));
+            }
+        }
+    }
+}
