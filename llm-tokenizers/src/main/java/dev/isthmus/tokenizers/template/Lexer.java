@@ -172,7 +172,8 @@ final class Lexer {
             }
             if (depth == 0) {
                 char first = src.charAt(pos);
-                if ((first == '-' || first == '+') && src.startsWith(endMarker, pos + 1)) {
+                // '+' (keep trim_blocks' newline) exists only on block ends, as in Jinja
+                if ((first == '-' || (first == '+' && endKind == Kind.BLOCK_END)) && src.startsWith(endMarker, pos + 1)) {
                     tokens.add(new Token(endKind, endMarker, pos));
                     pos += 3;
                     if (endKind == Kind.BLOCK_END) {
