@@ -1,0 +1,41 @@
+package dev.isthmus.core.backend;
+
+import dev.isthmus.core.tensor.Tensor;
+
+/**
+ * The compute device a model runs on. The heavy operation — multiplying (possibly quantized) weight
+ * matrices by activations — is the backend's; the light element-wise operations are
+ * {@link dev.isthmus.core.backend.cpu.CpuOps} unless a backend overrides them.
+ *
+ * <p>Backends are found through {@link BackendProvider}s registered with {@link java.util.ServiceLoader}
+ * and created by {@link Backends#create}. They are thread-safe; {@link #close()} releases their threads
+ * and device memory.
+ *
+ * <pre>{@code
+ * try (Backend cpu = Backends.create("cpu", 4)) {
+ *     cpu.matmul(weights, activations, out, batch);
+ * }
+ * }</pre>
+ */
+public interface Backend extends AutoCloseable {
+
+    /** The backend's name, e.g. {@code cpu} or {@code cuda}. */
+    String name();
+
+    /** Worker threads (CPU) or streams used. */
+    int threads();
+
+    /** Whether this backend can multiply weights stored in {@code weight}'s format. */
+    boolean supports(Tensor weight);
+
+    /**
+     * {@code out[b * rows + r] = weight[r] · x[b * cols ...]} for every row {@code r} of the 2-D
+     * {@code weight} ({@code [rows, cols]}) and every batch entry {@code b < batch}.
+     *
+     * @throws IllegalArgumentException if the arrays are too small for the shapes
+     */
+    void matmul(Tensor weight, float[] x, float[] out, int batch);
+
+    @Override
+    void close();
+}

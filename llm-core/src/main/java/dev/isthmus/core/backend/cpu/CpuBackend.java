@@ -1,0 +1,165 @@
+package dev.isthmus.core.backend.cpu;
+
+import dev.isthmus.core.backend.Backend;
+import dev.isthmus.core.tensor.BlockFormat;
+import dev.isthmus.core.tensor.BlockFormats;
+import dev.isthmus.core.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.RecursiveAction;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Matrix multiplication on the CPU: rows of the weight matrix are split over a fork-join pool; each
+ * row is decoded by its {@link BlockFormat} (Vector API kernels) once and multiplied with every
+ * activation vector of the batch, so prefill reads the weights once per chunk rather than once per token.
+ */
+public final class CpuBackend implements Backend {
+    /** Below this many multiply-adds a matmul runs on the calling thread: forking would cost more. */
+    private static final long PARALLEL_THRESHOLD = 1L << 16;
+
+    private final int threads;
+    private final ForkJoinPool pool;
+    private final ThreadLocal<float[]> rowBuffer = ThreadLocal.withInitial(() -> new float[0]);
+
+    public CpuBackend(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+        }
+        this.threads = threads;
+        this.pool = threads > 1 ? new ForkJoinPool(threads) : null;
+    }
+
+    @Override
+    public String name() {
+        return "cpu";
+    }
+
+    @Override
+    public int threads() {
+        return threads;
+    }
+
+    @Override
+    public boolean supports(Tensor weight) {
+        return BlockFormats.find(weight.type()).isPresent();
+    }
+
+    @Override
+    public void matmul(Tensor weight, float[] x, float[] out, int batch) {
+        if (weight.rank() != 2) {
+            throw new IllegalArgumentException("matmul needs a 2-D weight, " + weight + " has rank " + weight.rank());
+        }
+        int rows = Math.toIntExact(weight.dim(0));
+        int cols = Math.toIntExact(weight.dim(1));
+        if (batch < 1 || (long) batch * cols > x.length || (long) batch * rows > out.length) {
+            throw new IllegalArgumentException("matmul of " + weight + " with batch " + batch + " needs "
+                    + (long) batch * cols + " inputs and " + (long) batch * rows + " outputs, got "
+                    + x.length + " and " + out.length);
+        }
+        BlockFormat format = weight.format();
+        MemorySegment data = weight.segment();
+        long rowBytes = weight.rowBytes();
+        long base = weight.isPacked() ? 0 : -1;
+        Job job = new Job(weight, format, data, rowBytes, base, x, out, rows, cols, batch);
+        long work = (long) rows * cols * batch;
+        if (pool == null || work < PARALLEL_THRESHOLD || rows < 2) {
+            job.run(0, rows);
+        } else {
+            int grain = Math.max(1, rows / (threads * 4));
+            pool.invoke(new Split(job, 0, rows, grain));
+        }
+    }
+
+    private final class Job {
+        final Tensor weight;
+        final BlockFormat format;
+        final MemorySegment data;
+        final long rowBytes;
+        final boolean packed;
+        final float[] x;
+        final float[] out;
+        final int rows;
+        final int cols;
+        final int batch;
+
+        Job(Tensor weight, BlockFormat format, MemorySegment data, long rowBytes, long base, float[] x, float[] out,
+            int rows, int cols, int batch) {
+            this.weight = weight;
+            this.format = format;
+            this.data = data;
+            this.rowBytes = rowBytes;
+            this.packed = base == 0;
+            this.x = x;
+            this.out = out;
+            this.rows = rows;
+            this.cols = cols;
+            this.batch = batch;
+        }
+
+        long offset(int r) {
+            return packed ? r * rowBytes : weight.rowOffset(r);
+        }
+
+        void run(int from, int to) {
+            if (batch == 1) {
+                for (int r = from; r < to; r++) {
+                    out[r] = format.dot(data, offset(r), x, 0, cols);
+                }
+                return;
+            }
+            float[] row = rowBuffer.get();
+            if (row.length < cols) {
+                row = new float[cols];
+                rowBuffer.set(row);
+            }
+            for (int r = from; r < to; r++) {
+                format.dequantize(data, offset(r), row, 0, cols);
+                for (int b = 0; b < batch; b++) {
+                    out[b * rows + r] = CpuOps.dot(row, 0, x, b * cols, cols);
+                }
+            }
+        }
+    }
+
+    private static final class Split extends RecursiveAction {
+        private final Job job;
+        private final int from;
+        private final int to;
+        private final int grain;
+
+        Split(Job job, int from, int to, int grain) {
+            this.job = job;
+            this.from = from;
+            this.to = to;
+            this.grain = grain;
+        }
+
+        @Override
+        protected void compute() {
+            if (to - from <= grain) {
+                job.run(from, to);
+                return;
+            }
+            int mid = (from + to) >>> 1;
+            invokeAll(new Split(job, from, mid, grain), new Split(job, mid, to, grain));
+        }
+    }
+
+    @Override
+    public void close() {
+        if (pool != null) {
+            pool.shutdown();
+            try {
+                pool.awaitTermination(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "CpuBackend[" + threads + " threads]";
+    }
+}

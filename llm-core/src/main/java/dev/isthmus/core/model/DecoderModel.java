@@ -1,0 +1,264 @@
+package dev.isthmus.core.model;
+
+import dev.isthmus.core.backend.Backend;
+import dev.isthmus.core.backend.cpu.CpuOps;
+import dev.isthmus.core.backend.cpu.Rope;
+import dev.isthmus.core.gguf.GgufFile;
+import dev.isthmus.core.tensor.Tensor;
+
+/**
+ * The forward pass shared by the decoder families: embeddings, then per block pre-norm attention with
+ * a KV cache and a pre-norm feed-forward network, each added to the residual stream, then the final norm
+ * and the LM head. Prompts are processed as matrices ({@link #forward} with many tokens), decoding one
+ * token at a time.
+ *
+ * <pre>{@code
+ * DecoderModel model = DecoderModel.load(gguf, backend);
+ * InferenceState state = model.newState(512);
+ * float[] logits = new float[model.config().vocabSize()];
+ * model.forward(state, promptIds, 0, promptIds.length, logits, false);
+ * }</pre>
+ */
+public final class DecoderModel {
+    /** Largest number of tokens pushed through the layers at once (as llama.cpp's default micro-batch). */
+    public static final int MAX_BATCH = 512;
+
+    private final ModelConfig config;
+    private final DecoderWeights weights;
+    private final Backend backend;
+    private final Rope rope;
+
+    private DecoderModel(ModelConfig config, DecoderWeights weights, Backend backend) {
+        this.config = config;
+        this.weights = weights;
+        this.backend = backend;
+        this.rope = config.family().ropeStyle() == null ? null
+                : new Rope(config.family().ropeStyle(), config.ropeDims(), config.ropeBase(), weights.ropeFreqs());
+    }
+
+    /**
+     * Builds the model described by a GGUF file's metadata and tensors.
+     *
+     * @throws UnsupportedArchitectureException if the architecture is not a supported decoder
+     * @throws ModelLoadException               if a tensor is missing or misshapen
+     */
+    public static DecoderModel load(GgufFile gguf, Backend backend) {
+        Family.of(gguf.modelMetadata().architecture());
+        Tensor embd = gguf.tensorInfo("token_embd.weight").map(i -> gguf.tensor(i.name()))
+                .orElseThrow(() -> new ModelLoadException("the model has no tensor 'token_embd.weight'"));
+        if (embd.rank() != 2) {
+            throw new ModelLoadException("tensor 'token_embd.weight' must be 2-D, is " + embd);
+        }
+        ModelConfig config = ModelConfig.from(gguf.modelMetadata(), Math.toIntExact(embd.dim(0)));
+        return new DecoderModel(config, DecoderWeights.load(gguf, config), backend);
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** A fresh session state holding up to {@code contextLength} positions. */
+    public InferenceState newState(int contextLength) {
+        return newState(contextLength, true);
+    }
+
+    /** As {@link #newState(int)}, choosing whether the KV cache rounds to half precision. */
+    public InferenceState newState(int contextLength, boolean halfPrecisionCache) {
+        if (contextLength < 1) {
+            throw new IllegalArgumentException("context length must be positive, got " + contextLength);
+        }
+        if (weights.positionEmbedding() != null && contextLength > weights.positionEmbedding().dim(0)) {
+            throw new IllegalArgumentException("context length " + contextLength + " exceeds the "
+                    + weights.positionEmbedding().dim(0) + " learned positions of this model");
+        }
+        return new InferenceState(config, contextLength, Math.min(MAX_BATCH, contextLength), halfPrecisionCache);
+    }
+
+    /**
+     * Runs {@code count} tokens from {@code tokens[offset..]} at the state's next positions.
+     *
+     * @param logits    receives the next-token logits: for the last token only ({@code vocab} floats), or
+     *                  with {@code allLogits} for every token ({@code count × vocab} floats)
+     * @throws ContextOverflowException if the tokens do not fit in the state's context
+     */
+    public void forward(InferenceState s, int[] tokens, int offset, int count, float[] logits, boolean allLogits) {
+        if (count < 1) {
+            throw new IllegalArgumentException("forward needs at least one token");
+        }
+        if (s.position + count > s.capacity()) {
+            throw new ContextOverflowException(s.position, count, s.capacity());
+        }
+        int vocab = config.vocabSize();
+        if (logits.length < (allLogits ? (long) count * vocab : vocab)) {
+            throw new IllegalArgumentException("logits array too small: " + logits.length);
+        }
+        for (int i = 0; i < count; i++) {
+            int t = tokens[offset + i];
+            if (t < 0 || t >= vocab) {
+                throw new IllegalArgumentException("token id " + t + " is outside the vocabulary of " + vocab);
+            }
+        }
+        for (int done = 0; done < count; done += s.maxBatch) {
+            int n = Math.min(s.maxBatch, count - done);
+            boolean last = done + n == count;
+            float[] out = allLogits ? s.hb : null;
+            batch(s, tokens, offset + done, n);
+            if (allLogits) {
+                logitsFor(s, 0, n, logits, done * vocab);
+            } else if (last) {
+                logitsFor(s, n - 1, 1, logits, 0);
+            }
+        }
+    }
+
+    private void batch(InferenceState s, int[] tokens, int offset, int n) {
+        int d = config.dim();
+        int start = s.position;
+        for (int i = 0; i < n; i++) {
+            weights.tokenEmbedding().dequantizeRow(tokens[offset + i], s.x, i * d);
+            if (weights.positionEmbedding() != null) {
+                weights.positionEmbedding().dequantizeRow(start + i, s.proj, 0);
+                CpuOps.add(s.x, i * d, s.proj, 0, d);
+            }
+        }
+        for (int l = 0; l < config.layers(); l++) {
+            LayerWeights w = weights.layers().get(l);
+            attention(s, l, w, n, start);
+            feedForward(s, w, n);
+        }
+        s.position += n;
+    }
+
+    private void norm(float[] out, float[] x, int n, float[] weight, float[] bias) {
+        int d = config.dim();
+        for (int i = 0; i < n; i++) {
+            if (config.family() == Family.GPT2) {
+                CpuOps.layerNorm(out, i * d, x, i * d, weight, bias, d, config.normEps());
+            } else {
+                CpuOps.rmsNorm(out, i * d, x, i * d, weight, d, config.normEps());
+            }
+        }
+    }
+
+    private static void addBias(float[] x, int n, int width, float[] bias) {
+        if (bias != null) {
+            for (int i = 0; i < n; i++) {
+                CpuOps.addBias(x, i * width, bias, width);
+            }
+        }
+    }
+
+    private void attention(InferenceState s, int layer, LayerWeights w, int n, int start) {
+        int d = config.dim();
+        int qd = config.qDim();
+        int kvd = config.kvDim();
+        norm(s.xb, s.x, n, w.attnNorm(), w.attnNormBias());
+        if (w.wqkv() != null) {
+            int width = qd + 2 * kvd;
+            backend.matmul(w.wqkv(), s.xb, s.qkv, n);
+            addBias(s.qkv, n, width, w.bqkv());
+            for (int i = 0; i < n; i++) {
+                System.arraycopy(s.qkv, i * width, s.q, i * qd, qd);
+                System.arraycopy(s.qkv, i * width + qd, s.k, i * kvd, kvd);
+                System.arraycopy(s.qkv, i * width + qd + kvd, s.v, i * kvd, kvd);
+            }
+        } else {
+            backend.matmul(w.wq(), s.xb, s.q, n);
+            backend.matmul(w.wk(), s.xb, s.k, n);
+            backend.matmul(w.wv(), s.xb, s.v, n);
+            addBias(s.q, n, qd, w.bq());
+            addBias(s.k, n, kvd, w.bk());
+            addBias(s.v, n, kvd, w.bv());
+        }
+        for (int i = 0; i < n; i++) {
+            if (rope != null) {
+                rope.angles(start + i, s.cos, s.sin);
+                rope.apply(s.q, i * qd, config.heads(), config.headDim(), s.cos, s.sin);
+                rope.apply(s.k, i * kvd, config.kvHeads(), config.headDim(), s.cos, s.sin);
+            }
+            s.cache.store(layer, start + i, s.k, i * kvd, s.v, i * kvd);
+        }
+        attend(s, layer, n, start);
+        backend.matmul(w.wo(), s.att, s.proj, n);
+        addBias(s.proj, n, d, w.bo());
+        CpuOps.add(s.x, 0, s.proj, 0, n * d);
+    }
+
+    /** Causal attention of the batch's queries over the cached keys and values. */
+    private void attend(InferenceState s, int layer, int n, int start) {
+        int hd = config.headDim();
+        int qd = config.qDim();
+        int kvd = config.kvDim();
+        int group = config.heads() / config.kvHeads();
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        float[] keys = s.cache.keys(layer);
+        float[] values = s.cache.values(layer);
+        float[] scores = s.scores;
+        for (int i = 0; i < n; i++) {
+            int positions = start + i + 1;
+            for (int h = 0; h < config.heads(); h++) {
+                int qOff = i * qd + h * hd;
+                int kvOff = (h / group) * hd;
+                for (int p = 0; p < positions; p++) {
+                    scores[p] = CpuOps.dot(s.q, qOff, keys, p * kvd + kvOff, hd) * scale;
+                }
+                CpuOps.softmax(scores, 0, positions);
+                int outOff = i * qd + h * hd;
+                java.util.Arrays.fill(s.att, outOff, outOff + hd, 0f);
+                for (int p = 0; p < positions; p++) {
+                    float a = scores[p];
+                    int vOff = p * kvd + kvOff;
+                    for (int j = 0; j < hd; j++) {
+                        s.att[outOff + j] += a * values[vOff + j];
+                    }
+                }
+            }
+        }
+    }
+
+    private void feedForward(InferenceState s, LayerWeights w, int n) {
+        int d = config.dim();
+        int f = config.ffnDim();
+        norm(s.xb, s.x, n, w.ffnNorm(), w.ffnNormBias());
+        if (w.ffnGate() != null) {
+            backend.matmul(w.ffnGate(), s.xb, s.hb, n);
+            backend.matmul(w.ffnUp(), s.xb, s.hb2, n);
+            CpuOps.swiglu(s.hb, 0, s.hb2, 0, n * f);
+        } else if (w.fusedGateUp()) {
+            backend.matmul(w.ffnUp(), s.xb, s.hb, n);
+            for (int i = 0; i < n; i++) {
+                // Rows 0..f-1 are the gate, f..2f-1 the up projection.
+                System.arraycopy(s.hb, i * 2 * f + f, s.hb2, i * f, f);
+                System.arraycopy(s.hb, i * 2 * f, s.hb, i * f, f);
+            }
+            CpuOps.swiglu(s.hb, 0, s.hb2, 0, n * f);
+        } else {
+            backend.matmul(w.ffnUp(), s.xb, s.hb, n);
+            addBias(s.hb, n, f, w.ffnUpBias());
+            CpuOps.gelu(s.hb, 0, n * f);
+        }
+        backend.matmul(w.ffnDown(), s.hb, s.proj, n);
+        addBias(s.proj, n, d, w.ffnDownBias());
+        CpuOps.add(s.x, 0, s.proj, 0, n * d);
+    }
+
+    private void logitsFor(InferenceState s, int first, int n, float[] logits, int logitsOffset) {
+        int d = config.dim();
+        float[] normed = new float[n * d];
+        for (int i = 0; i < n; i++) {
+            if (config.family() == Family.GPT2) {
+                CpuOps.layerNorm(normed, i * d, s.x, (first + i) * d, weights.outputNorm(), weights.outputNormBias(), d,
+                        config.normEps());
+            } else {
+                CpuOps.rmsNorm(normed, i * d, s.x, (first + i) * d, weights.outputNorm(), d, config.normEps());
+            }
+        }
+        if (logitsOffset == 0) {
+            backend.matmul(weights.output(), normed, logits, n);
+        } else {
+            float[] tmp = new float[n * config.vocabSize()];
+            backend.matmul(weights.output(), normed, tmp, n);
+            System.arraycopy(tmp, 0, logits, logitsOffset, tmp.length);
+        }
+    }
+}
