@@ -3,7 +3,6 @@ package dev.isthmus.tokenizers.template;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,10 +16,15 @@ final class Interpreter {
 
     private enum Flow { NORMAL, BREAK, CONTINUE }
 
-    /** Variables of one scope; lookups fall back to the enclosing scope. */
+    /**
+     * Variables of one scope; lookups fall back to the enclosing scope. Scopes hold few names and one is
+     * opened per loop iteration, so small parallel arrays beat a hash map here.
+     */
     private static final class Scope {
         private final Scope parent;
-        private final Map<String, Value> variables = new HashMap<>();
+        private String[] names = new String[4];
+        private Value[] values = new Value[4];
+        private int size;
 
         Scope(Scope parent) {
             this.parent = parent;
@@ -28,16 +32,28 @@ final class Interpreter {
 
         Value lookup(String name) {
             for (Scope scope = this; scope != null; scope = scope.parent) {
-                Value value = scope.variables.get(name);
-                if (value != null) {
-                    return value;
+                for (int i = scope.size - 1; i >= 0; i--) {
+                    if (scope.names[i].equals(name)) {
+                        return scope.values[i];
+                    }
                 }
             }
             return null;
         }
 
         void set(String name, Value value) {
-            variables.put(name, value);
+            for (int i = 0; i < size; i++) {
+                if (names[i].equals(name)) {
+                    values[i] = value;
+                    return;
+                }
+            }
+            if (size == names.length) {
+                names = java.util.Arrays.copyOf(names, size * 2);
+                values = java.util.Arrays.copyOf(values, size * 2);
+            }
+            names[size] = name;
+            values[size++] = value;
         }
     }
 

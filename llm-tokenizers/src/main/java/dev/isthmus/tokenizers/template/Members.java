@@ -31,7 +31,12 @@ final class Members {
         if (object instanceof Value.Undefined u) {
             throw new TemplateException(u.reason());
         }
-        if (name.startsWith("_")) {
+        // Python objects carry dunder attributes (__class__, __init__, ...): the sandbox's way out, so refused.
+        // Other '_' names are not attributes of a dict, so Jinja falls back to the key, as below.
+        if (name.startsWith("__")) {
+            return unsafe(object, name);
+        }
+        if (name.startsWith("_") && !(object instanceof Value.Dict)) {
             return unsafe(object, name);
         }
         return switch (object) {
