@@ -22,8 +22,11 @@ final class Budget {
 
     /** Charges {@code n} steps at once, for work done in bulk (copying, sorting, materialising ranges). */
     void charge(long n) {
+        if (n >= limits.maxSteps()) {
+            throw stepsExceeded();
+        }
         steps += Math.max(0, n);
-        if (steps > limits.maxSteps() || steps < 0) {
+        if (steps > limits.maxSteps()) {
             throw stepsExceeded();
         }
     }

@@ -258,16 +258,23 @@ final class Operators {
         }
         long count = Math.max(0, n);
         if (sequence instanceof Value.Str s) {
-            budget.checkString(s.value().length() * count);
+            budget.checkString(saturatedProduct(s.value().length(), count));
             return new Value.Str(s.value().repeat((int) count));
         }
         Value.Seq seq = (Value.Seq) sequence;
-        budget.charge(seq.items().size() * count);
+        budget.charge(saturatedProduct(seq.items().size(), count));
         List<Value> items = new ArrayList<>();
         for (long i = 0; i < count; i++) {
             items.addAll(seq.items());
         }
         return new Value.Seq(List.copyOf(items), seq.tuple());
+    }
+
+    /** a * b for non-negative operands, Long.MAX_VALUE when that overflows (so limits still trip). */
+    private static long saturatedProduct(long a, long b) {
+        long high = Math.multiplyHigh(a, b);
+        long product = a * b;
+        return high != 0 || product < 0 ? Long.MAX_VALUE : product;
     }
 
     private static double numeric(String operator, Value a, Value b) {

@@ -63,10 +63,14 @@ sealed interface Value {
     /** A lazy {@code range()}, so that {@code range(10**9)} costs nothing until iterated under the budget. */
     record Range(long start, long stop, long step) implements Value {
         long size() {
-            if (step > 0) {
-                return start >= stop ? 0 : (stop - start - 1) / step + 1;
+            try {
+                if (step > 0) {
+                    return start >= stop ? 0 : (Math.subtractExact(stop, start) - 1) / step + 1;
+                }
+                return start <= stop ? 0 : (Math.subtractExact(start, stop) - 1) / Math.negateExact(step) + 1;
+            } catch (ArithmeticException e) {
+                throw new TemplateException("range() too large: " + start + ", " + stop + ", " + step);
             }
-            return start <= stop ? 0 : (start - stop - 1) / (-step) + 1;
         }
 
         long get(long index) {

@@ -53,6 +53,11 @@ class SandboxTest {
                 .as("'x' * 10**12 must fail without allocating")
                 .isInstanceOfSatisfying(TemplateLimitException.class,
                         e -> assertThat(e.limit()).isEqualTo(Limit.OUTPUT_SIZE));
+        assertThatThrownBy(() -> render("{% set s = 'xx' * 2**62 %}"))
+                .as("a length that overflows 64 bits still trips the limit")
+                .isInstanceOf(TemplateLimitException.class);
+        assertThatThrownBy(() -> render("{% set s = [1, 2] * 2**62 %}"))
+                .as("list repetition is bounded too").isInstanceOf(TemplateLimitException.class);
     }
 
     @Test
