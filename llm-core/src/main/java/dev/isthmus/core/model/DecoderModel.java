@@ -101,7 +101,6 @@ public final class DecoderModel {
         for (int done = 0; done < count; done += s.maxBatch) {
             int n = Math.min(s.maxBatch, count - done);
             boolean last = done + n == count;
-            float[] out = allLogits ? s.hb : null;
             batch(s, tokens, offset + done, n);
             if (allLogits) {
                 logitsFor(s, 0, n, logits, done * vocab);
@@ -199,11 +198,15 @@ public final class DecoderModel {
             for (int h = 0; h < config.heads(); h++) {
                 int qOff = i * qd + h * hd;
                 int kvOff = (h / group) * hd;
+                int outOff = i * qd + h * hd;
+                if (s.halfPrecisionAttention) {
+                    attendHalf(s, keys, values, qOff, kvOff, outOff, positions, scale);
+                    continue;
+                }
                 for (int p = 0; p < positions; p++) {
                     scores[p] = CpuOps.dot(s.q, qOff, keys, p * kvd + kvOff, hd) * scale;
                 }
                 CpuOps.softmax(scores, 0, positions);
-                int outOff = i * qd + h * hd;
                 java.util.Arrays.fill(s.att, outOff, outOff + hd, 0f);
                 for (int p = 0; p < positions; p++) {
                     float a = scores[p];
@@ -214,6 +217,51 @@ public final class DecoderModel {
                 }
             }
         }
+    }
+
+    /**
+     * One head's attention computed as llama.cpp's CPU flash-attention kernel does: F16 query, online
+     * softmax, and the weighted sum of values accumulated in half precision (rounded after every step).
+     */
+    private void attendHalf(InferenceState s, float[] keys, float[] values, int qOff, int kvOff, int outOff,
+                            int positions, float scale) {
+        int hd = config.headDim();
+        int kvd = config.kvDim();
+        float[] acc = s.accumulator;
+        for (int j = 0; j < hd; j++) {
+            s.q[qOff + j] = half(s.q[qOff + j]);
+            acc[j] = 0f;
+        }
+        float max = Float.NEGATIVE_INFINITY;
+        float sum = 0f;
+        for (int p = 0; p < positions; p++) {
+            float score = CpuOps.dot(s.q, qOff, keys, p * kvd + kvOff, hd) * scale;
+            float ms = 1f;
+            float vs = 1f;
+            if (score > max) {
+                float old = max;
+                max = score;
+                ms = (float) Math.exp(old - max);
+                for (int j = 0; j < hd; j++) {
+                    acc[j] = half(acc[j] * ms);
+                }
+            } else {
+                vs = (float) Math.exp(score - max);
+            }
+            int vOff = p * kvd + kvOff;
+            for (int j = 0; j < hd; j++) {
+                acc[j] = half(acc[j] + values[vOff + j] * vs);
+            }
+            sum = sum * ms + vs;
+        }
+        float inv = 1f / sum;
+        for (int j = 0; j < hd; j++) {
+            s.att[outOff + j] = acc[j] * inv;
+        }
+    }
+
+    private static float half(float v) {
+        return Float.float16ToFloat(Float.floatToFloat16(v));
     }
 
     private void feedForward(InferenceState s, LayerWeights w, int n) {

@@ -18,13 +18,16 @@ public final class InferenceState {
     final float[] hb;
     final float[] hb2;
     final float[] scores;
+    final float[] accumulator;
     final float[] cos;
     final float[] sin;
+    final boolean halfPrecisionAttention;
     int position;
 
     InferenceState(ModelConfig c, int contextLength, int maxBatch, boolean halfPrecisionCache) {
         this.cache = new KvCache(c.layers(), contextLength, c.kvDim(), halfPrecisionCache);
         this.maxBatch = maxBatch;
+        this.halfPrecisionAttention = halfPrecisionCache;
         int d = c.dim();
         x = new float[maxBatch * d];
         xb = new float[maxBatch * d];
@@ -37,6 +40,7 @@ public final class InferenceState {
         hb = new float[maxBatch * 2 * c.ffnDim()];
         hb2 = new float[maxBatch * c.ffnDim()];
         scores = new float[contextLength];
+        accumulator = new float[c.headDim()];
         cos = new float[c.headDim()];
         sin = new float[c.headDim()];
     }

@@ -40,6 +40,21 @@ public interface BlockFormat {
     /** Dot product of {@code count} stored elements with {@code x[xOffset..xOffset+count)}. */
     float dot(MemorySegment data, long offset, float[] x, int xOffset, int count);
 
+    /**
+     * Rounds activations the way llama.cpp's CPU backend does before multiplying them with weights of this
+     * format (its {@code vec_dot_type}: F16 weights meet F16 activations, Q8_0 weights Q8_0 activations, …),
+     * writing the rounded floats to {@code dst}. Matching this keeps logits within float noise of the
+     * reference; the default (F32 activations) copies.
+     */
+    default void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
+        System.arraycopy(src, srcOffset, dst, dstOffset, count);
+    }
+
+    /** Whether {@link #roundActivations} changes values (false: activations are used as they are). */
+    default boolean roundsActivations() {
+        return false;
+    }
+
     /** Whether {@link #quantize} is implemented. */
     default boolean canQuantize() {
         return false;

@@ -32,4 +32,16 @@ public final class F16Format implements BlockFormat {
             dst.set(ValueLayouts.I16, offset + 2L * i, Half.floatToF16(src[srcOffset + i]));
         }
     }
+
+    @Override
+    public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
+        for (int i = 0; i < count; i++) {
+            dst[dstOffset + i] = Half.f16ToFloat(Half.floatToF16(src[srcOffset + i]));
+        }
+    }
+
+    @Override
+    public boolean roundsActivations() {
+        return true;
+    }
 }

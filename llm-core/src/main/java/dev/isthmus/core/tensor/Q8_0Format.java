@@ -63,4 +63,29 @@ public final class Q8_0Format implements BlockFormat {
         double r = Math.floor(Math.abs((double) v) + 0.5);
         return (int) Math.copySign(r, v);
     }
+
+    /**
+     * Activations meet Q8_0 weights as Q8_0 blocks in llama.cpp, quantized by its vectorised encoder
+     * (scale 127/amax, round-to-nearest-even), which differs slightly from the reference encoder above.
+     */
+    @Override
+    public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
+        checkBlocks(count);
+        for (int b = 0; b < count; b += QK) {
+            float amax = 0f;
+            for (int j = 0; j < QK; j++) {
+                amax = Math.max(amax, Math.abs(src[srcOffset + b + j]));
+            }
+            float d = Half.f16ToFloat(Half.floatToF16(amax / 127f));
+            float id = amax != 0f ? 127f / amax : 0f;
+            for (int j = 0; j < QK; j++) {
+                dst[dstOffset + b + j] = d * (float) Math.rint(src[srcOffset + b + j] * id);
+            }
+        }
+    }
+
+    @Override
+    public boolean roundsActivations() {
+        return true;
+    }
 }

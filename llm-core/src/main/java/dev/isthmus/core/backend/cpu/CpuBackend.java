@@ -21,6 +21,7 @@ public final class CpuBackend implements Backend {
     private final int threads;
     private final ForkJoinPool pool;
     private final ThreadLocal<float[]> rowBuffer = ThreadLocal.withInitial(() -> new float[0]);
+    private final ThreadLocal<float[]> activationBuffer = ThreadLocal.withInitial(() -> new float[0]);
 
     public CpuBackend(int threads) {
         if (threads < 1) {
@@ -58,6 +59,17 @@ public final class CpuBackend implements Backend {
                     + x.length + " and " + out.length);
         }
         BlockFormat format = weight.format();
+        if (format.roundsActivations()) {
+            float[] rounded = activationBuffer.get();
+            if (rounded.length < batch * cols) {
+                rounded = new float[batch * cols];
+                activationBuffer.set(rounded);
+            }
+            for (int b = 0; b < batch; b++) {
+                format.roundActivations(x, b * cols, rounded, b * cols, cols);
+            }
+            x = rounded;
+        }
         MemorySegment data = weight.segment();
         long rowBytes = weight.rowBytes();
         long base = weight.isPacked() ? 0 : -1;
