@@ -1,0 +1,117 @@
+package dev.isthmus.tokenizers;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+/** Broken, hostile and unsupported {@code tokenizer.json} files fail with a message naming the field. */
+class MalformedTokenizerJsonTest {
+    private static final String VALID = TinyVocabularies.byteLevelJson();
+
+    private static void assertRejected(String json, String... fragments) {
+        assertThatThrownBy(() -> HuggingFaceTokenizerLoader.fromJson(json, null))
+                .isInstanceOf(TokenizerFormatException.class)
+                .satisfies(e -> {
+                    for (String f : fragments) {
+                        assertThat(e.getMessage()).as("message names %s", f).contains(f);
+                    }
+                });
+    }
+
+    @Test
+    void theMinimalFileLoadsAndMerges() {
+        Tokenizer tok = HuggingFaceTokenizerLoader.fromJson(VALID, null);
+        assertThat(tok.encode("abc abd<|end|>", EncodeOptions.DEFAULT)).as("abc merges fully; ' ', a, b, d stay bytes")
+                .containsExactly(257, ' ', 256, 'd', 258);
+    }
+
+    @Test
+    void invalidJsonIsReported() {
+        assertRejected("{\"model\": ", "not valid JSON");
+    }
+
+    @Test
+    void missingModelIsNamed() {
+        assertRejected("{\"added_tokens\": []}", "model");
+    }
+
+    @Test
+    void unsupportedModelTypeIsNamed() {
+        assertRejected(VALID.replace("\"type\": \"BPE\"", "\"type\": \"Unigram\""), "model.type", "Unigram");
+    }
+
+    @Test
+    void vocabOfTheWrongTypeIsNamed() {
+        assertRejected(VALID.replaceFirst("\"vocab\": \\{", "\"vocab\": [], \"x\": {"), "model.vocab", "expected an object");
+    }
+
+    @Test
+    void negativeIdIsNamed() {
+        assertRejected(VALID.replace("\"abc\":257", "\"abc\":-5"), "model.vocab['abc']", "-5");
+    }
+
+    @Test
+    void hugeIdIsRejectedBeforeAnyTableIsAllocated() {
+        assertRejected(VALID.replace("\"abc\":257", "\"abc\":2000000000"), "model.vocab['abc']", "2000000000");
+    }
+
+    @Test
+    void nonIntegerIdIsNamed() {
+        assertRejected(VALID.replace("\"abc\":257", "\"abc\":\"seven\""), "model.vocab['abc']", "expected an integer");
+    }
+
+    @Test
+    void mergeNamingAnUnknownTokenIsNamed() {
+        assertRejected(VALID.replace("\"ab c\"", "\"ab q\""), "model.merges[1]", "'abq'");
+    }
+
+    @Test
+    void mergeThatIsNotAPairIsNamed() {
+        assertRejected(VALID.replace("\"ab c\"", "\"abc\""), "model.merges[1]");
+    }
+
+    @Test
+    void unsupportedNormalizerIsNamed() {
+        assertRejected(VALID.replace("\"normalizer\": null", "\"normalizer\": {\"type\": \"Replace\"}"),
+                "normalizer.type", "Replace");
+    }
+
+    @Test
+    void unsupportedPreTokenizerIsNamed() {
+        assertRejected(VALID.replace("{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true}",
+                "{\"type\": \"Metaspace\"}"), "pre_tokenizer.type", "Metaspace");
+    }
+
+    @Test
+    void unsupportedDecoderIsNamed() {
+        assertRejected(VALID.replace("\"decoder\": {\"type\": \"ByteLevel\"}", "\"decoder\": {\"type\": \"CTC\"}"),
+                "decoder.type", "CTC");
+    }
+
+    @Test
+    void unsupportedPostProcessorIsNamed() {
+        assertRejected(VALID.replace("\"post_processor\": null", "\"post_processor\": {\"type\": \"Magic\"}"),
+                "post_processor.type", "Magic");
+    }
+
+    @Test
+    void addedTokenWithoutContentIsNamed() {
+        assertRejected(VALID.replace("\"content\": \"<|end|>\",", ""), "added_tokens[0].content");
+    }
+
+    @Test
+    void byteLevelVocabularyMissingAByteIsNamed() {
+        assertRejected(VALID.replace("\"a\":97,", ""), "byte 0x61");
+    }
+
+    @Test
+    void dropoutIsRefusedRatherThanIgnored() {
+        assertRejected(VALID.replace("\"type\": \"BPE\",", "\"type\": \"BPE\", \"dropout\": 0.1,"), "model.dropout");
+    }
+
+    @Test
+    void deeplyNestedJsonIsRejected() {
+        assertRejected("[".repeat(100_000), "tokenizer.json");
+    }
+}
