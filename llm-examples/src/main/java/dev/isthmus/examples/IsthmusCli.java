@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
         description = "Run, inspect, tokenize and quantize language models from Java.",
         subcommands = {
                 InspectCommand.class,
+                TokenizeCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class IsthmusCli {
