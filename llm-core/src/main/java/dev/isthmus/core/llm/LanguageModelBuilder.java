@@ -1,0 +1,138 @@
+package dev.isthmus.core.llm;
+
+import dev.isthmus.core.backend.Backend;
+import dev.isthmus.core.backend.Backends;
+import dev.isthmus.core.gguf.GgufFile;
+import dev.isthmus.core.model.DecoderModel;
+import dev.isthmus.tokenizers.GgufTokenizerLoader;
+import dev.isthmus.tokenizers.HuggingFaceTokenizerLoader;
+import dev.isthmus.tokenizers.Tokenizer;
+import dev.isthmus.tokenizers.template.ChatTemplateConfig;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Configures and loads a {@link LanguageModel}. Only {@link #model} is required.
+ *
+ * <pre>{@code
+ * LanguageModel m = Llm.builder().model(path).backend("cpu").threads(4).contextLength(2048).build();
+ * }</pre>
+ */
+public final class LanguageModelBuilder {
+    /** ChatML, the fallback llama.cpp also uses when a model carries no template. */
+    static final String CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+            + "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+            + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    private Path model;
+    private Path tokenizerJson;
+    private String backend;
+    private int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
+    private int contextLength;
+    private String chatTemplate;
+
+    LanguageModelBuilder() {
+    }
+
+    /** The GGUF file to load. */
+    public LanguageModelBuilder model(Path path) {
+        this.model = Objects.requireNonNull(path, "path");
+        return this;
+    }
+
+    /** Use this Hugging Face {@code tokenizer.json} instead of the vocabulary inside the GGUF. */
+    public LanguageModelBuilder tokenizer(Path tokenizerJsonPath) {
+        this.tokenizerJson = tokenizerJsonPath;
+        return this;
+    }
+
+    /** {@code "cpu"}, {@code "cuda"}, …; default: the best available. */
+    public LanguageModelBuilder backend(String name) {
+        this.backend = name;
+        return this;
+    }
+
+    /** Worker threads (default: all processors). */
+    public LanguageModelBuilder threads(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("threads must be ≥ 1, got " + n);
+        }
+        this.threads = n;
+        return this;
+    }
+
+    /** Positions per session (default and maximum: the model's trained context length). */
+    public LanguageModelBuilder contextLength(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("contextLength must be ≥ 1, got " + n);
+        }
+        this.contextLength = n;
+        return this;
+    }
+
+    /** Override the chat template (Jinja source). */
+    public LanguageModelBuilder chatTemplate(String jinja) {
+        this.chatTemplate = jinja;
+        return this;
+    }
+
+    /**
+     * Loads the model.
+     *
+     * @throws UncheckedIOException                                   if the file cannot be read
+     * @throws dev.isthmus.core.gguf.GgufFormatException              if it is not valid GGUF
+     * @throws dev.isthmus.core.model.UnsupportedArchitectureException for architectures Isthmus does not run
+     * @throws dev.isthmus.core.model.ModelLoadException              for missing or misshapen tensors
+     */
+    public LanguageModel build() {
+        if (model == null) {
+            throw new IllegalStateException("no model: call model(Path) before build()");
+        }
+        GgufFile gguf;
+        try {
+            gguf = GgufFile.open(model);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read model " + model + ": " + e.getMessage(), e);
+        }
+        Backend b = null;
+        try {
+            b = Backends.create(backend, threads);
+            DecoderModel decoder = DecoderModel.load(gguf, b);
+            Map<String, Object> metadata = gguf.metadata();
+            Tokenizer tokenizer = tokenizerJson != null ? HuggingFaceTokenizerLoader.load(tokenizerJson)
+                    : GgufTokenizerLoader.fromMetadata(metadata);
+            int trained = decoder.config().contextLength();
+            int ctx = contextLength == 0 ? trained : Math.min(contextLength, trained);
+            ChatTemplateConfig chat = chatTemplate(metadata, tokenizer);
+            return new LanguageModel(model.toString(), gguf, b, decoder, tokenizer, chat, ctx);
+        } catch (IOException e) {
+            closeQuietly(gguf, b);
+            throw new UncheckedIOException(e);
+        } catch (RuntimeException | Error e) {
+            closeQuietly(gguf, b);
+            throw e;
+        }
+    }
+
+    private ChatTemplateConfig chatTemplate(Map<String, Object> metadata, Tokenizer tokenizer) {
+        String bos = tokenizer.bosTokenId().isPresent() ? tokenizer.idToToken(tokenizer.bosTokenId().getAsInt()) : null;
+        String eos = tokenizer.eosTokenId().isPresent() ? tokenizer.idToToken(tokenizer.eosTokenId().getAsInt()) : null;
+        if (chatTemplate != null) {
+            return ChatTemplateConfig.ofTemplate(chatTemplate, bos, eos);
+        }
+        if (metadata.get("tokenizer.chat_template") instanceof String) {
+            return ChatTemplateConfig.fromGgufMetadata(metadata, bos, eos);
+        }
+        return ChatTemplateConfig.ofTemplate(CHATML, bos, eos);
+    }
+
+    private static void closeQuietly(GgufFile gguf, Backend b) {
+        if (b != null) {
+            b.close();
+        }
+        gguf.close();
+    }
+}
