@@ -16,6 +16,9 @@ import picocli.CommandLine.Command;
         description = "Run, inspect, tokenize and quantize language models from Java.",
         subcommands = {
                 InspectCommand.class,
+                GenerateCommand.class,
+                ChatCommand.class,
+                PerplexityCommand.class,
                 TokenizeCommand.class,
                 CommandLine.HelpCommand.class,
         })
