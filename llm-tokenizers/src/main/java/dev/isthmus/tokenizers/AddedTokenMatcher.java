@@ -22,8 +22,16 @@ final class AddedTokenMatcher {
     private final Node root = new Node();
     private final boolean[] firstChars = new boolean[0x10000];
     private final boolean empty;
+    private final boolean asciiStrip;
 
+    /** Hugging Face semantics: lstrip/rstrip swallow Unicode whitespace. */
     AddedTokenMatcher(List<AddedToken> tokens) {
+        this(tokens, false);
+    }
+
+    /** @param asciiStrip lstrip/rstrip swallow only C {@code isspace} characters, as llama.cpp does */
+    AddedTokenMatcher(List<AddedToken> tokens, boolean asciiStrip) {
+        this.asciiStrip = asciiStrip;
         for (AddedToken t : tokens) {
             Node node = root;
             for (int i = 0; i < t.content().length(); i++) {
@@ -55,12 +63,12 @@ final class AddedTokenMatcher {
                 int start = i;
                 int end = i + best.content().length();
                 if (best.lstrip()) {
-                    while (start > from && CharClass.isWhiteSpace(text.charAt(start - 1))) {
+                    while (start > from && isStripped(text.charAt(start - 1))) {
                         start--;
                     }
                 }
                 if (best.rstrip()) {
-                    while (end < to && CharClass.isWhiteSpace(text.charAt(end))) {
+                    while (end < to && isStripped(text.charAt(end))) {
                         end++;
                     }
                 }
@@ -68,6 +76,10 @@ final class AddedTokenMatcher {
             }
         }
         return null;
+    }
+
+    private boolean isStripped(char c) {
+        return asciiStrip ? c == ' ' || (c >= '\t' && c <= '\r') : CharClass.isWhiteSpace(c);
     }
 
     private AddedToken longestAt(String text, int i, int to, boolean withSpecial) {

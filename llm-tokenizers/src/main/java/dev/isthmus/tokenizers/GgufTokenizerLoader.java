@@ -25,12 +25,12 @@ import java.util.Map;
  */
 public final class GgufTokenizerLoader {
     private static final String P = "tokenizer.ggml.";
-    private static final int NORMAL = 1;
-    private static final int UNKNOWN = 2;
-    private static final int CONTROL = 3;
-    private static final int USER_DEFINED = 4;
-    private static final int UNUSED = 5;
-    private static final int BYTE = 6;
+    private static final int NORMAL = GgufTokenAttributes.NORMAL;
+    private static final int UNKNOWN = GgufTokenAttributes.UNKNOWN;
+    private static final int CONTROL = GgufTokenAttributes.CONTROL;
+    private static final int USER_DEFINED = GgufTokenAttributes.USER_DEFINED;
+    private static final int UNUSED = GgufTokenAttributes.UNUSED;
+    private static final int BYTE = GgufTokenAttributes.BYTE;
 
     private GgufTokenizerLoader() {
     }
@@ -45,17 +45,20 @@ public final class GgufTokenizerLoader {
             throw new TokenizerFormatException(P + "tokens: " + tokens.size() + " tokens is not a usable vocabulary");
         }
         int[] types = tokenTypes(metadata, tokens.size());
+        GgufTokenAttributes attrs = GgufTokenAttributes.of(metadata, tokens.toArray(String[]::new), types,
+                id(metadata, "eot_token_id", -1, tokens.size()));
         return switch (model) {
-            case "llama" -> sentencePiece(metadata, tokens, types);
-            case "gpt2" -> byteLevel(metadata, tokens, types);
-            case "bert" -> wordPiece(metadata, tokens, types);
+            case "llama" -> sentencePiece(metadata, tokens, types, attrs);
+            case "gpt2" -> byteLevel(metadata, tokens, types, attrs);
+            case "bert" -> wordPiece(metadata, tokens, types, attrs);
             default -> throw new TokenizerFormatException(P + "model '" + model
                     + "' is not supported (supported: llama, gpt2, bert)");
         };
     }
 
-    private static Tokenizer sentencePiece(Map<String, ?> md, List<String> tokens, int[] types) {
-        Vocabulary vocab = vocabulary(tokens.toArray(String[]::new), types);
+    private static Tokenizer sentencePiece(Map<String, ?> md, List<String> tokens, int[] types,
+                                           GgufTokenAttributes attrs) {
+        Vocabulary vocab = new Vocabulary(tokens.toArray(String[]::new), attrs.control);
         float[] scores = floatList(md, P + "scores", tokens.size());
         int unk = id(md, "unknown_token_id", 0, tokens.size());
         int bos = id(md, "bos_token_id", 1, tokens.size());
@@ -80,28 +83,30 @@ public final class GgufTokenizerLoader {
             }
         }
         TextModel model = new SentencePieceBpe(vocab, scores, byteIds, unk, addSpacePrefix);
-        return assemble("SentencePiece BPE", md, vocab, types, model, new PieceTable(pieces, first), bos, eos,
+        return assemble("SentencePiece BPE", md, vocab, attrs, model, new PieceTable(pieces, first), bos, eos,
                 unk, true, false, false);
     }
 
-    private static Tokenizer byteLevel(Map<String, ?> md, List<String> tokens, int[] types) {
-        String pre = md.containsKey(P + "pre") ? string(md, P + "pre") : "default";
+    private static Tokenizer byteLevel(Map<String, ?> md, List<String> tokens, int[] types,
+                                       GgufTokenAttributes attrs) {
+        String pre = md.containsKey(P + "pre") ? string(md, P + "pre") : "(missing)";
         PreTokenizer preTokenizer;
         boolean ignoreMerges = false;
         boolean addBosDefault = false;
+        // llama.cpp's pre-tokenizer names whose split is one of the three scanners, with its flags for them.
         switch (pre) {
-            case "default", "gpt-2", "phi-2", "jina-es", "jina-de", "jina-v1-en", "jina-v2-es", "jina-v2-de",
-                 "jina-v2-code", "roberta-bpe", "gigachat" -> preTokenizer = new Gpt2PreTokenizer();
-            case "llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral", "dbrx", "smaug-bpe" -> {
+            case "gpt-2", "phi-2", "gigachat", "a.x-4.0", "mellum", "mpt", "olmo" -> preTokenizer = new Gpt2PreTokenizer();
+            case "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2" -> {
                 preTokenizer = new Llama3PreTokenizer(3);
                 ignoreMerges = true;
                 addBosDefault = true;
             }
-            case "qwen2", "deepseek-r1-qwen", "megrez" -> preTokenizer = new Llama3PreTokenizer(1);
+            case "dbrx", "smaug-bpe" -> preTokenizer = new Llama3PreTokenizer(3);
+            case "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez" -> preTokenizer = new Llama3PreTokenizer(1);
             default -> throw new TokenizerFormatException(P + "pre '" + pre
-                    + "' is not supported (supported: gpt-2, llama-bpe/llama3, qwen2 and their aliases)");
+                    + "' is not supported (supported: gpt-2, llama-bpe/llama3, qwen2 and the names llama.cpp treats alike)");
         }
-        Vocabulary vocab = vocabulary(tokens.toArray(String[]::new), types);
+        Vocabulary vocab = new Vocabulary(tokens.toArray(String[]::new), attrs.control);
         Map<String, Integer> ids = new HashMap<>(tokens.size() * 2);
         for (int id = 0; id < tokens.size(); id++) {
             ids.putIfAbsent(tokens.get(id), id);
@@ -125,84 +130,64 @@ public final class GgufTokenizerLoader {
         TextModel model = new ByteLevelBpe(preTokenizer, false, byteIds, merges, ignoreMerges ? ids : null);
         int bos = id(md, "bos_token_id", -1, tokens.size());
         int eos = id(md, "eos_token_id", -1, tokens.size());
-        return assemble("byte-level BPE (" + pre + ")", md, vocab, types, model, new PieceTable(pieces, null),
+        return assemble("byte-level BPE (" + pre + ")", md, vocab, attrs, model, new PieceTable(pieces, null),
                 bos, eos, id(md, "unknown_token_id", -1, tokens.size()), addBosDefault, false, true);
     }
 
-    private static Tokenizer wordPiece(Map<String, ?> md, List<String> tokens, int[] types) {
-        // llama.cpp's converter spells word-initial pieces with a leading '▁' and drops '##'; undo that.
-        String[] spelled = new String[tokens.size()];
-        for (int id = 0; id < spelled.length; id++) {
+    private static Tokenizer wordPiece(Map<String, ?> md, List<String> tokens, int[] types, GgufTokenAttributes attrs) {
+        Vocabulary vocab = new Vocabulary(tokens.toArray(String[]::new), attrs.control);
+        int n = tokens.size();
+        int unk = id(md, "unknown_token_id", 100, n);
+        int cls = id(md, "bos_token_id", 101, n);
+        int sep = id(md, "seperator_token_id", 102, n);
+        boolean lowercase = bool(md, P + "normalizer.lowercase", true);
+        boolean stripAccents = bool(md, P + "normalizer.strip_accents", lowercase);
+        // Word-initial pieces are stored as "▁word": they decode with a space before them, except first.
+        byte[][] pieces = new byte[n][];
+        byte[][] first = new byte[n][];
+        for (int id = 0; id < n; id++) {
             String t = tokens.get(id);
-            if (t.startsWith("\u2581")) {
-                spelled[id] = t.substring(1);
-            } else if (types[id] != NORMAL || (t.startsWith("[") && t.endsWith("]"))) {
-                spelled[id] = t;
+            if (types[id] == NORMAL) {
+                pieces[id] = t.replace('\u2581', ' ').getBytes(StandardCharsets.UTF_8);
+                if (t.startsWith("\u2581")) {
+                    first[id] = t.substring(1).replace('\u2581', ' ').getBytes(StandardCharsets.UTF_8);
+                }
             } else {
-                spelled[id] = "##" + t;
+                pieces[id] = t.getBytes(StandardCharsets.UTF_8);
             }
         }
-        Vocabulary vocab = vocabulary(spelled, types);
-        int unk = id(md, "unknown_token_id", vocab.id("[UNK]"), tokens.size());
-        if (unk < 0) {
-            throw new TokenizerFormatException(P + "unknown_token_id: missing, and there is no [UNK] token");
-        }
-        int cls = id(md, "cls_token_id", id(md, "bos_token_id", -1, tokens.size()), tokens.size());
-        int sep = id(md, "seperator_token_id", id(md, "eos_token_id", -1, tokens.size()), tokens.size());
-        TextModel words = new WordPiece(vocab, "##", unk, 100);
-        TextModel model = (text, from, to, afterSpecial, out) -> {
-            String normalized = BERT_NORMALIZER.normalize(text.substring(from, to));
-            if (!normalized.isEmpty()) {
-                words.encode(normalized, 0, normalized.length(), afterSpecial, out);
-            }
-        };
-        return assemble("WordPiece", md, vocab, types, model, HfComponents.wordPiecePieces(vocab, "##", true),
-                cls, sep, unk, true, true, false);
+        TextModel model = new LlamaCppWordPiece(vocab, unk, lowercase, stripAccents);
+        return assemble("WordPiece", md, vocab, attrs, model, new PieceTable(pieces, first), cls, sep, unk,
+                true, true, false);
     }
 
-    private static final TextNormalizer BERT_NORMALIZER = new BertNormalizer(true, true, true, true);
 
-    private static Tokenizer assemble(String kind, Map<String, ?> md, Vocabulary vocab, int[] types, TextModel model,
+    private static Tokenizer assemble(String kind, Map<String, ?> md, Vocabulary vocab, GgufTokenAttributes attrs,
+                                      TextModel model,
                                       PieceTable pieces, int bos, int eos, int unk, boolean addBosDefault,
                                       boolean addEosDefault, boolean lossless) {
-        int n = types.length;
-        boolean addBos = bool(md, P + "add_bos_token", addBosDefault);
-        boolean addEos = bool(md, P + "add_eos_token", addEosDefault);
+        int n = vocab.size();
+        // llama.cpp's WordPiece always brackets with [CLS] ... [SEP] when special tokens are added.
+        boolean wordPiece = model instanceof LlamaCppWordPiece;
+        boolean addBos = wordPiece || bool(md, P + "add_bos_token", addBosDefault);
+        boolean addEos = wordPiece || bool(md, P + "add_eos_token", addEosDefault);
         if ((addBos && bos < 0) || (addEos && eos < 0)) {
             throw new TokenizerFormatException(P + "add_" + (addBos && bos < 0 ? "bos" : "eos")
                     + "_token is true but the token id is missing");
         }
         List<AddedToken> added = new ArrayList<>();
         for (int id = 0; id < n; id++) {
-            int t = types[id];
-            String text = vocab.token(id);
-            if ((t == CONTROL || t == UNKNOWN || t == USER_DEFINED) && !text.isEmpty()) {
-                added.add(AddedToken.plain(text, id, t != USER_DEFINED));
+            if (attrs.matched[id]) {
+                added.add(new AddedToken(vocab.token(id), id, attrs.onRequest[id], attrs.lstrip[id], attrs.rstrip[id],
+                        false));
             }
         }
-        int eot = id(md, "eot_token_id", -1, n);
-        if (eot < 0) {
-            for (String name : new String[] {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>"}) {
-                int id = vocab.id(name);
-                if (id >= 0 && types[id] == CONTROL) {
-                    eot = id;
-                    break;
-                }
-            }
-        }
+        int eot = attrs.endOfTurn;
         SpecialTokenIds specials = new SpecialTokenIds(bos, eos, eot, unk, id(md, "padding_token_id", -1, n),
                 id(md, "mask_token_id", -1, n));
         PostProcessor post = PostProcessor.bosEos(addBos ? bos : -1, addEos ? eos : -1);
-        return new Tokenizer(new TokenizerSpec(kind, vocab, model, null, new AddedTokenMatcher(added),
+        return new Tokenizer(new TokenizerSpec(kind, vocab, model, null, new AddedTokenMatcher(added, true),
                 new AddedTokenMatcher(List.of()), post, specials, pieces, lossless));
-    }
-
-    private static Vocabulary vocabulary(String[] tokens, int[] types) {
-        boolean[] special = new boolean[tokens.length];
-        for (int id = 0; id < tokens.length; id++) {
-            special[id] = types[id] == CONTROL;
-        }
-        return new Vocabulary(tokens, special);
     }
 
     private static int parseByteToken(String t, int id) {

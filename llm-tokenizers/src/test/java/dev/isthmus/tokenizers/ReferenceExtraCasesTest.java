@@ -43,13 +43,26 @@ class ReferenceExtraCasesTest {
         return all.stream();
     }
 
-    static Stream<SharedTestData.Case> spmPlain() throws IOException {
-        return SharedTestData.cases("llama-spm", resource("extra.inp"), resource("extra.llama-2-tiny-random.out")).stream();
+    /** GGUF model of each vector vocabulary whose metadata dump {@link GgufMetadataVectorTest} can load. */
+    private static final java.util.Map<String, String> GGUF_MODELS = java.util.Map.of(
+            "llama-spm", "llama-2-tiny-random", "gpt-2", "synth-gpt2", "qwen2", "synth-qwen2",
+            "bert-bge", "all-minilm-l6-v2-f16");
+
+    private static Stream<SharedTestData.Case> gguf(String suffix) throws IOException {
+        List<SharedTestData.Case> all = new ArrayList<>();
+        for (var e : new java.util.TreeMap<>(GGUF_MODELS).entrySet()) {
+            all.addAll(SharedTestData.cases(e.getKey(), resource("extra.inp"),
+                    resource("extra." + e.getValue() + suffix)));
+        }
+        return all.stream();
     }
 
-    static Stream<SharedTestData.Case> spmSpecialParsed() throws IOException {
-        return SharedTestData.cases("llama-spm", resource("extra.inp"),
-                resource("extra.llama-2-tiny-random.special.out")).stream();
+    static Stream<SharedTestData.Case> ggufPlain() throws IOException {
+        return gguf(".out");
+    }
+
+    static Stream<SharedTestData.Case> ggufSpecialParsed() throws IOException {
+        return gguf(".special.out");
     }
 
     @ParameterizedTest(name = "{0}")
@@ -67,15 +80,15 @@ class ReferenceExtraCasesTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("spmPlain")
-    void sentencePieceKeepsSpecialTokenTextAsText(SharedTestData.Case c) {
+    @MethodSource("ggufPlain")
+    void ggufVocabularyKeepsSpecialTokenTextAsText(SharedTestData.Case c) {
         int[] ids = GgufMetadataVectorTest.tokenizer(c.vocab()).encode(c.text(), EncodeOptions.PLAIN_TEXT);
         assertThat(ids).as("ids of %s (got %s)", c, Arrays.toString(ids)).containsExactly(c.ids());
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("spmSpecialParsed")
-    void sentencePieceParsesSpecialTokens(SharedTestData.Case c) {
+    @MethodSource("ggufSpecialParsed")
+    void ggufVocabularyParsesSpecialTokens(SharedTestData.Case c) {
         int[] ids = GgufMetadataVectorTest.tokenizer(c.vocab()).encode(c.text(), new EncodeOptions(false, true));
         assertThat(ids).as("ids of %s (got %s)", c, Arrays.toString(ids)).containsExactly(c.ids());
     }
