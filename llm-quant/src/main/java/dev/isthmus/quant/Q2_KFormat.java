@@ -1,0 +1,172 @@
+package dev.isthmus.quant;
+
+import static dev.isthmus.quant.QuantVectors.F;
+import static dev.isthmus.quant.QuantVectors.LANES;
+
+import dev.isthmus.core.tensor.BlockFormat;
+import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.Half;
+import dev.isthmus.core.tensor.ValueLayouts;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * GGML Q2_K: super-blocks of 256 weights in 84 bytes: 16 bytes of 4-bit (scale, min) pairs, 64 bytes of
+ * 2-bit levels, {@code d}, {@code dmin} (F16). Weight 128n + 32j + k, with s = scales[8n + 2j + k/16], is
+ * d·(s &amp; 15)·((qs[32n + k] >> 2j) &amp; 3) − dmin·(s >> 4).
+ */
+public final class Q2_KFormat implements BlockFormat {
+    static final int QK = 256;
+    static final int BLOCK_BYTES = 84;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q2_K;
+    }
+
+    @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = QuantVectors.f16(data, block + 80);
+            float min = QuantVectors.f16(data, block + 82);
+            for (int n = 0; n < 2; n++) {
+                for (int j = 0; j < 4; j++) {
+                    for (int half = 0; half < 2; half++) {
+                        int sc = QuantVectors.u8(data, block + 8 * n + 2 * j + half);
+                        float dl = d * (sc & 0xF);
+                        float ml = min * (sc >> 4);
+                        for (int l = 0; l < 16; l++) {
+                            int k = 16 * half + l;
+                            int q = (QuantVectors.u8(data, block + 16 + 32 * n + k) >> (2 * j)) & 3;
+                            dst[dstOffset + b * QK + 128 * n + 32 * j + k] = dl * q - ml;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        checkBlocks(count);
+        if (!QuantVectors.VECTORIZED) {
+            return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
+        }
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector accMin = FloatVector.zero(F);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = QuantVectors.f16(data, block + 80);
+            float min = QuantVectors.f16(data, block + 82);
+            for (int n = 0; n < 2; n++) {
+                for (int k = 0; k < 32; k += LANES) {
+                    ByteVector qs = QuantVectors.bytes(data, block + 16 + 32 * n + k);
+                    for (int j = 0; j < 4; j++) {
+                        int sc = QuantVectors.u8(data, block + 8 * n + 2 * j + k / 16);
+                        FloatVector xv = QuantVectors.x(x, xOffset + b * QK + 128 * n + 32 * j + k);
+                        FloatVector q = QuantVectors.toFloat(qs.lanewise(VectorOperators.LSHR, 2 * j).and((byte) 3));
+                        acc = q.mul(xv).fma(FloatVector.broadcast(F, d * (sc & 0xF)), acc);
+                        accMin = xv.fma(FloatVector.broadcast(F, min * (sc >> 4)), accMin);
+                    }
+                }
+            }
+        }
+        return acc.sub(accMin).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */
+    @Override
+    public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
+        checkBlocks(count);
+        ActivationRounding.q8_K(src, srcOffset, dst, dstOffset, count);
+    }
+
+    @Override
+    public boolean roundsActivations() {
+        return true;
+    }
+
+    @Override
+    public boolean canQuantize() {
+        return true;
+    }
+
+    /** Bit-exact with {@code quantize_row_q2_K_ref}. */
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int count) {
+        checkBlocks(count);
+        byte[] levels = new byte[QK];
+        byte[] aux = new byte[16];
+        float[] weights = new float[16];
+        float[] mins = new float[16];
+        float[] scales = new float[16];
+        byte[] packed = new byte[16];
+        final float q4scale = 15.f;
+        for (int b = 0; b < count / QK; b++) {
+            int x = srcOffset + b * QK;
+            long block = offset + (long) b * BLOCK_BYTES;
+            float maxScale = 0;
+            float maxMin = 0;
+            for (int j = 0; j < 16; j++) {
+                for (int l = 0; l < 16; l++) {
+                    weights[l] = Math.abs(src[x + 16 * j + l]);
+                }
+                scales[j] = KQuantMath.makeQkx2Quants(16, 3, src, x + 16 * j, weights, levels, 16 * j, mins, j, aux,
+                        -0.5f, 0.1f, 15, true);
+                if (scales[j] > maxScale) {
+                    maxScale = scales[j];
+                }
+                if (mins[j] > maxMin) {
+                    maxMin = mins[j];
+                }
+            }
+            short dBits;
+            if (maxScale > 0) {
+                float iscale = q4scale / maxScale;
+                for (int j = 0; j < 16; j++) {
+                    packed[j] = (byte) KQuantMath.nearestInt(iscale * scales[j]);
+                }
+                dBits = Half.floatToF16(maxScale / q4scale);
+            } else {
+                java.util.Arrays.fill(packed, (byte) 0);
+                dBits = Half.floatToF16(0.f);
+            }
+            short dminBits;
+            if (maxMin > 0) {
+                float iscale = q4scale / maxMin;
+                for (int j = 0; j < 16; j++) {
+                    packed[j] |= (byte) (KQuantMath.nearestInt(iscale * mins[j]) << 4);
+                }
+                dminBits = Half.floatToF16(maxMin / q4scale);
+            } else {
+                dminBits = Half.floatToF16(0.f);
+            }
+            dst.set(ValueLayouts.I16, block + 80, dBits);
+            dst.set(ValueLayouts.I16, block + 82, dminBits);
+            float d16 = Half.f16ToFloat(dBits);
+            float dmin16 = Half.f16ToFloat(dminBits);
+            for (int j = 0; j < 16; j++) {
+                dst.set(ValueLayouts.I8, block + j, packed[j]);
+                float d = d16 * (packed[j] & 0xF);
+                if (d == 0) {
+                    continue;
+                }
+                float dm = dmin16 * ((packed[j] & 0xFF) >> 4);
+                for (int ii = 0; ii < 16; ii++) {
+                    int l = KQuantMath.nearestInt((src[x + 16 * j + ii] + dm) / d);
+                    levels[16 * j + ii] = (byte) Math.max(0, Math.min(3, l));
+                }
+            }
+            for (int j = 0; j < QK; j += 128) {
+                for (int l = 0; l < 32; l++) {
+                    dst.set(ValueLayouts.I8, block + 16 + j / 4 + l, (byte) (levels[j + l] | (levels[j + l + 32] << 2)
+                            | (levels[j + l + 64] << 4) | (levels[j + l + 96] << 6)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+package dev.isthmus.quant;
+
+import static dev.isthmus.quant.QuantVectors.F;
+import static dev.isthmus.quant.QuantVectors.LANES;
+
+import dev.isthmus.core.tensor.BlockFormat;
+import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.Half;
+import dev.isthmus.core.tensor.ValueLayouts;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * GGML Q3_K: super-blocks of 256 weights in 110 bytes: 32 bytes of high bits ({@code hmask}), 64 bytes of
+ * 2-bit levels, 12 bytes packing sixteen 6-bit signed scales, {@code d} (F16). Weight 128n + 32j + k is
+ * d·(scale[8n + 2j + k/16] − 32)·(((qs[32n + k] >> 2j) &amp; 3) − (hmask[k] bit 4n+j ? 0 : 4)).
+ */
+public final class Q3_KFormat implements BlockFormat {
+    static final int QK = 256;
+    static final int BLOCK_BYTES = 110;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q3_K;
+    }
+
+    /** The 16 sub-block scales, −32..31. */
+    static void scales(MemorySegment data, long block, int[] out) {
+        byte[] s = new byte[12];
+        MemorySegment.copy(data, ValueLayout.JAVA_BYTE, block + 96, s, 0, 12);
+        for (int j = 0; j < 16; j++) {
+            int low = j < 8 ? s[j] & 0xF : (s[j - 8] & 0xFF) >> 4;
+            int high = ((s[8 + j % 4] & 0xFF) >> (2 * (j / 4))) & 3;
+            out[j] = (low | high << 4) - 32;
+        }
+    }
+
+    @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        checkBlocks(count);
+        int[] sc = new int[16];
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float dAll = QuantVectors.f16(data, block + 108);
+            scales(data, block, sc);
+            for (int n = 0; n < 2; n++) {
+                for (int j = 0; j < 4; j++) {
+                    int bit = 1 << (4 * n + j);
+                    for (int k = 0; k < 32; k++) {
+                        float dl = dAll * sc[8 * n + 2 * j + k / 16];
+                        int q = (QuantVectors.u8(data, block + 32 + 32 * n + k) >> (2 * j)) & 3;
+                        int h = (QuantVectors.u8(data, block + k) & bit) != 0 ? 0 : 4;
+                        dst[dstOffset + b * QK + 128 * n + 32 * j + k] = dl * (q - h);
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        checkBlocks(count);
+        if (!QuantVectors.VECTORIZED) {
+            return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
+        }
+        int[] sc = new int[16];
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float dAll = QuantVectors.f16(data, block + 108);
+            scales(data, block, sc);
+            for (int k = 0; k < 32; k += LANES) {
+                ByteVector hm = QuantVectors.bytes(data, block + k);
+                for (int n = 0; n < 2; n++) {
+                    ByteVector qs = QuantVectors.bytes(data, block + 32 + 32 * n + k);
+                    for (int j = 0; j < 4; j++) {
+                        // level − 4 + 4·highbit: the high bit cancels the offset of 4.
+                        ByteVector v = qs.lanewise(VectorOperators.LSHR, 2 * j).and((byte) 3).sub((byte) 4)
+                                .add(hm.lanewise(VectorOperators.LSHR, 4 * n + j).and((byte) 1)
+                                        .lanewise(VectorOperators.LSHL, 2));
+                        FloatVector p = QuantVectors.toFloat(v).mul(QuantVectors.x(x, xOffset + b * QK + 128 * n + 32 * j + k));
+                        acc = p.fma(FloatVector.broadcast(F, dAll * sc[8 * n + 2 * j + k / 16]), acc);
+                    }
+                }
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */
+    @Override
+    public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
+        checkBlocks(count);
+        ActivationRounding.q8_K(src, srcOffset, dst, dstOffset, count);
+    }
+
+    @Override
+    public boolean roundsActivations() {
+        return true;
+    }
+
+    @Override
+    public boolean canQuantize() {
+        return true;
+    }
+
+    /** Bit-exact with {@code quantize_row_q3_K_ref}. */
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int count) {
+        checkBlocks(count);
+        byte[] levels = new byte[QK];
+        float[] scales = new float[16];
+        byte[] packed = new byte[12];
+        for (int b = 0; b < count / QK; b++) {
+            int x = srcOffset + b * QK;
+            long block = offset + (long) b * BLOCK_BYTES;
+            float maxScale = 0;
+            float amax = 0;
+            for (int j = 0; j < 16; j++) {
+                scales[j] = KQuantMath.makeQ3Quants(16, 4, src, x + 16 * j, levels, 16 * j, true);
+                float scale = Math.abs(scales[j]);
+                if (scale > amax) {
+                    amax = scale;
+                    maxScale = scales[j];
+                }
+            }
+            java.util.Arrays.fill(packed, (byte) 0);
+            short dBits;
+            if (maxScale != 0) {
+                float iscale = -32.f / maxScale;
+                for (int j = 0; j < 16; j++) {
+                    byte l = (byte) KQuantMath.nearestInt(iscale * scales[j]);
+                    l = (byte) (Math.max(-32, Math.min(31, l)) + 32);
+                    if (j < 8) {
+                        packed[j] = (byte) (l & 0xF);
+                    } else {
+                        packed[j - 8] |= (byte) ((l & 0xF) << 4);
+                    }
+                    l >>= 4;
+                    packed[j % 4 + 8] |= (byte) (l << (2 * (j / 4)));
+                }
+                dBits = Half.floatToF16(1 / iscale);
+            } else {
+                dBits = Half.floatToF16(0.f);
+            }
+            dst.set(ValueLayouts.I16, block + 108, dBits);
+            MemorySegment.copy(packed, 0, dst, ValueLayout.JAVA_BYTE, block + 96, 12);
+            float d16 = Half.f16ToFloat(dBits);
+            for (int j = 0; j < 16; j++) {
+                int low = j < 8 ? packed[j] & 0xF : (packed[j - 8] & 0xFF) >> 4;
+                int sc = (byte) ((low | ((((packed[8 + j % 4] & 0xFF) >> (2 * (j / 4))) & 3) << 4)) - 32);
+                float d = d16 * sc;
+                if (d == 0) {
+                    continue;
+                }
+                for (int ii = 0; ii < 16; ii++) {
+                    int l = KQuantMath.nearestInt(src[x + 16 * j + ii] / d);
+                    levels[16 * j + ii] = (byte) (Math.max(-4, Math.min(3, l)) + 4);
+                }
+            }
+            byte[] hmask = new byte[32];
+            int m = 0;
+            int hm = 1;
+            for (int j = 0; j < QK; j++) {
+                if (levels[j] > 3) {
+                    hmask[m] |= (byte) hm;
+                    levels[j] -= 4;
+                }
+                if (++m == QK / 8) {
+                    m = 0;
+                    hm <<= 1;
+                }
+            }
+            MemorySegment.copy(hmask, 0, dst, ValueLayout.JAVA_BYTE, block, 32);
+            for (int j = 0; j < QK; j += 128) {
+                for (int l = 0; l < 32; l++) {
+                    dst.set(ValueLayouts.I8, block + 32 + j / 4 + l, (byte) (levels[j + l] | (levels[j + l + 32] << 2)
+                            | (levels[j + l + 64] << 4) | (levels[j + l + 96] << 6)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+package dev.isthmus.quant;
+
+import static dev.isthmus.quant.QuantVectors.F;
+import static dev.isthmus.quant.QuantVectors.LANES;
+
+import dev.isthmus.core.tensor.BlockFormat;
+import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.Half;
+import dev.isthmus.core.tensor.ValueLayouts;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * GGML Q4_K: super-blocks of 256 weights in 144 bytes: {@code d}, {@code dmin} (F16), 12 bytes packing
+ * eight 6-bit (scale, min) pairs, 128 bytes of 4-bit levels. Sub-block s (32 weights) decodes as
+ * d·scale_s·level − dmin·min_s; each 32-byte run of levels holds sub-block 2c in its low nibbles and
+ * 2c+1 in its high nibbles.
+ */
+public final class Q4_KFormat implements BlockFormat {
+    static final int QK = 256;
+    static final int BLOCK_BYTES = 144;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q4_K;
+    }
+
+    @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        checkBlocks(count);
+        byte[] scales = new byte[12];
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = QuantVectors.f16(data, block);
+            float min = QuantVectors.f16(data, block + 2);
+            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, block + 4, scales, 0, 12);
+            int y = dstOffset + b * QK;
+            for (int c = 0; c < 4; c++) {
+                float d1 = d * KQuantMath.scaleK4(2 * c, scales);
+                float m1 = min * KQuantMath.minK4(2 * c, scales);
+                float d2 = d * KQuantMath.scaleK4(2 * c + 1, scales);
+                float m2 = min * KQuantMath.minK4(2 * c + 1, scales);
+                for (int l = 0; l < 32; l++) {
+                    int q = QuantVectors.u8(data, block + 16 + 32 * c + l);
+                    dst[y + 64 * c + l] = d1 * (q & 0xF) - m1;
+                    dst[y + 64 * c + 32 + l] = d2 * (q >> 4) - m2;
+                }
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        checkBlocks(count);
+        if (!QuantVectors.VECTORIZED) {
+            return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
+        }
+        byte[] scales = new byte[12];
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector accMin = FloatVector.zero(F);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = QuantVectors.f16(data, block);
+            float min = QuantVectors.f16(data, block + 2);
+            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, block + 4, scales, 0, 12);
+            int xb = xOffset + b * QK;
+            for (int c = 0; c < 4; c++) {
+                FloatVector s1 = FloatVector.zero(F);
+                FloatVector s2 = FloatVector.zero(F);
+                FloatVector x1s = FloatVector.zero(F);
+                FloatVector x2s = FloatVector.zero(F);
+                for (int l = 0; l < 32; l += LANES) {
+                    ByteVector q = QuantVectors.bytes(data, block + 16 + 32 * c + l);
+                    FloatVector x1 = QuantVectors.x(x, xb + 64 * c + l);
+                    FloatVector x2 = QuantVectors.x(x, xb + 64 * c + 32 + l);
+                    s1 = QuantVectors.toFloat(q.and((byte) 0x0F)).fma(x1, s1);
+                    s2 = QuantVectors.toFloat(q.lanewise(VectorOperators.LSHR, 4)).fma(x2, s2);
+                    x1s = x1s.add(x1);
+                    x2s = x2s.add(x2);
+                }
+                // Σ (d·sc·q − dmin·m)·x = d·sc·Σ q·x − dmin·m·Σ x, per sub-block.
+                acc = s1.fma(FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c, scales)), acc);
+                acc = s2.fma(FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c + 1, scales)), acc);
+                accMin = x1s.fma(FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c, scales)), accMin);
+                accMin = x2s.fma(FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c + 1, scales)), accMin);
+            }
+        }
+        return acc.sub(accMin).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */
+    @Override
+    public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
+        checkBlocks(count);
+        ActivationRounding.q8_K(src, srcOffset, dst, dstOffset, count);
+    }
+
+    @Override
+    public boolean roundsActivations() {
+        return true;
+    }
+
+    @Override
+    public boolean canQuantize() {
+        return true;
+    }
+
+    /** Bit-exact with {@code quantize_row_q4_K_ref} (what llama.cpp's quantizer runs without an importance matrix). */
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int count) {
+        checkBlocks(count);
+        encode(src, srcOffset, dst, offset, count, 15, -1f, 0.1f, 20, BLOCK_BYTES);
+    }
+
+    /**
+     * The encoder shared with Q5_K ({@code nmax} 15 or 31): per sub-block an asymmetric scale/min fit,
+     * both quantized to 6 bits against the super-block maxima, then levels recomputed from the stored scales.
+     * Writes d, dmin, scales and returns the levels in the layout-independent array {@code levelsOut}.
+     */
+    static void encode(float[] src, int srcOffset, MemorySegment dst, long offset, int count, int nmax, float rmin,
+                       float rdelta, int nstep, int blockBytes) {
+        byte[] levels = new byte[QK];
+        byte[] aux = new byte[32];
+        float[] weights = new float[32];
+        float[] mins = new float[8];
+        float[] scales = new float[8];
+        byte[] packed = new byte[12];
+        for (int b = 0; b < count / QK; b++) {
+            int x = srcOffset + b * QK;
+            float maxScale = 0;
+            float maxMin = 0;
+            for (int j = 0; j < 8; j++) {
+                float sumX2 = 0;
+                for (int l = 0; l < 32; l++) {
+                    sumX2 += src[x + 32 * j + l] * src[x + 32 * j + l];
+                }
+                float avX = (float) Math.sqrt(sumX2 / 32);
+                for (int l = 0; l < 32; l++) {
+                    weights[l] = avX + Math.abs(src[x + 32 * j + l]);
+                }
+                scales[j] = KQuantMath.makeQkx2Quants(32, nmax, src, x + 32 * j, weights, levels, 32 * j, mins, j, aux,
+                        rmin, rdelta, nstep, false);
+                if (scales[j] > maxScale) {
+                    maxScale = scales[j];
+                }
+                if (mins[j] > maxMin) {
+                    maxMin = mins[j];
+                }
+            }
+            float invScale = maxScale > 0 ? 63.f / maxScale : 0.f;
+            float invMin = maxMin > 0 ? 63.f / maxMin : 0.f;
+            java.util.Arrays.fill(packed, (byte) 0);
+            for (int j = 0; j < 8; j++) {
+                int ls = Math.min(63, KQuantMath.nearestInt(invScale * scales[j]) & 0xFF);
+                int lm = Math.min(63, KQuantMath.nearestInt(invMin * mins[j]) & 0xFF);
+                if (j < 4) {
+                    packed[j] = (byte) ls;
+                    packed[j + 4] = (byte) lm;
+                } else {
+                    packed[j + 4] = (byte) ((ls & 0xF) | ((lm & 0xF) << 4));
+                    packed[j - 4] |= (byte) ((ls >> 4) << 6);
+                    packed[j] |= (byte) ((lm >> 4) << 6);
+                }
+            }
+            long block = offset + (long) b * blockBytes;
+            short dBits = Half.floatToF16(maxScale / 63.f);
+            short dminBits = Half.floatToF16(maxMin / 63.f);
+            dst.set(ValueLayouts.I16, block, dBits);
+            dst.set(ValueLayouts.I16, block + 2, dminBits);
+            MemorySegment.copy(packed, 0, dst, ValueLayout.JAVA_BYTE, block + 4, 12);
+            float d16 = Half.f16ToFloat(dBits);
+            float dmin16 = Half.f16ToFloat(dminBits);
+            for (int j = 0; j < 8; j++) {
+                float d = d16 * KQuantMath.scaleK4(j, packed);
+                if (d == 0) {
+                    continue;
+                }
+                float dm = dmin16 * KQuantMath.minK4(j, packed);
+                for (int ii = 0; ii < 32; ii++) {
+                    int l = KQuantMath.nearestInt((src[x + 32 * j + ii] + dm) / d);
+                    levels[32 * j + ii] = (byte) Math.max(0, Math.min(nmax, l));
+                }
+            }
+            if (nmax == 15) {
+                for (int j = 0; j < QK; j += 64) {
+                    for (int l = 0; l < 32; l++) {
+                        dst.set(ValueLayouts.I8, block + 16 + j / 2 + l, (byte) (levels[j + l] | (levels[j + l + 32] << 4)));
+                    }
+                }
+            } else {
+                Q5_KFormat.packLevels(levels, dst, block);
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+package dev.isthmus.quant;
+
+import static dev.isthmus.quant.QuantVectors.B;
+import static dev.isthmus.quant.QuantVectors.F;
+import static dev.isthmus.quant.QuantVectors.LANES;
+
+import dev.isthmus.core.tensor.BlockFormat;
+import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.Half;
+import dev.isthmus.core.tensor.ValueLayouts;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * GGML Q5_0: 32 weights per 22-byte block, {@code d} (F16), {@code qh} (32 fifth bits, little-endian)
+ * and 16 bytes of low nibbles; weight j is d × (level − 16).
+ */
+public final class Q5_0Format implements BlockFormat {
+    static final int QK = 32;
+    static final int BLOCK_BYTES = 22;
+    private static final long LANE_BITS = (1L << LANES) - 1;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q5_0;
+    }
+
+    @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = QuantVectors.f16(data, block);
+            int qh = data.get(ValueLayouts.I32, block + 2);
+            int y = dstOffset + b * QK;
+            for (int j = 0; j < QK / 2; j++) {
+                int q = QuantVectors.u8(data, block + 6 + j);
+                int h0 = ((qh >>> j) << 4) & 0x10;
+                int h1 = (qh >>> (j + 12)) & 0x10;
+                dst[y + j] = (((q & 0x0F) | h0) - 16) * d;
+                dst[y + j + QK / 2] = (((q >> 4) | h1) - 16) * d;
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        checkBlocks(count);
+        if (!QuantVectors.VECTORIZED) {
+            return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
+        }
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            int xb = xOffset + b * QK;
+            long qh = data.get(ValueLayouts.I32, block + 2) & 0xFFFF_FFFFL;
+            FloatVector sum = FloatVector.zero(F);
+            for (int j = 0; j < QK / 2; j += LANES) {
+                ByteVector q = QuantVectors.bytes(data, block + 6 + j);
+                // The fifth bits of these lanes, one per lane, straight from the bit field into a mask.
+                VectorMask<Byte> h0 = VectorMask.fromLong(B, (qh >>> j) & LANE_BITS);
+                VectorMask<Byte> h1 = VectorMask.fromLong(B, (qh >>> (j + 16)) & LANE_BITS);
+                ByteVector lo = q.and((byte) 0x0F).lanewise(VectorOperators.OR, (byte) 0x10, h0).sub((byte) 16);
+                ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).lanewise(VectorOperators.OR, (byte) 0x10, h1)
+                        .sub((byte) 16);
+                sum = QuantVectors.toFloat(lo).fma(QuantVectors.x(x, xb + j), sum);
+                sum = QuantVectors.toFloat(hi).fma(QuantVectors.x(x, xb + QK / 2 + j), sum);
+            }
+            acc = sum.fma(FloatVector.broadcast(F, QuantVectors.f16(data, block)), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** llama.cpp multiplies Q5_0 weights with Q8_0 activation blocks. */
+    @Override
+    public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
+        checkBlocks(count);
+        ActivationRounding.q8_0(src, srcOffset, dst, dstOffset, count);
+    }
+
+    @Override
+    public boolean roundsActivations() {
+        return true;
+    }
+
+    @Override
+    public boolean canQuantize() {
+        return true;
+    }
+
+    /** Bit-exact with {@code quantize_row_q5_0_ref}: d = max/−16, level = min(31, trunc(x/d + 16.5)). */
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int count) {
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            int base = srcOffset + b * QK;
+            float amax = 0f;
+            float max = 0f;
+            for (int j = 0; j < QK; j++) {
+                float v = src[base + j];
+                if (amax < Math.abs(v)) {
+                    amax = Math.abs(v);
+                    max = v;
+                }
+            }
+            float d = max / -16;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            long block = offset + (long) b * BLOCK_BYTES;
+            dst.set(ValueLayouts.I16, block, Half.floatToF16(d));
+            int qh = 0;
+            for (int j = 0; j < QK / 2; j++) {
+                int lo = Math.min(31, (byte) KQuantMath.truncate(src[base + j] * id + 16.5f)) & 0xFF;
+                int hi = Math.min(31, (byte) KQuantMath.truncate(src[base + QK / 2 + j] * id + 16.5f)) & 0xFF;
+                dst.set(ValueLayouts.I8, block + 6 + j, (byte) ((lo & 0x0F) | (hi & 0x0F) << 4));
+                qh |= ((lo & 0x10) >> 4) << j;
+                qh |= ((hi & 0x10) >> 4) << (j + QK / 2);
+            }
+            dst.set(ValueLayouts.I32, block + 2, qh);
+        }
+    }
+}

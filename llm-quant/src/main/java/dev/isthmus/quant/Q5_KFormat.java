@@ -1,0 +1,146 @@
+package dev.isthmus.quant;
+
+import static dev.isthmus.quant.QuantVectors.F;
+import static dev.isthmus.quant.QuantVectors.LANES;
+
+import dev.isthmus.core.tensor.BlockFormat;
+import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.ValueLayouts;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * GGML Q5_K: super-blocks of 256 weights in 176 bytes: {@code d}, {@code dmin} (F16), 12 bytes of 6-bit
+ * (scale, min) pairs as in Q4_K, 32 bytes of fifth bits ({@code qh}), 128 bytes of low nibbles. In the
+ * c-th 64-weight chunk, weight l takes bit 2c of qh[l], weight 32+l bit 2c+1.
+ */
+public final class Q5_KFormat implements BlockFormat {
+    static final int QK = 256;
+    static final int BLOCK_BYTES = 176;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q5_K;
+    }
+
+    @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        checkBlocks(count);
+        byte[] scales = new byte[12];
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = QuantVectors.f16(data, block);
+            float min = QuantVectors.f16(data, block + 2);
+            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, block + 4, scales, 0, 12);
+            int y = dstOffset + b * QK;
+            for (int c = 0; c < 4; c++) {
+                float d1 = d * KQuantMath.scaleK4(2 * c, scales);
+                float m1 = min * KQuantMath.minK4(2 * c, scales);
+                float d2 = d * KQuantMath.scaleK4(2 * c + 1, scales);
+                float m2 = min * KQuantMath.minK4(2 * c + 1, scales);
+                int u1 = 1 << (2 * c);
+                int u2 = 2 << (2 * c);
+                for (int l = 0; l < 32; l++) {
+                    int q = QuantVectors.u8(data, block + 48 + 32 * c + l);
+                    int h = QuantVectors.u8(data, block + 16 + l);
+                    dst[y + 64 * c + l] = d1 * ((q & 0xF) + ((h & u1) != 0 ? 16 : 0)) - m1;
+                    dst[y + 64 * c + 32 + l] = d2 * ((q >> 4) + ((h & u2) != 0 ? 16 : 0)) - m2;
+                }
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        checkBlocks(count);
+        if (!QuantVectors.VECTORIZED) {
+            return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
+        }
+        byte[] scales = new byte[12];
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector accMin = FloatVector.zero(F);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = QuantVectors.f16(data, block);
+            float min = QuantVectors.f16(data, block + 2);
+            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, block + 4, scales, 0, 12);
+            int xb = xOffset + b * QK;
+            for (int c = 0; c < 4; c++) {
+                FloatVector s1 = FloatVector.zero(F);
+                FloatVector s2 = FloatVector.zero(F);
+                FloatVector x1s = FloatVector.zero(F);
+                FloatVector x2s = FloatVector.zero(F);
+                for (int l = 0; l < 32; l += LANES) {
+                    ByteVector q = QuantVectors.bytes(data, block + 48 + 32 * c + l);
+                    ByteVector h = QuantVectors.bytes(data, block + 16 + l);
+                    // Move bit 2c (resp. 2c+1) of qh into bit 4, next to the nibble.
+                    ByteVector h1 = h.lanewise(VectorOperators.LSHR, 2 * c).and((byte) 1).lanewise(VectorOperators.LSHL, 4);
+                    ByteVector h2 = h.lanewise(VectorOperators.LSHR, 2 * c + 1).and((byte) 1).lanewise(VectorOperators.LSHL, 4);
+                    FloatVector x1 = QuantVectors.x(x, xb + 64 * c + l);
+                    FloatVector x2 = QuantVectors.x(x, xb + 64 * c + 32 + l);
+                    s1 = QuantVectors.toFloat(q.and((byte) 0x0F).or(h1)).fma(x1, s1);
+                    s2 = QuantVectors.toFloat(q.lanewise(VectorOperators.LSHR, 4).or(h2)).fma(x2, s2);
+                    x1s = x1s.add(x1);
+                    x2s = x2s.add(x2);
+                }
+                acc = s1.fma(FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c, scales)), acc);
+                acc = s2.fma(FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c + 1, scales)), acc);
+                accMin = x1s.fma(FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c, scales)), accMin);
+                accMin = x2s.fma(FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c + 1, scales)), accMin);
+            }
+        }
+        return acc.sub(accMin).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */
+    @Override
+    public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
+        checkBlocks(count);
+        ActivationRounding.q8_K(src, srcOffset, dst, dstOffset, count);
+    }
+
+    @Override
+    public boolean roundsActivations() {
+        return true;
+    }
+
+    @Override
+    public boolean canQuantize() {
+        return true;
+    }
+
+    /** Bit-exact with {@code quantize_row_q5_K_ref}: Q4_K's encoder with 31 levels and its own search range. */
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int count) {
+        checkBlocks(count);
+        Q4_KFormat.encode(src, srcOffset, dst, offset, count, 31, -0.5f, 0.1f, 15, BLOCK_BYTES);
+    }
+
+    /** Splits 5-bit levels into the qh bit planes and low nibbles. */
+    static void packLevels(byte[] levels, MemorySegment dst, long block) {
+        byte[] qh = new byte[32];
+        int m1 = 1;
+        int m2 = 2;
+        for (int n = 0; n < QK; n += 64) {
+            for (int j = 0; j < 32; j++) {
+                int l1 = levels[n + j];
+                if (l1 > 15) {
+                    l1 -= 16;
+                    qh[j] |= (byte) m1;
+                }
+                int l2 = levels[n + j + 32];
+                if (l2 > 15) {
+                    l2 -= 16;
+                    qh[j] |= (byte) m2;
+                }
+                dst.set(ValueLayouts.I8, block + 48 + n / 2 + j, (byte) (l1 | (l2 << 4)));
+            }
+            m1 <<= 2;
+            m2 <<= 2;
+        }
+        MemorySegment.copy(qh, 0, dst, ValueLayout.JAVA_BYTE, block + 16, 32);
+    }
+}

@@ -1,0 +1,177 @@
+package dev.isthmus.quant;
+
+import static dev.isthmus.quant.QuantVectors.F;
+import static dev.isthmus.quant.QuantVectors.LANES;
+
+import dev.isthmus.core.tensor.BlockFormat;
+import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.Half;
+import dev.isthmus.core.tensor.ValueLayouts;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * GGML Q6_K: super-blocks of 256 weights in 210 bytes: 128 bytes of low nibbles ({@code ql}), 64 bytes of
+ * high bit pairs ({@code qh}), 16 signed 8-bit sub-block scales, {@code d} (F16). Weight = d·scale·(level − 32).
+ * Each 128-weight half interleaves four 32-weight runs: ql[l] low/high nibble, ql[l+32] low/high nibble,
+ * with qh[l] bits 0-1, 2-3, 4-5, 6-7 on top.
+ */
+public final class Q6_KFormat implements BlockFormat {
+    static final int QK = 256;
+    static final int BLOCK_BYTES = 210;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q6_K;
+    }
+
+    @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = QuantVectors.f16(data, block + 208);
+            for (int n = 0; n < 2; n++) {
+                long ql = block + 64 * n;
+                long qh = block + 128 + 32 * n;
+                long sc = block + 192 + 8 * n;
+                int y = dstOffset + b * QK + 128 * n;
+                for (int l = 0; l < 32; l++) {
+                    int is = l / 16;
+                    int a = QuantVectors.u8(data, ql + l);
+                    int c = QuantVectors.u8(data, ql + l + 32);
+                    int h = QuantVectors.u8(data, qh + l);
+                    int q1 = ((a & 0xF) | ((h & 3) << 4)) - 32;
+                    int q2 = ((c & 0xF) | (((h >> 2) & 3) << 4)) - 32;
+                    int q3 = ((a >> 4) | (((h >> 4) & 3) << 4)) - 32;
+                    int q4 = ((c >> 4) | (((h >> 6) & 3) << 4)) - 32;
+                    dst[y + l] = d * data.get(ValueLayouts.I8, sc + is) * q1;
+                    dst[y + l + 32] = d * data.get(ValueLayouts.I8, sc + is + 2) * q2;
+                    dst[y + l + 64] = d * data.get(ValueLayouts.I8, sc + is + 4) * q3;
+                    dst[y + l + 96] = d * data.get(ValueLayouts.I8, sc + is + 6) * q4;
+                }
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        checkBlocks(count);
+        if (!QuantVectors.VECTORIZED) {
+            return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
+        }
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = QuantVectors.f16(data, block + 208);
+            for (int n = 0; n < 2; n++) {
+                long ql = block + 64 * n;
+                long qh = block + 128 + 32 * n;
+                long sc = block + 192 + 8 * n;
+                int xb = xOffset + b * QK + 128 * n;
+                // Lane counts divide 16, so the scale index l/16 is constant across a vector.
+                for (int l = 0; l < 32; l += LANES) {
+                    int is = l / 16;
+                    ByteVector a = QuantVectors.bytes(data, ql + l);
+                    ByteVector c = QuantVectors.bytes(data, ql + l + 32);
+                    ByteVector h = QuantVectors.bytes(data, qh + l);
+                    ByteVector q1 = a.and((byte) 0xF).or(h.and((byte) 3).lanewise(VectorOperators.LSHL, 4));
+                    ByteVector q2 = c.and((byte) 0xF).or(h.lanewise(VectorOperators.LSHR, 2).and((byte) 3)
+                            .lanewise(VectorOperators.LSHL, 4));
+                    ByteVector q3 = a.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 4)
+                            .and((byte) 3).lanewise(VectorOperators.LSHL, 4));
+                    ByteVector q4 = c.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 6)
+                            .lanewise(VectorOperators.LSHL, 4));
+                    FloatVector p1 = QuantVectors.toFloat(q1.sub((byte) 32)).mul(QuantVectors.x(x, xb + l));
+                    FloatVector p2 = QuantVectors.toFloat(q2.sub((byte) 32)).mul(QuantVectors.x(x, xb + l + 32));
+                    FloatVector p3 = QuantVectors.toFloat(q3.sub((byte) 32)).mul(QuantVectors.x(x, xb + l + 64));
+                    FloatVector p4 = QuantVectors.toFloat(q4.sub((byte) 32)).mul(QuantVectors.x(x, xb + l + 96));
+                    acc = p1.fma(FloatVector.broadcast(F, d * data.get(ValueLayouts.I8, sc + is)), acc);
+                    acc = p2.fma(FloatVector.broadcast(F, d * data.get(ValueLayouts.I8, sc + is + 2)), acc);
+                    acc = p3.fma(FloatVector.broadcast(F, d * data.get(ValueLayouts.I8, sc + is + 4)), acc);
+                    acc = p4.fma(FloatVector.broadcast(F, d * data.get(ValueLayouts.I8, sc + is + 6)), acc);
+                }
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */
+    @Override
+    public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
+        checkBlocks(count);
+        ActivationRounding.q8_K(src, srcOffset, dst, dstOffset, count);
+    }
+
+    @Override
+    public boolean roundsActivations() {
+        return true;
+    }
+
+    @Override
+    public boolean canQuantize() {
+        return true;
+    }
+
+    /** Bit-exact with {@code quantize_row_q6_K_ref}. */
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int count) {
+        checkBlocks(count);
+        byte[] levels = new byte[QK];
+        float[] scales = new float[16];
+        for (int b = 0; b < count / QK; b++) {
+            int x = srcOffset + b * QK;
+            long block = offset + (long) b * BLOCK_BYTES;
+            float maxScale = 0;
+            float maxAbsScale = 0;
+            for (int ib = 0; ib < 16; ib++) {
+                float scale = KQuantMath.makeQxQuants(16, 32, src, x + 16 * ib, levels, 16 * ib, 1, null, 0);
+                scales[ib] = scale;
+                float abs = Math.abs(scale);
+                if (abs > maxAbsScale) {
+                    maxAbsScale = abs;
+                    maxScale = scale;
+                }
+            }
+            if (maxAbsScale < KQuantMath.GROUP_MAX_EPS) {
+                dst.asSlice(block, BLOCK_BYTES).fill((byte) 0);
+                continue;
+            }
+            float iscale = -128.f / maxScale;
+            short dBits = Half.floatToF16(1 / iscale);
+            dst.set(ValueLayouts.I16, block + 208, dBits);
+            byte[] sc = new byte[16];
+            for (int ib = 0; ib < 16; ib++) {
+                sc[ib] = (byte) Math.min(127, KQuantMath.nearestInt(iscale * scales[ib]));
+                dst.set(ValueLayouts.I8, block + 192 + ib, sc[ib]);
+            }
+            float d16 = Half.f16ToFloat(dBits);
+            for (int j = 0; j < 16; j++) {
+                float d = d16 * sc[j];
+                if (d == 0) {
+                    continue;
+                }
+                for (int ii = 0; ii < 16; ii++) {
+                    int l = KQuantMath.nearestInt(src[x + 16 * j + ii] / d);
+                    levels[16 * j + ii] = (byte) (Math.max(-32, Math.min(31, l)) + 32);
+                }
+            }
+            for (int j = 0; j < QK; j += 128) {
+                long ql = block + j / 2;
+                long qh = block + 128 + j / 4;
+                for (int l = 0; l < 32; l++) {
+                    int q1 = levels[j + l] & 0xF;
+                    int q2 = levels[j + l + 32] & 0xF;
+                    int q3 = levels[j + l + 64] & 0xF;
+                    int q4 = levels[j + l + 96] & 0xF;
+                    dst.set(ValueLayouts.I8, ql + l, (byte) (q1 | (q3 << 4)));
+                    dst.set(ValueLayouts.I8, ql + l + 32, (byte) (q2 | (q4 << 4)));
+                    dst.set(ValueLayouts.I8, qh + l, (byte) ((levels[j + l] >> 4) | ((levels[j + l + 32] >> 4) << 2)
+                            | ((levels[j + l + 64] >> 4) << 4) | ((levels[j + l + 96] >> 4) << 6)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package dev.isthmus.quant;
+
+import dev.isthmus.core.tensor.Half;
+import dev.isthmus.core.tensor.ValueLayouts;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API species and small helpers shared by the format kernels.
+ *
+ * <p>Every kernel works on {@link #LANES} floats at a time and loads the matching number of packed
+ * bytes with {@link #B}; block layouts are written for lane counts that divide 16 (8 on AVX2, 16 on
+ * AVX-512). On narrower machines ({@link #VECTORIZED} false) the formats fall back to their scalar twins.
+ */
+final class QuantVectors {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int LANES = F.length();
+    /** Bytes with as many lanes as {@link #F}: one packed byte per output float. */
+    static final VectorSpecies<Byte> B = ByteVector.SPECIES_PREFERRED.withShape(
+            VectorShape.forBitSize(Math.max(64, F.vectorBitSize() / 4)));
+    /** Whether the block kernels can run: 8 or 16 float lanes. */
+    static final boolean VECTORIZED = (LANES == 8 || LANES == 16) && B.length() == LANES;
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private QuantVectors() {
+    }
+
+    /** {@link #LANES} bytes at {@code offset}. */
+    static ByteVector bytes(MemorySegment data, long offset) {
+        return ByteVector.fromMemorySegment(B, data, offset, LE);
+    }
+
+    /** Widens byte lanes (signed) to floats. */
+    static FloatVector toFloat(ByteVector v) {
+        return (FloatVector) v.convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    static FloatVector x(float[] x, int offset) {
+        return FloatVector.fromArray(F, x, offset);
+    }
+
+    static float f16(MemorySegment data, long offset) {
+        return Half.f16ToFloat(data.get(ValueLayouts.I16, offset));
+    }
+
+    static int u8(MemorySegment data, long offset) {
+        return data.get(ValueLayouts.I8, offset) & 0xFF;
+    }
+
+    /**
+     * The scalar twin shared by every format: dequantize one block at a time (the format's oracle) and
+     * accumulate in float, in element order.
+     */
+    static float scalarDot(dev.isthmus.core.tensor.BlockFormat format, MemorySegment data, long offset, float[] x,
+                           int xOffset, int count) {
+        format.checkBlocks(count);
+        int qk = format.blockSize();
+        float[] block = new float[qk];
+        float sum = 0f;
+        for (int b = 0; b < count / qk; b++) {
+            format.dequantize(data, offset + (long) b * format.bytesPerBlock(), block, 0, qk);
+            for (int j = 0; j < qk; j++) {
+                sum += block[j] * x[xOffset + b * qk + j];
+            }
+        }
+        return sum;
+    }
+}

@@ -1,0 +1,201 @@
+package dev.isthmus.quant;
+
+import dev.isthmus.core.gguf.GgufFile;
+import dev.isthmus.core.gguf.GgufTensorInfo;
+import dev.isthmus.core.gguf.GgufValue;
+import dev.isthmus.core.gguf.GgufWriter;
+import dev.isthmus.core.tensor.BlockFormat;
+import dev.isthmus.core.tensor.BlockFormats;
+import dev.isthmus.core.tensor.GgmlType;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Quantizes a GGUF model the way llama.cpp's {@code llama_model_quantize} does with default parameters
+ * and no importance matrix, producing the same bytes: the same per-tensor types (mixed recipes and shape
+ * fallbacks included), the same encoders, tensors in the same order (by layer, then name), metadata
+ * copied with {@code general.quantization_version} and {@code general.file_type} moved to the end.
+ *
+ * <pre>{@code
+ * QuantizationResult r = Quantizer.gguf(QuantizationType.Q4_K_M)
+ *         .threads(4)
+ *         .progress(t -> System.out.println(t.name() + " -> " + t.to()))
+ *         .quantize(Path.of("model-f16.gguf"), Path.of("model-q4_k_m.gguf"));
+ * }</pre>
+ *
+ * <p>Input tensors must be F32, F16 or BF16 (re-quantizing a quantized tensor is refused, as llama.cpp
+ * refuses it by default); 1-D tensors and norms are copied. The output tensors are held off-heap until the
+ * file is written, so the output size must fit in memory.
+ */
+public final class Quantizer {
+    private static final Pattern LAYER = Pattern.compile("^blk\\.(-?\\d+)\\.");
+    /** Rows per parallel work item: large enough to amortise scheduling. */
+    private static final int ROWS_PER_TASK = 64;
+
+    private final QuantizationType type;
+    private int threads = Runtime.getRuntime().availableProcessors();
+    private QuantizationListener listener = t -> { };
+
+    private Quantizer(QuantizationType type) {
+        this.type = type;
+    }
+
+    /** A GGUF quantizer to {@code type}. */
+    public static Quantizer gguf(QuantizationType type) {
+        return new Quantizer(Objects.requireNonNull(type, "type"));
+    }
+
+    /** Threads encoding rows (default: available processors). Output does not depend on it. */
+    public Quantizer threads(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("threads must be >= 1, got " + n);
+        }
+        this.threads = n;
+        return this;
+    }
+
+    public Quantizer progress(QuantizationListener l) {
+        this.listener = Objects.requireNonNull(l, "listener");
+        return this;
+    }
+
+    /** llama.cpp's tensor order: layer number first (tensors outside layers before all), then name. */
+    static final Comparator<String> TENSOR_ORDER = Comparator.<String>comparingInt(Quantizer::layerOf)
+            .thenComparing(Comparator.naturalOrder());
+
+    private static int layerOf(String name) {
+        Matcher m = LAYER.matcher(name);
+        if (!m.find()) {
+            return -1;
+        }
+        try {
+            return Integer.parseInt(m.group(1));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * Reads {@code in}, writes {@code out}.
+     *
+     * @throws IOException if a file cannot be read or written
+     * @throws IllegalArgumentException if a tensor is already quantized, or a type cannot be encoded
+     */
+    public QuantizationResult quantize(Path in, Path out) throws IOException {
+        try (GgufFile source = GgufFile.open(in); Arena arena = Arena.ofShared()) {
+            List<GgufTensorInfo> tensors = new ArrayList<>(source.tensors());
+            tensors.sort(Comparator.comparing(GgufTensorInfo::name, TENSOR_ORDER));
+            TensorTypeRecipe recipe = new TensorTypeRecipe(type, source, tensors);
+            List<TensorTypeRecipe.Choice> choices = new ArrayList<>();
+            for (GgufTensorInfo t : tensors) {
+                choices.add(recipe.choose(t));
+            }
+
+            GgufWriter writer = GgufWriter.create();
+            source.values().forEach(writer::put);
+            writer.remove("general.quantization_version").put("general.quantization_version", GgufValue.uint32(2));
+            writer.remove("general.file_type").put("general.file_type", GgufValue.uint32(type.fileType()));
+            writer.remove("split.no").remove("split.count").remove("split.tensors.count");
+
+            List<TensorReport> reports = new ArrayList<>();
+            ExecutorService pool = threads > 1 ? Executors.newFixedThreadPool(threads, r -> {
+                Thread t = new Thread(r, "isthmus-quantize");
+                t.setDaemon(true);
+                return t;
+            }) : null;
+            try {
+                for (int i = 0; i < tensors.size(); i++) {
+                    GgufTensorInfo t = tensors.get(i);
+                    TensorTypeRecipe.Choice choice = choices.get(i);
+                    MemorySegment data = source.tensorData(t.name());
+                    if (choice.type() != t.type()) {
+                        data = convert(in, t, data, choice.type(), arena, pool);
+                    }
+                    writer.addTensor(t.name(), choice.type(), t.ggufDims(), data);
+                    TensorReport report = new TensorReport(i, tensors.size(), t.name(), t.type(), choice.type(),
+                            t.byteSize(), data.byteSize(), choice.fallback());
+                    reports.add(report);
+                    listener.tensorDone(report);
+                }
+            } finally {
+                if (pool != null) {
+                    pool.shutdownNow();
+                }
+            }
+            writer.write(out);
+            return new QuantizationResult(out, type, reports);
+        }
+    }
+
+    private static MemorySegment convert(Path file, GgufTensorInfo t, MemorySegment src, GgmlType target, Arena arena,
+                                         ExecutorService pool) throws IOException {
+        if (t.type() != GgmlType.F32 && t.type() != GgmlType.F16 && t.type() != GgmlType.BF16) {
+            throw new IllegalArgumentException(file + ": tensor '" + t.name() + "' is " + t.type()
+                    + "; only F32, F16 and BF16 tensors can be quantized (re-quantizing loses precision twice)");
+        }
+        BlockFormat from = BlockFormats.require(t.type(), "tensor '" + t.name() + "'");
+        BlockFormat to = BlockFormats.require(target, "tensor '" + t.name() + "'");
+        if (!to.canQuantize()) {
+            throw new IllegalArgumentException("no encoder for " + target + " (tensor '" + t.name() + "')");
+        }
+        int rowLength = Math.toIntExact(t.ggufDims()[0]);
+        long rows = t.elementCount() / rowLength;
+        long srcRowBytes = t.type().byteSize(rowLength);
+        long dstRowBytes = target.byteSize(rowLength);
+        MemorySegment dst = arena.allocate(dstRowBytes * rows, 64);
+        List<RowBatch> work = new ArrayList<>();
+        for (long r0 = 0; r0 < rows; r0 += ROWS_PER_TASK) {
+            long start = r0;
+            long end = Math.min(rows, r0 + ROWS_PER_TASK);
+            work.add(() -> {
+                float[] row = new float[rowLength];
+                for (long r = start; r < end; r++) {
+                    from.dequantize(src, r * srcRowBytes, row, 0, rowLength);
+                    to.quantize(row, 0, dst, r * dstRowBytes, rowLength);
+                }
+            });
+        }
+        run(work, pool);
+        return dst;
+    }
+
+    private interface RowBatch {
+        void run();
+    }
+
+    private static void run(List<RowBatch> work, ExecutorService pool) throws IOException {
+        if (pool == null || work.size() == 1) {
+            work.forEach(RowBatch::run);
+            return;
+        }
+        List<Future<?>> futures = new ArrayList<>();
+        for (RowBatch c : work) {
+            futures.add(pool.submit(c::run));
+        }
+        for (Future<?> f : futures) {
+            try {
+                f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while quantizing", e);
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException re) {
+                    throw re;
+                }
+                throw new IOException(e.getCause());
+            }
+        }
+    }
+}
