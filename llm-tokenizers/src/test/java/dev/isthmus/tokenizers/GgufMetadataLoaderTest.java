@@ -124,4 +124,35 @@ class GgufMetadataLoaderTest {
         assertThatThrownBy(() -> GgufTokenizerLoader.fromMetadata(md)).isInstanceOf(TokenizerFormatException.class)
                 .hasMessageContaining("merges[0]").hasMessageContaining("'ab'");
     }
+
+    @Test
+    void endOfTurnTokenStoredAsNormalIsPromotedToControlAsLlamaCppDoes() {
+        @SuppressWarnings("unchecked")
+        List<Object> tokens = (List<Object>) md.get("tokenizer.ggml.tokens");
+        @SuppressWarnings("unchecked")
+        List<Object> scores = (List<Object>) md.get("tokenizer.ggml.scores");
+        @SuppressWarnings("unchecked")
+        List<Object> types = (List<Object>) md.get("tokenizer.ggml.token_type");
+        tokens.add("<|im_end|>");
+        scores.add(0f);
+        types.add(1);
+        int imEnd = tokens.size() - 1;
+        Tokenizer tok = GgufTokenizerLoader.fromMetadata(md);
+        assertThat(tok.encode("<|im_end|>", EncodeOptions.PLAIN_TEXT)).as("not parsed from plain text")
+                .doesNotContain(imEnd);
+        assertThat(tok.encode("<|im_end|>", new EncodeOptions(false, true))).containsExactly(imEnd);
+        assertThat(tok.eotTokenId()).hasValue(imEnd);
+        assertThat(tok.isEndOfGeneration(imEnd)).isTrue();
+    }
+
+    @Test
+    void phi3SpecialTokensSwallowTheWhitespaceAfterThem() {
+        Tokenizer plain = GgufTokenizerLoader.fromMetadata(md);
+        md.put("general.name", "Phi-3 mini");
+        Tokenizer phi3 = GgufTokenizerLoader.fromMetadata(md);
+        int user = id("<|user|>");
+        assertThat(phi3.encode("<|user|>  hello", EncodeOptions.PLAIN_TEXT)).containsExactly(user, id("▁hello"));
+        assertThat(plain.encode("<|user|>  hello", EncodeOptions.PLAIN_TEXT)).as("other models keep the spaces")
+                .startsWith(user).hasSizeGreaterThan(2);
+    }
 }
