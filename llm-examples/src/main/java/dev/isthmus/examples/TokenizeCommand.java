@@ -5,10 +5,9 @@ import dev.isthmus.tokenizers.EncodeOptions;
 import dev.isthmus.tokenizers.GgufTokenizerLoader;
 import dev.isthmus.tokenizers.HuggingFaceTokenizerLoader;
 import dev.isthmus.tokenizers.Tokenizer;
-import java.io.FileDescriptor;
-import java.io.FileOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,7 +17,9 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * Tokenizes the texts of a llama.cpp vector file ({@code .inp}: texts separated by
@@ -56,10 +57,24 @@ final class TokenizeCommand implements Callable<Integer> {
     @Option(names = "--decode", description = "read lines of ids and print their texts separated as in .inp files")
     boolean decode;
 
+    @Option(names = "--output", description = "write to this file (UTF-8) instead of standard output")
+    Path output;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws IOException {
         Tokenizer tokenizer = load();
-        PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.UTF_8);
+        try (Writer file = output == null ? null : Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {
+            PrintWriter out = file == null ? spec.commandLine().getOut() : new PrintWriter(file);
+            write(tokenizer, out);
+            out.flush();
+        }
+        return 0;
+    }
+
+    private void write(Tokenizer tokenizer, PrintWriter out) throws IOException {
         if (decode) {
             for (String line : Files.readAllLines(input, StandardCharsets.UTF_8)) {
                 out.print(tokenizer.decode(parseIds(line)));
@@ -74,11 +89,9 @@ final class TokenizeCommand implements Callable<Integer> {
                 for (int id : tokenizer.encode(text, options)) {
                     line.append(' ').append(id);
                 }
-                out.println(line);
+                out.print(line.append('\n'));
             }
         }
-        out.flush();
-        return 0;
     }
 
     private Tokenizer load() throws IOException {
