@@ -74,4 +74,13 @@ class HostileInputTest {
         assertThatThrownBy(() -> tok.decode(new int[] {-1})).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("-1");
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {" ", "a", "\n", "🦙"})
+    void sentencePieceLongRunsAreNotQuadratic(String unit) {
+        Tokenizer tok = GgufMetadataVectorTest.tokenizer("llama-spm");
+        String text = unit.repeat(100_000);
+        int[] ids = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> tok.encode(text, EncodeOptions.PLAIN_TEXT));
+        assertThat(tok.decode(ids)).as("round trip of %s x 100000", unit.replace("\n", "\\n")).isEqualTo(text);
+    }
 }
