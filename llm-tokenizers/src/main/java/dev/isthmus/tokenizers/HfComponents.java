@@ -206,7 +206,7 @@ final class HfComponents {
         String type = JsonFields.string(n, "type", path);
         return switch (type) {
             case "ByteLevel" -> PostProcessor.NONE; // only adjusts offsets
-            case "TemplateProcessing" -> template(n, path);
+            case "TemplateProcessing" -> checkIds(template(n, path), vocab, path);
             case "BertProcessing" -> {
                 int cls = pairId(n, "cls", path, vocab);
                 int sep = pairId(n, "sep", path, vocab);
@@ -235,6 +235,17 @@ final class HfComponents {
             default -> throw new TokenizerFormatException(path + ".type '" + type + "' is not supported (supported:"
                     + " ByteLevel, TemplateProcessing, BertProcessing, RobertaProcessing, Sequence)");
         };
+    }
+
+    private static PostProcessor checkIds(PostProcessor p, Vocabulary vocab, String path) {
+        for (int[] ids : new int[][] {p.singlePrefix(), p.singleSuffix(), p.pairPrefix(), p.pairMiddle(), p.pairSuffix()}) {
+            for (int id : ids) {
+                if (!vocab.contains(id)) {
+                    throw new TokenizerFormatException(path + ".special_tokens: id " + id + " is not in the vocabulary");
+                }
+            }
+        }
+        return p;
     }
 
     private static int pairId(JsonNode n, String name, String path, Vocabulary vocab) {

@@ -96,6 +96,26 @@ class MalformedTokenizerJsonTest {
     }
 
     @Test
+    void templateNamingAnIdOutsideTheVocabularyIsRejected() {
+        assertRejected(VALID.replace("\"post_processor\": null", """
+                "post_processor": {"type": "TemplateProcessing",
+                  "single": [{"SpecialToken": {"id": "<x>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                  "special_tokens": {"<x>": {"id": "<x>", "ids": [99999], "tokens": ["<x>"]}}}"""),
+                "post_processor", "99999");
+    }
+
+    @Test
+    void templateAddsItsSpecialTokens() {
+        Tokenizer tok = HuggingFaceTokenizerLoader.fromJson(VALID.replace("\"post_processor\": null", """
+                "post_processor": {"type": "TemplateProcessing",
+                  "single": [{"SpecialToken": {"id": "<|end|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                             {"SpecialToken": {"id": "<|end|>", "type_id": 0}}],
+                  "special_tokens": {"<|end|>": {"id": "<|end|>", "ids": [258], "tokens": ["<|end|>"]}}}"""), null);
+        assertThat(tok.encode("abc", EncodeOptions.DEFAULT)).containsExactly(258, 257, 258);
+        assertThat(tok.encode("abc", EncodeOptions.PLAIN_TEXT)).containsExactly(257);
+    }
+
+    @Test
     void addedTokenWithoutContentIsNamed() {
         assertRejected(VALID.replace("\"content\": \"<|end|>\",", ""), "added_tokens[0].content");
     }
