@@ -48,18 +48,28 @@ final class GgufTokenAttributes {
     final boolean[] lstrip;
     final boolean[] rstrip;
     final int endOfTurn;
+    /** Ids at which llama.cpp stops generating (its {@code special_eog_ids}), ascending. */
+    final int[] endOfGeneration;
 
     private GgufTokenAttributes(boolean[] control, boolean[] matched, boolean[] onRequest, boolean[] lstrip,
-                                boolean[] rstrip, int eot) {
+                                boolean[] rstrip, int eot, int[] endOfGeneration) {
         this.control = control;
         this.matched = matched;
         this.onRequest = onRequest;
         this.lstrip = lstrip;
         this.rstrip = rstrip;
         this.endOfTurn = eot;
+        this.endOfGeneration = endOfGeneration;
     }
 
-    static GgufTokenAttributes of(Map<String, ?> md, String[] tokens, int[] types, int eotFromMetadata) {
+    /** Metadata keys (after {@code tokenizer.ggml.}) whose ids take part in the end-of-generation set. */
+    static final List<String> ID_KEYS = List.of("eos_token_id", "eot_token_id", "eom_token_id", "fim_pre_token_id",
+            "fim_suf_token_id", "fim_mid_token_id", "fim_pad_token_id", "fim_rep_token_id", "fim_sep_token_id");
+
+    /**
+     * @param metadataIds the ids of {@link #ID_KEYS} found in the metadata (absent keys are missing)
+     */
+    static GgufTokenAttributes of(Map<String, ?> md, String[] tokens, int[] types, Map<String, Integer> metadataIds) {
         int n = tokens.length;
         boolean[] control = new boolean[n];
         boolean[] userDefined = new boolean[n];
@@ -71,7 +81,7 @@ final class GgufTokenAttributes {
             unknown[id] = types[id] == UNKNOWN;
             ids.putIfAbsent(tokens[id], id);
         }
-        int eot = eotFromMetadata;
+        Map<String, Integer> special = new HashMap<>(metadataIds);
         for (Map.Entry<String, List<String>> e : BY_MISSING_ID.entrySet()) {
             if (md.get("tokenizer.ggml." + e.getKey()) != null) {
                 continue;
@@ -80,17 +90,20 @@ final class GgufTokenAttributes {
                 Integer id = ids.get(text);
                 if (id != null) {
                     control[id] = true;
-                    if (e.getKey().equals("eot_token_id") && eot < 0) {
-                        eot = id;
-                    }
+                    special.put(e.getKey(), id);
                     break;
                 }
             }
+        }
+        Set<Integer> eog = new java.util.TreeSet<>();
+        for (String key : List.of("fim_pad_token_id", "fim_rep_token_id", "fim_sep_token_id")) {
+            addIfPresent(eog, special.get(key));
         }
         for (String text : END_OF_GENERATION) {
             Integer id = ids.get(text);
             if (id != null) {
                 control[id] = true;
+                eog.add(id);
             }
         }
         for (String text : new String[] {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"}) {
@@ -98,7 +111,28 @@ final class GgufTokenAttributes {
             if (id != null) {
                 control[id] = false;
                 userDefined[id] = true;
+                unknown[id] = false;
             }
+        }
+        for (String key : List.of("eos_token_id", "eot_token_id", "eom_token_id")) {
+            addIfPresent(eog, special.get(key));
+        }
+        // o200k_harmony / solar-open: "<|end|>" ends a message, not the generation.
+        Integer end = ids.get("<|end|>");
+        if (end != null && eog.contains(end) && ((has(ids, eog, "<|return|>") && has(ids, eog, "<|call|>"))
+                || (has(ids, eog, "<|calls|>") && has(ids, eog, "<|flush|>")))) {
+            eog.remove(end);
+            control[end] = false;
+            userDefined[end] = true;
+            unknown[end] = false;
+        }
+        // gemma4 / paddleocr: "</s>" is an ordinary token there.
+        Integer closeS = ids.get("</s>");
+        if (closeS != null && eog.contains(closeS) && has(ids, eog, "<|tool_response>")) {
+            eog.remove(closeS);
+            control[closeS] = false;
+            userDefined[closeS] = false;
+            unknown[closeS] = false;
         }
         boolean[] matched = new boolean[n];
         boolean[] onRequest = new boolean[n];
@@ -125,7 +159,20 @@ final class GgufTokenAttributes {
         } else if (name.contains("modern-bert")) {
             set(lstrip, ids, "[MASK]", true);
         }
-        return new GgufTokenAttributes(control, matched, onRequest, lstrip, rstrip, eot);
+        int eot = special.getOrDefault("eot_token_id", -1);
+        return new GgufTokenAttributes(control, matched, onRequest, lstrip, rstrip, eot,
+                eog.stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    private static void addIfPresent(Set<Integer> set, Integer id) {
+        if (id != null && id >= 0) {
+            set.add(id);
+        }
+    }
+
+    private static boolean has(Map<String, Integer> ids, Set<Integer> eog, String text) {
+        Integer id = ids.get(text);
+        return id != null && eog.contains(id);
     }
 
     private static void set(boolean[] flags, Map<String, Integer> ids, String text, boolean value) {

@@ -45,8 +45,18 @@ public final class GgufTokenizerLoader {
             throw new TokenizerFormatException(P + "tokens: " + tokens.size() + " tokens is not a usable vocabulary");
         }
         int[] types = tokenTypes(metadata, tokens.size());
-        GgufTokenAttributes attrs = GgufTokenAttributes.of(metadata, tokens.toArray(String[]::new), types,
-                id(metadata, "eot_token_id", -1, tokens.size()));
+        Map<String, Integer> specialIds = new HashMap<>();
+        for (String key : GgufTokenAttributes.ID_KEYS) {
+            int id = id(metadata, key, -1, tokens.size());
+            if (id >= 0) {
+                specialIds.put(key, id);
+            }
+        }
+        if ("bert".equals(model) || "llama".equals(model)) {
+            // llama.cpp's built-in EOS for these models when the metadata names none
+            specialIds.putIfAbsent("eos_token_id", "llama".equals(model) ? 2 : -1);
+        }
+        GgufTokenAttributes attrs = GgufTokenAttributes.of(metadata, tokens.toArray(String[]::new), types, specialIds);
         return switch (model) {
             case "llama" -> sentencePiece(metadata, tokens, types, attrs);
             case "gpt2" -> byteLevel(metadata, tokens, types, attrs);
@@ -187,7 +197,7 @@ public final class GgufTokenizerLoader {
                 id(md, "mask_token_id", -1, n));
         PostProcessor post = PostProcessor.bosEos(addBos ? bos : -1, addEos ? eos : -1);
         return new Tokenizer(new TokenizerSpec(kind, vocab, model, null, new AddedTokenMatcher(added, true),
-                new AddedTokenMatcher(List.of()), post, specials, pieces, lossless));
+                new AddedTokenMatcher(List.of()), post, specials, pieces, lossless, attrs.endOfGeneration));
     }
 
     private static int parseByteToken(String t, int id) {

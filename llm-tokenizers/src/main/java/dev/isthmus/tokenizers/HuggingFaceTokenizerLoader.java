@@ -142,7 +142,9 @@ public final class HuggingFaceTokenizerLoader {
                 }
             }
             return new Tokenizer(new TokenizerSpec(kind, vocab, textModel, normalizer, new AddedTokenMatcher(raw),
-                    new AddedTokenMatcher(normalized), post, specials, pieces, lossless));
+                    new AddedTokenMatcher(normalized), post, specials, pieces, lossless,
+                    java.util.stream.IntStream.of(specials.eos(), specials.eot()).filter(id -> id >= 0).sorted()
+                            .distinct().toArray()));
         }
 
         private void readModelVocab() {

@@ -133,10 +133,22 @@ public final class Tokenizer {
         return vocab.isSpecial(id);
     }
 
-    /** Whether generation should stop at this id: the model's EOS or end-of-turn token. */
+    /**
+     * Whether generation should stop at this id: EOS, end of turn, and for GGUF vocabularies every id llama.cpp
+     * treats as end of generation (e.g. Qwen's {@code <|endoftext|>}, {@code <|im_end|>} and FIM separators).
+     */
     public boolean isEndOfGeneration(int id) {
-        SpecialTokenIds s = spec.specialTokens();
-        return id >= 0 && (id == s.eos() || id == s.eot());
+        for (int eog : spec.endOfGeneration()) {
+            if (eog == id) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The ids {@link #isEndOfGeneration(int)} accepts, ascending. */
+    public int[] endOfGenerationIds() {
+        return spec.endOfGeneration().clone();
     }
 
     public OptionalInt bosTokenId() {

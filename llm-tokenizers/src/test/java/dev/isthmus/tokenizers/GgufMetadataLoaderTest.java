@@ -155,4 +155,25 @@ class GgufMetadataLoaderTest {
         assertThat(plain.encode("<|user|>  hello", EncodeOptions.PLAIN_TEXT)).as("other models keep the spaces")
                 .startsWith(user).hasSizeGreaterThan(2);
     }
+
+    @Test
+    void endOfGenerationSetFollowsLlamaCpp() {
+        @SuppressWarnings("unchecked")
+        List<Object> tokens = (List<Object>) md.get("tokenizer.ggml.tokens");
+        @SuppressWarnings("unchecked")
+        List<Object> scores = (List<Object>) md.get("tokenizer.ggml.scores");
+        @SuppressWarnings("unchecked")
+        List<Object> types = (List<Object>) md.get("tokenizer.ggml.token_type");
+        for (String t : List.of("<|im_end|>", "<|file_sep|>", "<|im_start|>")) {
+            tokens.add(t);
+            scores.add(0f);
+            types.add(4);
+        }
+        int imEnd = tokens.indexOf("<|im_end|>");
+        int fileSep = tokens.indexOf("<|file_sep|>");
+        Tokenizer tok = GgufTokenizerLoader.fromMetadata(md);
+        assertThat(tok.endOfGenerationIds()).as("EOS, <|im_end|> and the FIM file separator")
+                .containsExactly(2, imEnd, fileSep);
+        assertThat(tok.isEndOfGeneration(tokens.indexOf("<|im_start|>"))).isFalse();
+    }
 }

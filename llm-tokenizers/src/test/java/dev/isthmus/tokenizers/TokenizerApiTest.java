@@ -35,6 +35,7 @@ class TokenizerApiTest {
         assertThat(tok.eosTokenId()).as("<|end_of_text|>").hasValue(128001);
         assertThat(tok.eotTokenId()).as("<|eot_id|>").hasValue(128009);
         assertThat(tok.isEndOfGeneration(128009)).isTrue();
+        assertThat(tok.endOfGenerationIds()).containsExactly(128001, 128009);
         assertThat(tok.isSpecial(128009)).isTrue();
         assertThat(tok.isSpecial(15339)).as("'hello' is ordinary").isFalse();
     }
