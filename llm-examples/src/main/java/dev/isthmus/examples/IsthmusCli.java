@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
                 GenerateCommand.class,
                 ChatCommand.class,
                 PerplexityCommand.class,
+                BenchCommand.class,
                 TokenizeCommand.class,
                 CommandLine.HelpCommand.class,
         })

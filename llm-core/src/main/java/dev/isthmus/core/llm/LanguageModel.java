@@ -130,6 +130,17 @@ public final class LanguageModel implements AutoCloseable {
         return out;
     }
 
+    /** The logits after the last of {@code ids}, run in a fresh state (prompt processing as one batch). */
+    public float[] nextTokenLogits(int[] ids) {
+        if (ids.length == 0) {
+            throw new IllegalArgumentException("no tokens to score");
+        }
+        InferenceState state = newState(ids.length);
+        float[] out = new float[config().vocabSize()];
+        evaluate(state, ids, out);
+        return out;
+    }
+
     int[] encodePrompt(String prompt, Boolean addBos) {
         int[] ids = tokenizer.encode(prompt, EncodeOptions.DEFAULT.withAddSpecialTokens(false));
         boolean bos = addBos != null ? addBos : defaultAddBos();

@@ -28,14 +28,24 @@ final class VectorKernels {
 
     /** Dot product of little-endian floats in {@code data} with {@code x}. */
     static float dotF32(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        // Four independent accumulators hide the FMA latency.
+        int l = F.length();
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
         int i = 0;
-        FloatVector acc = FloatVector.zero(F);
-        int bound = F.loopBound(count);
-        for (; i < bound; i += F.length()) {
-            FloatVector w = FloatVector.fromMemorySegment(F, data, offset + 4L * i, ByteOrder.LITTLE_ENDIAN);
-            acc = w.fma(FloatVector.fromArray(F, x, xOffset + i), acc);
+        for (int bound = count - 4 * l; i <= bound; i += 4 * l) {
+            long o = offset + 4L * i;
+            a0 = FloatVector.fromMemorySegment(F, data, o, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOffset + i), a0);
+            a1 = FloatVector.fromMemorySegment(F, data, o + 4L * l, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOffset + i + l), a1);
+            a2 = FloatVector.fromMemorySegment(F, data, o + 8L * l, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOffset + i + 2 * l), a2);
+            a3 = FloatVector.fromMemorySegment(F, data, o + 12L * l, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOffset + i + 3 * l), a3);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (int bound = F.loopBound(count); i < bound; i += l) {
+            a0 = FloatVector.fromMemorySegment(F, data, offset + 4L * i, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOffset + i), a0);
+        }
+        float sum = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
         for (; i < count; i++) {
             sum += data.get(ValueLayouts.F32, offset + 4L * i) * x[xOffset + i];
         }
@@ -43,19 +53,6 @@ final class VectorKernels {
     }
 
     /** Dot product of two float arrays. */
-    static float dot(float[] a, int aOffset, float[] b, int bOffset, int count) {
-        int i = 0;
-        FloatVector acc = FloatVector.zero(F);
-        int bound = F.loopBound(count);
-        for (; i < bound; i += F.length()) {
-            acc = FloatVector.fromArray(F, a, aOffset + i).fma(FloatVector.fromArray(F, b, bOffset + i), acc);
-        }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < count; i++) {
-            sum += a[aOffset + i] * b[bOffset + i];
-        }
-        return sum;
-    }
 
     /** Widens {@link #F}-many binary16 values to floats: exact for normals, subnormals, infinities, NaN. */
     static FloatVector f16ToFloat(ShortVector h) {
@@ -74,14 +71,17 @@ final class VectorKernels {
     }
 
     static float dotF16(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        int l = F.length();
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
         int i = 0;
-        FloatVector acc = FloatVector.zero(F);
-        int bound = F.loopBound(count);
-        for (; i < bound; i += F.length()) {
-            ShortVector h = ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN);
-            acc = f16ToFloat(h).fma(FloatVector.fromArray(F, x, xOffset + i), acc);
+        for (int bound = count - 2 * l; i <= bound; i += 2 * l) {
+            ShortVector h0 = ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN);
+            ShortVector h1 = ShortVector.fromMemorySegment(S, data, offset + 2L * (i + l), ByteOrder.LITTLE_ENDIAN);
+            a0 = f16ToFloat(h0).fma(FloatVector.fromArray(F, x, xOffset + i), a0);
+            a1 = f16ToFloat(h1).fma(FloatVector.fromArray(F, x, xOffset + i + l), a1);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = a0.add(a1).reduceLanes(VectorOperators.ADD);
         for (; i < count; i++) {
             sum += Half.f16ToFloat(data.get(ValueLayouts.I16, offset + 2L * i)) * x[xOffset + i];
         }
@@ -89,23 +89,56 @@ final class VectorKernels {
     }
 
     static float dotBF16(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        int l = F.length();
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
         int i = 0;
-        FloatVector acc = FloatVector.zero(F);
-        int bound = F.loopBound(count);
-        for (; i < bound; i += F.length()) {
-            ShortVector h = ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN);
-            FloatVector w = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-            acc = w.fma(FloatVector.fromArray(F, x, xOffset + i), acc);
+        for (int bound = count - 2 * l; i <= bound; i += 2 * l) {
+            a0 = bf16ToFloat(ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN))
+                    .fma(FloatVector.fromArray(F, x, xOffset + i), a0);
+            a1 = bf16ToFloat(ShortVector.fromMemorySegment(S, data, offset + 2L * (i + l), ByteOrder.LITTLE_ENDIAN))
+                    .fma(FloatVector.fromArray(F, x, xOffset + i + l), a1);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = a0.add(a1).reduceLanes(VectorOperators.ADD);
         for (; i < count; i++) {
             sum += Half.bf16ToFloat(data.get(ValueLayouts.I16, offset + 2L * i)) * x[xOffset + i];
         }
         return sum;
     }
 
+    static FloatVector bf16ToFloat(ShortVector h) {
+        return ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16)
+                .reinterpretAsFloats();
+    }
+
     static float dotQ8_0(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        if (F.length() != 8) {
+            return dotQ8_0Generic(data, offset, x, xOffset, count);
+        }
+        // 8-lane floats: one 32-byte load per block, widened in four parts; the block's scale is applied
+        // once per block with an FMA into the running sum (no horizontal add inside the loop).
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector acc2 = FloatVector.zero(F);
+        int blocks = count / 32;
+        for (int b = 0; b < blocks; b++) {
+            long block = offset + 34L * b;
+            float d = Half.f16ToFloat(data.get(ValueLayouts.I16, block));
+            ByteVector q = ByteVector.fromMemorySegment(ByteVector.SPECIES_256, data, block + 2, ByteOrder.LITTLE_ENDIAN);
+            int xo = xOffset + b * 32;
+            FloatVector s = ((FloatVector) q.castShape(F, 0)).mul(FloatVector.fromArray(F, x, xo));
+            s = ((FloatVector) q.castShape(F, 1)).fma(FloatVector.fromArray(F, x, xo + 8), s);
+            s = ((FloatVector) q.castShape(F, 2)).fma(FloatVector.fromArray(F, x, xo + 16), s);
+            s = ((FloatVector) q.castShape(F, 3)).fma(FloatVector.fromArray(F, x, xo + 24), s);
+            if ((b & 1) == 0) {
+                acc = s.fma(FloatVector.broadcast(F, d), acc);
+            } else {
+                acc2 = s.fma(FloatVector.broadcast(F, d), acc2);
+            }
+        }
+        return acc.add(acc2).reduceLanes(VectorOperators.ADD);
+    }
+
+    private static float dotQ8_0Generic(MemorySegment data, long offset, float[] x, int xOffset, int count) {
         float sum = 0f;
         int lanes = F.length();
         for (int b = 0; b < count / 32; b++) {

@@ -17,6 +17,8 @@ import java.util.concurrent.TimeUnit;
 public final class CpuBackend implements Backend {
     /** Below this many multiply-adds a matmul runs on the calling thread: forking would cost more. */
     private static final long PARALLEL_THRESHOLD = 1L << 16;
+    /** A thread that owns no arena, to ask whether a segment may be used from worker threads. */
+    private static final Thread PROBE_THREAD = Thread.ofPlatform().unstarted(() -> { });
 
     private final int threads;
     private final ForkJoinPool pool;
@@ -75,7 +77,9 @@ public final class CpuBackend implements Backend {
         long base = weight.isPacked() ? 0 : -1;
         Job job = new Job(weight, format, data, rowBytes, base, x, out, rows, cols, batch);
         long work = (long) rows * cols * batch;
-        if (pool == null || work < PARALLEL_THRESHOLD || rows < 2) {
+        // Memory of a confined arena may only be touched by its owner thread: compute on the caller.
+        boolean shareable = data.isAccessibleBy(PROBE_THREAD);
+        if (pool == null || work < PARALLEL_THRESHOLD || rows < 2 || !shareable) {
             job.run(0, rows);
         } else {
             int grain = Math.max(1, rows / (threads * 4));
@@ -120,15 +124,31 @@ public final class CpuBackend implements Backend {
                 }
                 return;
             }
-            float[] row = rowBuffer.get();
-            if (row.length < cols) {
-                row = new float[cols];
-                rowBuffer.set(row);
+            // Decode four rows at a time, then run the 4-row × 2-token kernel over the batch.
+            float[] rows4 = rowBuffer.get();
+            if (rows4.length < 4 * cols) {
+                rows4 = new float[4 * cols];
+                rowBuffer.set(rows4);
             }
-            for (int r = from; r < to; r++) {
-                format.dequantize(data, offset(r), row, 0, cols);
+            int r = from;
+            for (; r + 4 <= to; r += 4) {
+                for (int k = 0; k < 4; k++) {
+                    format.dequantize(data, offset(r + k), rows4, k * cols, cols);
+                }
+                int b = 0;
+                for (; b + 2 <= batch; b += 2) {
+                    CpuOps.dot4x2(rows4, 0, cols, x, b * cols, (b + 1) * cols, out, b * rows + r, (b + 1) * rows + r, 1);
+                }
+                for (; b < batch; b++) {
+                    for (int k = 0; k < 4; k++) {
+                        out[b * rows + r + k] = CpuOps.dot(rows4, k * cols, x, b * cols, cols);
+                    }
+                }
+            }
+            for (; r < to; r++) {
+                format.dequantize(data, offset(r), rows4, 0, cols);
                 for (int b = 0; b < batch; b++) {
-                    out[b * rows + r] = CpuOps.dot(row, 0, x, b * cols, cols);
+                    out[b * rows + r] = CpuOps.dot(rows4, 0, x, b * cols, cols);
                 }
             }
         }

@@ -19,16 +19,87 @@ public final class CpuOps {
 
     /** Dot product of {@code a[aOff..aOff+n)} and {@code b[bOff..bOff+n)}. */
     public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        int l = F.length();
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
         int i = 0;
-        FloatVector acc = FloatVector.zero(F);
-        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
-            acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
+        for (int bound = n - 4 * l; i <= bound; i += 4 * l) {
+            a0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), a0);
+            a1 = FloatVector.fromArray(F, a, aOff + i + l).fma(FloatVector.fromArray(F, b, bOff + i + l), a1);
+            a2 = FloatVector.fromArray(F, a, aOff + i + 2 * l).fma(FloatVector.fromArray(F, b, bOff + i + 2 * l), a2);
+            a3 = FloatVector.fromArray(F, a, aOff + i + 3 * l).fma(FloatVector.fromArray(F, b, bOff + i + 3 * l), a3);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (int bound = F.loopBound(n); i < bound; i += l) {
+            a0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), a0);
+        }
+        float sum = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {
             sum += a[aOff + i] * b[bOff + i];
         }
         return sum;
+    }
+
+    /**
+     * The prefill micro-kernel: dot products of four weight rows ({@code w[wOff + k·n ...]}, k = 0..3) with
+     * two activation vectors at once, so every load feeds more than one FMA. Writes
+     * {@code out[o0 + k]} for x0 and {@code out[o1 + k]} for x1 with a row stride of {@code rowStride}.
+     */
+    public static void dot4x2(float[] w, int wOff, int n, float[] x, int x0, int x1, float[] out, int o0, int o1,
+                              int rowStride) {
+        FloatVector a00 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F);
+        FloatVector a30 = FloatVector.zero(F);
+        FloatVector a01 = FloatVector.zero(F);
+        FloatVector a11 = FloatVector.zero(F);
+        FloatVector a21 = FloatVector.zero(F);
+        FloatVector a31 = FloatVector.zero(F);
+        int l = F.length();
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += l) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector w0 = FloatVector.fromArray(F, w, wOff + i);
+            FloatVector w1 = FloatVector.fromArray(F, w, wOff + n + i);
+            FloatVector w2 = FloatVector.fromArray(F, w, wOff + 2 * n + i);
+            FloatVector w3 = FloatVector.fromArray(F, w, wOff + 3 * n + i);
+            a00 = w0.fma(v0, a00);
+            a10 = w1.fma(v0, a10);
+            a20 = w2.fma(v0, a20);
+            a30 = w3.fma(v0, a30);
+            a01 = w0.fma(v1, a01);
+            a11 = w1.fma(v1, a11);
+            a21 = w2.fma(v1, a21);
+            a31 = w3.fma(v1, a31);
+        }
+        float s00 = a00.reduceLanes(VectorOperators.ADD);
+        float s10 = a10.reduceLanes(VectorOperators.ADD);
+        float s20 = a20.reduceLanes(VectorOperators.ADD);
+        float s30 = a30.reduceLanes(VectorOperators.ADD);
+        float s01 = a01.reduceLanes(VectorOperators.ADD);
+        float s11 = a11.reduceLanes(VectorOperators.ADD);
+        float s21 = a21.reduceLanes(VectorOperators.ADD);
+        float s31 = a31.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s00 += w[wOff + i] * x[x0 + i];
+            s10 += w[wOff + n + i] * x[x0 + i];
+            s20 += w[wOff + 2 * n + i] * x[x0 + i];
+            s30 += w[wOff + 3 * n + i] * x[x0 + i];
+            s01 += w[wOff + i] * x[x1 + i];
+            s11 += w[wOff + n + i] * x[x1 + i];
+            s21 += w[wOff + 2 * n + i] * x[x1 + i];
+            s31 += w[wOff + 3 * n + i] * x[x1 + i];
+        }
+        out[o0] = s00;
+        out[o0 + rowStride] = s10;
+        out[o0 + 2 * rowStride] = s20;
+        out[o0 + 3 * rowStride] = s30;
+        out[o1] = s01;
+        out[o1 + rowStride] = s11;
+        out[o1 + 2 * rowStride] = s21;
+        out[o1 + 3 * rowStride] = s31;
     }
 
     /** {@code out = x / sqrt(mean(x²) + eps) * weight}. */
