@@ -37,6 +37,8 @@ public class CompletionRequest {
     Boolean addBos;
     BooleanSupplier cancelled = () -> false;
     Session session;
+    int beams = 1;
+    float lengthPenalty = 1f;
 
     CompletionRequest(LanguageModel model, String prompt, int[] promptIds) {
         this.model = model;
@@ -93,6 +95,23 @@ public class CompletionRequest {
         return this;
     }
 
+    /**
+     * Beam search with {@code width} beams instead of sampling; sequences are ranked by
+     * log-probability / length^{@code lengthPenalty} (transformers' convention, 1.0 by default). Stop strings
+     * do not apply; {@link #stream} delivers the winning sequence once it is known.
+     */
+    public CompletionRequest beamSearch(int width, float lengthPenalty) {
+        if (width < 1) {
+            throw new IllegalArgumentException("beam width must be ≥ 1, got " + width);
+        }
+        if (!Float.isFinite(lengthPenalty)) {
+            throw new IllegalArgumentException("length penalty must be finite");
+        }
+        this.beams = width;
+        this.lengthPenalty = lengthPenalty;
+        return this;
+    }
+
     int[] promptIds() {
         return promptIds != null ? promptIds : model.encodePrompt(prompt, addBos);
     }
@@ -110,6 +129,9 @@ public class CompletionRequest {
 
     /** Runs to completion. */
     public Completion call() {
+        if (beams > 1) {
+            return BeamSearch.run(model, promptIds(), beams, lengthPenalty, maxNewTokens, ignoreEos);
+        }
         return start().toCompletion();
     }
 
@@ -120,6 +142,13 @@ public class CompletionRequest {
 
     /** Runs to completion, handing each token to {@code onToken} as it is produced. */
     public Completion stream(Consumer<GeneratedToken> onToken) {
+        if (beams > 1) {
+            Completion c = call();
+            for (int i = 0; i < c.ids().length; i++) {
+                onToken.accept(new GeneratedToken(c.ids()[i], i == 0 ? c.text() : "", i));
+            }
+            return c;
+        }
         Generation g = start();
         while (g.hasNext()) {
             onToken.accept(g.next());

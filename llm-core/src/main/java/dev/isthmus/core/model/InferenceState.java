@@ -24,7 +24,10 @@ public final class InferenceState {
     final boolean halfPrecisionAttention;
     int position;
 
+    private final ModelConfig config;
+
     InferenceState(ModelConfig c, int contextLength, int maxBatch, boolean halfPrecisionCache) {
+        this.config = c;
         this.cache = new KvCache(c.layers(), contextLength, c.kvDim(), halfPrecisionCache);
         this.maxBatch = maxBatch;
         this.halfPrecisionAttention = halfPrecisionCache;
@@ -53,6 +56,14 @@ public final class InferenceState {
     /** Positions this state can hold. */
     public int capacity() {
         return cache.capacity();
+    }
+
+    /** An independent copy (KV cache and position), e.g. to fork a beam. */
+    public InferenceState copy() {
+        InferenceState c = new InferenceState(config, capacity(), maxBatch, halfPrecisionAttention);
+        cache.copyTo(c.cache, position);
+        c.position = position;
+        return c;
     }
 
     /** Forgets everything after {@code position} (e.g. to restart from a shared prompt prefix). */

@@ -52,6 +52,14 @@ final class KvCache {
         }
     }
 
+    /** Copies the first {@code positions} positions of every layer into {@code other}. */
+    void copyTo(KvCache other, int positions) {
+        for (int l = 0; l < keys.length; l++) {
+            System.arraycopy(keys[l], 0, other.keys[l], 0, positions * kvDim);
+            System.arraycopy(values[l], 0, other.values[l], 0, positions * kvDim);
+        }
+    }
+
     private float round(float v) {
         return halfPrecision ? Float.float16ToFloat(Float.floatToFloat16(v)) : v;
     }

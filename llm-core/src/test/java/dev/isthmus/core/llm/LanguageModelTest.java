@@ -210,6 +210,30 @@ class LanguageModelTest {
         assertThatThrownBy(() -> stories.complete("x").maxNewTokens(-1)).isInstanceOf(IllegalArgumentException.class);
     }
 
+    @Test
+    void beamSearchFindsASequenceAtLeastAsLikelyAsGreedy() {
+        Completion greedy = stories.complete("Once upon a time").maxNewTokens(12).ignoreEos(true).call();
+        Completion beam = stories.complete("Once upon a time").maxNewTokens(12).ignoreEos(true).beamSearch(1, 1f).call();
+        // Width 1 runs the plain path; width 2 must score at least as well as greedy by summed log-probability.
+        assertThat(beam.ids()).containsExactly(greedy.ids());
+        Completion wide = stories.complete("Once upon a time").maxNewTokens(12).ignoreEos(true).beamSearch(4, 0f).call();
+        assertThat(wide.ids()).hasSize(12);
+        assertThat(logprob(greedy)).isLessThanOrEqualTo(logprob(wide) + 1e-4);
+    }
+
+    /** Summed log-probability of a completion's ids given its prompt, from the model's own logits. */
+    private static double logprob(Completion c) {
+        int[] all = java.util.Arrays.copyOf(c.promptIds(), c.promptIds().length + c.ids().length);
+        System.arraycopy(c.ids(), 0, all, c.promptIds().length, c.ids().length);
+        float[] logits = stories.logits(all);
+        int vocab = stories.config().vocabSize();
+        double total = 0;
+        for (int i = c.promptIds().length; i < all.length; i++) {
+            total += Perplexity.logSoftmax(logits, (i - 1) * vocab, vocab, all[i]);
+        }
+        return total;
+    }
+
     static Path model(String name) {
         return SharedTestData.testdata("models/" + name);
     }
