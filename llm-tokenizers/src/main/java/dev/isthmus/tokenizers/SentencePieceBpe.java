@@ -1,6 +1,7 @@
 package dev.isthmus.tokenizers;
 
 import java.util.PriorityQueue;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * SentencePiece BPE as llama.cpp runs it for GGUF {@code llama} vocabularies (Llama 2, Mistral, TinyLlama):
@@ -8,6 +9,11 @@ import java.util.PriorityQueue;
  * text starts as one symbol per character, and the adjacent pair whose concatenation is the
  * highest-scoring vocabulary token merges first (leftmost on ties). Characters left outside the vocabulary
  * fall back to their UTF-8 bytes as {@code <0xNN>} tokens.
+ *
+ * <p>Speed without changing a single id: a merge only ever forms a vocabulary token, so no symbol can span
+ * two adjacent characters that appear next to each other in no token. The text is cut at such points
+ * (in practice before most word-initial {@code ▁}), each piece is merged on its own, exactly as the whole
+ * would be, and pieces are cached like words in byte-level BPE.
  */
 final class SentencePieceBpe implements TextModel {
     private final Vocabulary vocab;
@@ -15,6 +21,11 @@ final class SentencePieceBpe implements TextModel {
     private final int[] byteIds;
     private final int unknownId;
     private final boolean addSpacePrefix;
+    /** Adjacent code point pairs found inside some token: the text may not be cut between them. */
+    private final BpeMergeTable bridgingPairs;
+    private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
+    private static final int MAX_CACHE_ENTRIES = 1 << 16;
+    private static final int MAX_CACHED_CHARS = 48;
 
     /** @param byteIds the {@code <0xNN>} token of each byte, -1 where the vocabulary has none */
     SentencePieceBpe(Vocabulary vocab, float[] scores, int[] byteIds, int unknownId, boolean addSpacePrefix) {
@@ -23,6 +34,21 @@ final class SentencePieceBpe implements TextModel {
         this.byteIds = byteIds.clone();
         this.unknownId = unknownId;
         this.addSpacePrefix = addSpacePrefix;
+        IntList left = new IntList();
+        IntList right = new IntList();
+        for (int id = 0; id < vocab.size(); id++) {
+            String t = vocab.token(id);
+            for (int i = 0; t != null && i < t.length(); ) {
+                int a = t.codePointAt(i);
+                i += Character.charCount(a);
+                if (i < t.length()) {
+                    left.add(a);
+                    right.add(t.codePointAt(i));
+                }
+            }
+        }
+        // A pair table keyed by code points; its "rank" only says the pair occurs in some token.
+        bridgingPairs = BpeMergeTable.of(left.toArray(), right.toArray(), new int[left.size()]);
     }
 
     private record Bigram(int left, int right, float score, int size) implements Comparable<Bigram> {
@@ -37,6 +63,39 @@ final class SentencePieceBpe implements TextModel {
     public void encode(String text, int from, int to, boolean afterSpecial, IntList out) {
         String s = ((addSpacePrefix && afterSpecial) ? " " : "") + text.substring(from, to);
         s = s.replace(' ', '\u2581');
+        int start = 0;
+        int prev = s.codePointAt(0);
+        for (int i = Character.charCount(prev); i < s.length(); ) {
+            int cp = s.codePointAt(i);
+            if (bridgingPairs.rank(prev, cp) == BpeMergeTable.NONE) {
+                encodePiece(s.substring(start, i), out);
+                start = i;
+            }
+            prev = cp;
+            i += Character.charCount(cp);
+        }
+        encodePiece(s.substring(start), out);
+    }
+
+    private void encodePiece(String s, IntList out) {
+        if (s.length() > MAX_CACHED_CHARS) {
+            merge(s, out);
+            return;
+        }
+        int[] ids = cache.get(s);
+        if (ids == null) {
+            IntList piece = new IntList(8);
+            merge(s, piece);
+            ids = piece.toArray();
+            if (cache.size() < MAX_CACHE_ENTRIES) {
+                cache.put(s, ids);
+            }
+        }
+        out.addAll(ids);
+    }
+
+    /** llama.cpp's symbol merging over one piece of escaped text. */
+    private void merge(String s, IntList out) {
         int n = s.length();
         int[] start = new int[n];
         int[] len = new int[n];

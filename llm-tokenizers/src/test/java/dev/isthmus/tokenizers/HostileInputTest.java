@@ -83,4 +83,12 @@ class HostileInputTest {
         int[] ids = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> tok.encode(text, EncodeOptions.PLAIN_TEXT));
         assertThat(tok.decode(ids)).as("round trip of %s x 100000", unit.replace("\n", "\\n")).isEqualTo(text);
     }
+
+    @org.junit.jupiter.api.Test
+    void sentencePieceTenMegabytesEncodeWithinSeconds() {
+        Tokenizer tok = GgufMetadataVectorTest.tokenizer("llama-spm");
+        String text = "The quick brown fox, 12345 jumps; über 東京 🦙\n\t ".repeat(220_000);
+        int[] ids = assertTimeoutPreemptively(Duration.ofSeconds(30), () -> tok.encode(text, EncodeOptions.PLAIN_TEXT));
+        assertThat(tok.decode(ids)).as("round trip of %d chars", text.length()).isEqualTo(text);
+    }
 }
