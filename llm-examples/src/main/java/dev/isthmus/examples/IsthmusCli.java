@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
                 PerplexityCommand.class,
                 BenchCommand.class,
                 TokenizeCommand.class,
+                QuantizeCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class IsthmusCli {
