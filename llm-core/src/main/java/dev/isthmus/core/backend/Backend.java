@@ -34,7 +34,17 @@ public interface Backend extends AutoCloseable {
      *
      * @throws IllegalArgumentException if the arrays are too small for the shapes
      */
-    void matmul(Tensor weight, float[] x, float[] out, int batch);
+    default void matmul(Tensor weight, float[] x, float[] out, int batch) {
+        matmul(weight, x, out, batch, true);
+    }
+
+    /**
+     * As {@link #matmul(Tensor, float[], float[], int)}; {@code referenceRounding} chooses whether activations are
+     * first rounded the way llama.cpp rounds them for the weight format ({@link
+     * dev.isthmus.core.tensor.BlockFormat#roundActivations}) — on for decoders compared with llama.cpp, off
+     * where full-precision activations are the reference (encoders compared with ONNX Runtime).
+     */
+    void matmul(Tensor weight, float[] x, float[] out, int batch, boolean referenceRounding);
 
     @Override
     void close();

@@ -17,6 +17,11 @@ public final class Llm {
     private Llm() {
     }
 
+    /** A builder for an encoder (embeddings, fill-mask) model such as BERT. */
+    public static dev.isthmus.core.encoder.EncoderBuilder encoder() {
+        return new dev.isthmus.core.encoder.EncoderBuilder();
+    }
+
     /** A builder for a decoder (generation) model. */
     public static LanguageModelBuilder builder() {
         return new LanguageModelBuilder();

@@ -49,7 +49,7 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void matmul(Tensor weight, float[] x, float[] out, int batch) {
+    public void matmul(Tensor weight, float[] x, float[] out, int batch, boolean referenceRounding) {
         if (weight.rank() != 2) {
             throw new IllegalArgumentException("matmul needs a 2-D weight, " + weight + " has rank " + weight.rank());
         }
@@ -61,7 +61,7 @@ public final class CpuBackend implements Backend {
                     + x.length + " and " + out.length);
         }
         BlockFormat format = weight.format();
-        if (format.roundsActivations()) {
+        if (referenceRounding && format.roundsActivations()) {
             float[] rounded = activationBuffer.get();
             if (rounded.length < batch * cols) {
                 rounded = new float[batch * cols];
