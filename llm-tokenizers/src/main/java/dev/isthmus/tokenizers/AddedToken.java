@@ -15,8 +15,4 @@ record AddedToken(String content, int id, boolean special, boolean lstrip, boole
             throw new IllegalArgumentException("added token " + id + " has empty content");
         }
     }
-
-    static AddedToken plain(String content, int id, boolean special) {
-        return new AddedToken(content, id, special, false, false, false);
-    }
 }
