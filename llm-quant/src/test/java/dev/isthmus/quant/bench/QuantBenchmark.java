@@ -1,0 +1,102 @@
+package dev.isthmus.quant.bench;
+
+import dev.isthmus.core.tensor.BlockFormat;
+import dev.isthmus.core.tensor.BlockFormats;
+import dev.isthmus.core.tensor.GgmlType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.AuxCounters;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Matrix × vector (decode) per format, one thread: a 4096 × 4096 weight matrix (8–28 MB, beyond the
+ * caches, so weights stream from memory) times one activation vector. The {@code gbPerS} counter is
+ * weight bytes streamed per second; {@code gflops} counts 2 flops per weight.
+ *
+ * <pre>{@code
+ * ./mvnw -B -Pbench -pl llm-quant verify -DskipTests -Djmh.args="QuantBenchmark -f 1 -wi 2 -i 3 -w 1s -r 1s"
+ * }</pre>
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+@Warmup(iterations = 2, time = 1)
+@Measurement(iterations = 3, time = 1)
+public class QuantBenchmark {
+    static final int ROWS = 4096;
+    static final int COLS = 4096;
+
+    @Param({"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"})
+    public String type;
+
+    private Arena arena;
+    private MemorySegment weights;
+    private BlockFormat format;
+    private long rowBytes;
+    private final float[] x = new float[COLS];
+    private final float[] y = new float[ROWS];
+
+    /** Per-iteration rates: JMH divides these by the iteration time. */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.OPERATIONS)
+    public static class Streamed {
+        public double gbPerS;
+        public double gflops;
+
+        @Setup(Level.Iteration)
+        public void reset() {
+            gbPerS = 0;
+            gflops = 0;
+        }
+    }
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        GgmlType t = GgmlType.valueOf(type);
+        format = BlockFormats.require(t);
+        rowBytes = t.byteSize(COLS);
+        arena = Arena.ofShared();
+        weights = arena.allocate(rowBytes * ROWS, 64);
+        SplittableRandom r = new SplittableRandom(1);
+        float[] row = new float[COLS];
+        for (int i = 0; i < ROWS; i++) {
+            for (int j = 0; j < COLS; j++) {
+                row[j] = (float) r.nextGaussian();
+            }
+            format.quantize(row, 0, weights, i * rowBytes, COLS);
+        }
+        for (int j = 0; j < COLS; j++) {
+            x[j] = (float) r.nextGaussian();
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        arena.close();
+    }
+
+    @Benchmark
+    public float[] matvec(Streamed counters) {
+        for (int i = 0; i < ROWS; i++) {
+            y[i] = format.dot(weights, i * rowBytes, x, 0, COLS);
+        }
+        counters.gbPerS += rowBytes * ROWS / 1e9;
+        counters.gflops += 2.0 * ROWS * COLS / 1e9;
+        return y;
+    }
+}
