@@ -20,6 +20,8 @@ import picocli.CommandLine.Command;
                 ChatCommand.class,
                 PerplexityCommand.class,
                 BenchCommand.class,
+                EmbedCommand.class,
+                RagCommand.class,
                 TokenizeCommand.class,
                 QuantizeCommand.class,
                 CommandLine.HelpCommand.class,
