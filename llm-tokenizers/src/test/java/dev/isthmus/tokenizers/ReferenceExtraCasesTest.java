@@ -18,6 +18,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class ReferenceExtraCasesTest {
     private static final List<String> HF_NAMES = List.of("gpt2", "llama3", "qwen3", "all-minilm-l6-v2");
+    /** Hand-picked texts, and 300 random concatenations of tricky pieces (see the resources README). */
+    private static final List<String> SETS = List.of("extra", "random");
 
     private static Path resource(String name) {
         try {
@@ -27,20 +29,22 @@ class ReferenceExtraCasesTest {
         }
     }
 
-    static Stream<SharedTestData.Case> plain() throws IOException {
+    private static Stream<SharedTestData.Case> huggingFace(String suffix) throws IOException {
         List<SharedTestData.Case> all = new ArrayList<>();
-        for (String name : HF_NAMES) {
-            all.addAll(SharedTestData.cases(name, resource("extra.inp"), resource("extra." + name + ".out")));
+        for (String set : SETS) {
+            for (String name : HF_NAMES) {
+                all.addAll(SharedTestData.cases(name, resource(set + ".inp"), resource(set + "." + name + suffix)));
+            }
         }
         return all.stream();
     }
 
+    static Stream<SharedTestData.Case> plain() throws IOException {
+        return huggingFace(".out");
+    }
+
     static Stream<SharedTestData.Case> withSpecialTokensAdded() throws IOException {
-        List<SharedTestData.Case> all = new ArrayList<>();
-        for (String name : HF_NAMES) {
-            all.addAll(SharedTestData.cases(name, resource("extra.inp"), resource("extra." + name + ".special.out")));
-        }
-        return all.stream();
+        return huggingFace(".special.out");
     }
 
     /** GGUF model of each vector vocabulary whose metadata dump {@link GgufMetadataVectorTest} can load. */
@@ -50,9 +54,11 @@ class ReferenceExtraCasesTest {
 
     private static Stream<SharedTestData.Case> gguf(String suffix) throws IOException {
         List<SharedTestData.Case> all = new ArrayList<>();
-        for (var e : new java.util.TreeMap<>(GGUF_MODELS).entrySet()) {
-            all.addAll(SharedTestData.cases(e.getKey(), resource("extra.inp"),
-                    resource("extra." + e.getValue() + suffix)));
+        for (String set : SETS) {
+            for (var e : new java.util.TreeMap<>(GGUF_MODELS).entrySet()) {
+                all.addAll(SharedTestData.cases(e.getKey(), resource(set + ".inp"),
+                        resource(set + "." + e.getValue() + suffix)));
+            }
         }
         return all.stream();
     }
