@@ -1,0 +1,257 @@
+// Isthmus CUDA kernels. Compiled to PTX (see compile-kernels.sh) and loaded with cuModuleLoadData, so
+// users need a driver but no toolkit. Every entry point is extern "C" so its PTX name is the Java name.
+//
+// Layout conventions shared with dev.isthmus.gpu.cuda: matrices are row-major; a weight matrix is
+// `rows` rows of `rowBytes` bytes each in its GGUF block format; activations are `batch` vectors of
+// `cols` floats, back to back; results are `batch` vectors of `rows` floats.
+#include "dequant.cuh"
+
+#define WARP 32
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = WARP / 2; o > 0; o >>= 1) {
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    }
+    return v;
+}
+
+// One warp per weight row; lanes stride over the row's 32-element items, decode each once and use it
+// for NT activation vectors. NT = 1 is the decode (matvec) path, NT = 8 the prefill path: a larger tile
+// reads the weights fewer times but holds more accumulators.
+template <int TYPE, int NT>
+__device__ __forceinline__ void mul_mat(const uint8_t *__restrict__ w, long long rowBytes,
+                                        const float *__restrict__ x, float *__restrict__ y,
+                                        int rows, int cols, int batch) {
+    int warpsPerBlock = blockDim.x / WARP;
+    int row = blockIdx.x * warpsPerBlock + threadIdx.x / WARP;
+    int lane = threadIdx.x % WARP;
+    int t0 = blockIdx.y * NT;
+    if (row >= rows || t0 >= batch) {
+        return;
+    }
+    int nt = min(NT, batch - t0);
+    const uint8_t *r = w + (size_t)row * rowBytes;
+    const float *xt = x + (size_t)t0 * cols;
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        acc[t] = 0.0f;
+    }
+    int items = isthmus_items(cols);
+    float v[ISTHMUS_ITEM];
+    for (int it = lane; it < items; it += WARP) {
+        int n = isthmus_decode(TYPE, r, it, cols, v);
+        int base = it * ISTHMUS_ITEM;
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            if (t < nt) {
+                const float *xv = xt + (size_t)t * cols + base;
+                float s = 0.0f;
+                for (int j = 0; j < n; j++) {
+                    s += v[j] * xv[j];
+                }
+                acc[t] += s;
+            }
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        float s = warp_sum(acc[t]);
+        if (lane == 0 && t < nt) {
+            y[(size_t)(t0 + t) * rows + row] = s;
+        }
+    }
+}
+
+#define ISTHMUS_MUL_MAT(name, TYPE)                                                                       \
+    extern "C" __global__ void matvec_##name(const uint8_t *w, long long rowBytes, const float *x,        \
+                                             float *y, int rows, int cols, int batch) {                   \
+        mul_mat<TYPE, 1>(w, rowBytes, x, y, rows, cols, batch);                                            \
+    }                                                                                                      \
+    extern "C" __global__ void matmul_##name(const uint8_t *w, long long rowBytes, const float *x,        \
+                                             float *y, int rows, int cols, int batch) {                   \
+        mul_mat<TYPE, 8>(w, rowBytes, x, y, rows, cols, batch);                                            \
+    }
+
+ISTHMUS_MUL_MAT(f32, ISTHMUS_F32)
+ISTHMUS_MUL_MAT(f16, ISTHMUS_F16)
+ISTHMUS_MUL_MAT(q4_0, ISTHMUS_Q4_0)
+ISTHMUS_MUL_MAT(q8_0, ISTHMUS_Q8_0)
+ISTHMUS_MUL_MAT(q4_k, ISTHMUS_Q4_K)
+ISTHMUS_MUL_MAT(q6_k, ISTHMUS_Q6_K)
+
+// Sum of a block's values, the result visible to all threads. `scratch` holds one float per warp.
+__device__ float block_sum(float v, float *scratch) {
+    int lane = threadIdx.x % WARP;
+    int warp = threadIdx.x / WARP;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) {
+        scratch[warp] = v;
+    }
+    __syncthreads();
+    int warps = (blockDim.x + WARP - 1) / WARP;
+    float total = 0.0f;
+    for (int i = 0; i < warps; i++) {
+        total += scratch[i];
+    }
+    return total;
+}
+
+__device__ float block_max(float v, float *scratch) {
+    int lane = threadIdx.x % WARP;
+    int warp = threadIdx.x / WARP;
+    for (int o = WARP / 2; o > 0; o >>= 1) {
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    }
+    __syncthreads();
+    if (lane == 0) {
+        scratch[warp] = v;
+    }
+    __syncthreads();
+    int warps = (blockDim.x + WARP - 1) / WARP;
+    float m = -INFINITY;
+    for (int i = 0; i < warps; i++) {
+        m = fmaxf(m, scratch[i]);
+    }
+    return m;
+}
+
+// out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, one block per row r of n floats.
+extern "C" __global__ void rms_norm(float *out, const float *x, const float *weight, int n, float eps) {
+    __shared__ float scratch[32];
+    const float *xr = x + (size_t)blockIdx.x * n;
+    float *o = out + (size_t)blockIdx.x * n;
+    float s = 0.0f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        s += xr[i] * xr[i];
+    }
+    float mean = block_sum(s, scratch) / (float)n;
+    float scale = rsqrtf(mean + eps);
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        o[i] = (xr[i] * scale) * weight[i];
+    }
+}
+
+// Rotary embedding of `heads` heads of `headSize` floats at one position. The angle tables are computed
+// on the host exactly as the CPU backend computes them (dev.isthmus.core.backend.cpu.Rope), so both
+// backends rotate by bit-identical angles. neox != 0 pairs the halves (Qwen2, Phi-3), else neighbours.
+extern "C" __global__ void rope(float *x, const float *cosTable, const float *sinTable, int heads,
+                                int headSize, int dims, int neox) {
+    int half = dims / 2;
+    int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= heads * half) {
+        return;
+    }
+    int h = idx / half;
+    int i = idx % half;
+    float *base = x + (size_t)h * headSize;
+    int a = neox ? i : 2 * i;
+    int b = neox ? i + half : 2 * i + 1;
+    float x0 = base[a];
+    float x1 = base[b];
+    float c = cosTable[i];
+    float s = sinTable[i];
+    base[a] = x0 * c - x1 * s;
+    base[b] = x0 * s + x1 * c;
+}
+
+// In-place softmax of each row of n floats, one block per row.
+extern "C" __global__ void softmax_rows(float *x, int n) {
+    __shared__ float scratch[32];
+    float *r = x + (size_t)blockIdx.x * n;
+    float m = -INFINITY;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        m = fmaxf(m, r[i]);
+    }
+    m = block_max(m, scratch);
+    float s = 0.0f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        float e = expf(r[i] - m);
+        r[i] = e;
+        s += e;
+    }
+    float inv = 1.0f / block_sum(s, scratch);
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        r[i] *= inv;
+    }
+}
+
+// Attention of one query token over positions [0, positions) of a device-resident KV cache laid out
+// [position][kvHead][headDim] (kvStride = kvHeads * headDim floats per position). One block per query
+// head; grouped-query heads share KV head h / (heads / kvHeads). `scores` is scratch of
+// heads * maxPositions floats. out is [head][headDim].
+extern "C" __global__ void attention_decode(const float *q, const float *kCache, const float *vCache,
+                                            float *out, float *scores, int heads, int kvHeads, int headDim,
+                                            int positions, int maxPositions, float scale) {
+    __shared__ float scratch[32];
+    int h = blockIdx.x;
+    int kvh = h / (heads / kvHeads);
+    int kvStride = kvHeads * headDim;
+    const float *qh = q + (size_t)h * headDim;
+    float *sc = scores + (size_t)h * maxPositions;
+    // Scores: one warp per position.
+    int lane = threadIdx.x % WARP;
+    int warp = threadIdx.x / WARP;
+    int warps = blockDim.x / WARP;
+    for (int p = warp; p < positions; p += warps) {
+        const float *k = kCache + (size_t)p * kvStride + (size_t)kvh * headDim;
+        float s = 0.0f;
+        for (int i = lane; i < headDim; i += WARP) {
+            s += qh[i] * k[i];
+        }
+        s = warp_sum(s);
+        if (lane == 0) {
+            sc[p] = s * scale;
+        }
+    }
+    __syncthreads();
+    float m = -INFINITY;
+    for (int p = threadIdx.x; p < positions; p += blockDim.x) {
+        m = fmaxf(m, sc[p]);
+    }
+    m = block_max(m, scratch);
+    float sum = 0.0f;
+    for (int p = threadIdx.x; p < positions; p += blockDim.x) {
+        float e = expf(sc[p] - m);
+        sc[p] = e;
+        sum += e;
+    }
+    float inv = 1.0f / block_sum(sum, scratch);
+    __syncthreads();
+    // Weighted sum of values: one thread per output dimension.
+    for (int i = threadIdx.x; i < headDim; i += blockDim.x) {
+        float acc = 0.0f;
+        for (int p = 0; p < positions; p++) {
+            acc += sc[p] * vCache[(size_t)p * kvStride + (size_t)kvh * headDim + i];
+        }
+        out[(size_t)h * headDim + i] = acc * inv;
+    }
+}
+
+// gate[i] = silu(gate[i]) * up[i] (SwiGLU feed-forward).
+extern "C" __global__ void silu_mul(float *gate, const float *up, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        float g = gate[i];
+        gate[i] = (g / (1.0f + expf(-g))) * up[i];
+    }
+}
+
+// In-place GELU, tanh approximation (GPT-2, BERT).
+extern "C" __global__ void gelu(float *x, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        float v = x[i];
+        const float k = 0.7978845608028654f; // sqrt(2 / pi)
+        x[i] = 0.5f * v * (1.0f + tanhf(k * v * (1.0f + 0.044715f * v * v)));
+    }
+}
+
+// x[i] += y[i] (residual connections, biases).
+extern "C" __global__ void add(float *x, const float *y, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        x[i] += y[i];
+    }
+}
