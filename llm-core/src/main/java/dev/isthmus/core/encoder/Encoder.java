@@ -106,9 +106,22 @@ public final class Encoder implements AutoCloseable {
         return out;
     }
 
+    /** The last hidden state of every token of {@code text} ([CLS] and [SEP] included), unpooled. */
+    public float[][] tokenStates(String text) {
+        int[] ids = tokens(text);
+        float[] hidden = run(new int[][] {ids});
+        int d = config.dim();
+        float[][] out = new float[ids.length][];
+        for (int t = 0; t < ids.length; t++) {
+            out[t] = java.util.Arrays.copyOfRange(hidden, t * d, (t + 1) * d);
+        }
+        return out;
+    }
+
     /** The token ids the encoder sees for {@code text} ([CLS] … [SEP]), truncated if so configured. */
     public int[] tokens(String text) {
-        int[] ids = tokenizer.encode(text, EncodeOptions.DEFAULT.withParseSpecialTokens(false));
+        // Special tokens written in the text ([SEP], [MASK]) are recognised, as Hugging Face tokenizers do.
+        int[] ids = tokenizer.encode(text, EncodeOptions.DEFAULT);
         if (ids.length > config.maxTokens()) {
             if (!truncate) {
                 throw new IllegalArgumentException("text of " + ids.length + " tokens exceeds the encoder's "

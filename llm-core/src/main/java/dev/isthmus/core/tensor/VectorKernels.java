@@ -123,12 +123,12 @@ final class VectorKernels {
         for (int b = 0; b < blocks; b++) {
             long block = offset + 34L * b;
             float d = Half.f16ToFloat(data.get(ValueLayouts.I16, block));
-            ByteVector q = ByteVector.fromMemorySegment(ByteVector.SPECIES_256, data, block + 2, ByteOrder.LITTLE_ENDIAN);
             int xo = xOffset + b * 32;
-            FloatVector s = ((FloatVector) q.castShape(F, 0)).mul(FloatVector.fromArray(F, x, xo));
-            s = ((FloatVector) q.castShape(F, 1)).fma(FloatVector.fromArray(F, x, xo + 8), s);
-            s = ((FloatVector) q.castShape(F, 2)).fma(FloatVector.fromArray(F, x, xo + 16), s);
-            s = ((FloatVector) q.castShape(F, 3)).fma(FloatVector.fromArray(F, x, xo + 24), s);
+            // Four 8-byte loads widened directly measure faster than one 32-byte load split in four parts.
+            FloatVector s = q8(data, block + 2).mul(FloatVector.fromArray(F, x, xo));
+            s = q8(data, block + 10).fma(FloatVector.fromArray(F, x, xo + 8), s);
+            s = q8(data, block + 18).fma(FloatVector.fromArray(F, x, xo + 16), s);
+            s = q8(data, block + 26).fma(FloatVector.fromArray(F, x, xo + 24), s);
             if ((b & 1) == 0) {
                 acc = s.fma(FloatVector.broadcast(F, d), acc);
             } else {
@@ -136,6 +136,12 @@ final class VectorKernels {
             }
         }
         return acc.add(acc2).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Eight signed bytes at {@code offset} as eight floats. */
+    static FloatVector q8(MemorySegment data, long offset) {
+        return (FloatVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_64, data, offset, ByteOrder.LITTLE_ENDIAN)
+                .castShape(F, 0);
     }
 
     private static float dotQ8_0Generic(MemorySegment data, long offset, float[] x, int xOffset, int count) {
