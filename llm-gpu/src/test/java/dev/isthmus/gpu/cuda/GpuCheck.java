@@ -1,0 +1,109 @@
+package dev.isthmus.gpu.cuda;
+
+import dev.isthmus.core.backend.Backend;
+import dev.isthmus.core.backend.Backends;
+import dev.isthmus.core.llm.Completion;
+import dev.isthmus.core.llm.LanguageModel;
+import dev.isthmus.core.llm.Llm;
+import dev.isthmus.core.sampling.Samplers;
+import dev.isthmus.core.tensor.GgmlType;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * The GPU acceptance check run by {@code llm-gpu/gpu-check.sh}: every kernel against the CPU backend on
+ * random weights, then each decoder model in a folder greedily on both backends — the generated ids must
+ * be identical and the logits within 1e-2 relative. Prints one line per check; exits 1 if any fails,
+ * 2 if CUDA is unavailable.
+ *
+ * <pre>{@code
+ * java -cp ... dev.isthmus.gpu.cuda.GpuCheck ../shared/testdata/models
+ * }</pre>
+ */
+public final class GpuCheck {
+    static final double LOGIT_TOLERANCE = 1e-2;
+    static final int NEW_TOKENS = 32;
+
+    private GpuCheck() {
+    }
+
+    public static void main(String[] args) throws IOException {
+        CudaProbe probe = CudaProbe.system();
+        System.out.println("probe: " + probe);
+        if (!probe.available()) {
+            System.out.println("FAIL cuda unavailable: " + probe.reason());
+            System.exit(2);
+        }
+        int failures = kernels();
+        if (args.length > 0) {
+            failures += models(Path.of(args[0]));
+        }
+        System.out.println(failures == 0 ? "ALL PASSED" : failures + " FAILED");
+        System.exit(failures == 0 ? 0 : 1);
+    }
+
+    private static int kernels() {
+        int failures = 0;
+        try (Backend cpu = Backends.create("cpu", 4); Backend cuda = Backends.create("cuda", 1)) {
+            System.out.println("device: " + cuda);
+            for (GgmlType type : List.of(GgmlType.F32, GgmlType.F16, GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.Q4_K,
+                    GgmlType.Q6_K, GgmlType.BF16, GgmlType.Q5_K, GgmlType.IQ4_NL)) {
+                for (int batch : new int[] {1, 7, 64}) {
+                    double error = MatmulComparison.compare(cpu, cuda, type, 256, 1024, batch);
+                    boolean ok = error < (DeviceFormat.of(type).converted() && type != GgmlType.BF16 ? 5e-3 : 1e-4);
+                    failures += ok ? 0 : 1;
+                    System.out.printf("%s kernel %-6s batch %-3d rel.err %.2e%n", ok ? "PASS" : "FAIL", type, batch, error);
+                }
+            }
+        }
+        return failures;
+    }
+
+    private static int models(Path dir) throws IOException {
+        List<Path> files;
+        try (Stream<Path> s = Files.list(dir)) {
+            files = s.filter(p -> p.getFileName().toString().endsWith(".gguf"))
+                    .filter(p -> !p.getFileName().toString().startsWith("all-minilm")) // encoders: not decoders
+                    .sorted().toList();
+        }
+        int failures = 0;
+        for (Path file : files) {
+            try {
+                failures += model(file) ? 0 : 1;
+            } catch (RuntimeException e) {
+                failures++;
+                System.out.println("FAIL model " + file.getFileName() + ": " + e);
+            }
+        }
+        return failures;
+    }
+
+    private static boolean model(Path file) {
+        String prompt = "Once upon a time";
+        try (LanguageModel cpu = Llm.builder().model(file).backend("cpu").threads(4).contextLength(256).build();
+             LanguageModel gpu = Llm.builder().model(file).backend("cuda").contextLength(256).build()) {
+            Completion a = cpu.complete(prompt).sampler(Samplers.greedy()).maxNewTokens(NEW_TOKENS).ignoreEos(true).call();
+            long t0 = System.nanoTime();
+            Completion b = gpu.complete(prompt).sampler(Samplers.greedy()).maxNewTokens(NEW_TOKENS).ignoreEos(true).call();
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            int[] all = concat(a.promptIds(), a.ids());
+            double error = MatmulComparison.relativeError(cpu.nextTokenLogits(all), gpu.nextTokenLogits(all));
+            boolean same = Arrays.equals(a.ids(), b.ids());
+            boolean ok = same && error <= LOGIT_TOLERANCE;
+            System.out.printf("%s model %-32s ids %s, logits rel.err %.2e, gpu %.2f s%n", ok ? "PASS" : "FAIL",
+                    file.getFileName(), same ? "identical" : "DIFFER cpu=" + Arrays.toString(a.ids()) + " gpu="
+                            + Arrays.toString(b.ids()), error, seconds);
+            return ok;
+        }
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] r = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+}
