@@ -33,6 +33,16 @@ class ReferenceGreedyTest {
                 }
             }
         }
+        // f16 and q8_0 expectations generated with `ref generate` (see src/test/resources/reference/README.md).
+        try (var in = ReferenceGreedyTest.class.getResourceAsStream("/reference/stories260K-f16-q8_0-greedy.jsonl")) {
+            for (String line : new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+                if (!line.isBlank()) {
+                    JsonNode n = JSON.readTree(line);
+                    out.add(Arguments.of(n.get("model").asText(), n.get("prompt").asText(), ids(n.get("prompt_ids")),
+                            ids(n.get("ids"))));
+                }
+            }
+        }
         return out.stream();
     }
 
