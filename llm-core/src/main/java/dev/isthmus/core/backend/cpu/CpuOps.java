@@ -155,6 +155,18 @@ public final class CpuOps {
         }
     }
 
+    /** {@code y[i] += a · x[i]}. */
+    public static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        int i = 0;
+        FloatVector av = FloatVector.broadcast(F, a);
+        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+            FloatVector.fromArray(F, x, xOff + i).fma(av, FloatVector.fromArray(F, y, yOff + i)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] += a * x[xOff + i];
+        }
+    }
+
     /** {@code x[i] += y[i]}. */
     public static void add(float[] x, int xOff, float[] y, int yOff, int n) {
         int i = 0;
