@@ -8,15 +8,15 @@ import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.Half;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
  * GGML Q4_0: 32 weights per 18-byte block, {@code d} (F16) then 16 bytes of 4-bit levels; weight j is
  * d × (level − 8), levels 0..15 in the low nibbles, 16..31 in the high nibbles.
  */
-public final class Q4_0Format implements BlockFormat {
+public final class Q4_0Format implements BlockFormat, ScalarTwin {
     static final int QK = 32;
     static final int BLOCK_BYTES = 18;
 
@@ -26,7 +26,7 @@ public final class Q4_0Format implements BlockFormat {
     }
 
     @Override
-    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+    public void dequantizeScalar(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
         checkBlocks(count);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
@@ -41,28 +41,59 @@ public final class Q4_0Format implements BlockFormat {
     }
 
     @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        if (!QuantVectors.VECTORIZED) {
+            dequantizeScalar(data, offset, dst, dstOffset, count);
+            return;
+        }
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            FloatVector d = FloatVector.broadcast(F, QuantVectors.f16(data, block));
+            int y = dstOffset + b * QK;
+            for (int j = 0; j < QK / 2; j += LANES) {
+                IntVector q = QuantVectors.ints(data, block + 2 + j);
+                QuantVectors.toFloat(q.and(0x0F).sub(8)).mul(d).intoArray(dst, y + j);
+                QuantVectors.toFloat(QuantVectors.highNibble(q).sub(8)).mul(d).intoArray(dst, y + QK / 2 + j);
+            }
+        }
+    }
+
+    @Override
     public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
         checkBlocks(count);
         if (!QuantVectors.VECTORIZED) {
             return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
         }
-        FloatVector acc = FloatVector.zero(F);
-        for (int b = 0; b < count / QK; b++) {
+        // Two running sums (even and odd blocks) so consecutive blocks do not wait on one FMA chain.
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        int blocks = count / QK;
+        int b = 0;
+        for (; b + 1 < blocks; b += 2) {
             long block = offset + (long) b * BLOCK_BYTES;
             int xb = xOffset + b * QK;
-            FloatVector sum = FloatVector.zero(F);
-            for (int j = 0; j < QK / 2; j += LANES) {
-                ByteVector q = QuantVectors.bytes(data, block + 2 + j);
-                // Centre in the byte domain (levels 0..15 → −8..7) so the widening is a plain signed convert.
-                FloatVector lo = QuantVectors.toFloat(q.and((byte) 0x0F).sub((byte) 8));
-                FloatVector hi = QuantVectors.toFloat(q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8));
-                sum = lo.fma(QuantVectors.x(x, xb + j), sum);
-                sum = hi.fma(QuantVectors.x(x, xb + QK / 2 + j), sum);
-            }
-            // One scale per block: apply it to the block's partial sums instead of to every weight.
-            acc = sum.fma(FloatVector.broadcast(F, QuantVectors.f16(data, block)), acc);
+            acc0 = blockSum(data, block, x, xb).fma(FloatVector.broadcast(F, QuantVectors.f16(data, block)), acc0);
+            acc1 = blockSum(data, block + BLOCK_BYTES, x, xb + QK)
+                    .fma(FloatVector.broadcast(F, QuantVectors.f16(data, block + BLOCK_BYTES)), acc1);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        if (b < blocks) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            acc0 = blockSum(data, block, x, xOffset + b * QK).fma(FloatVector.broadcast(F, QuantVectors.f16(data, block)), acc0);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Σ (level − 8)·x over one block, unscaled, as lane partial sums. */
+    private static FloatVector blockSum(MemorySegment data, long block, float[] x, int xb) {
+        FloatVector lo = FloatVector.zero(F);
+        FloatVector hi = FloatVector.zero(F);
+        for (int j = 0; j < QK / 2; j += LANES) {
+            IntVector q = QuantVectors.ints(data, block + 2 + j);
+            lo = QuantVectors.toFloat(q.and(0x0F).sub(8)).fma(QuantVectors.x(x, xb + j), lo);
+            hi = QuantVectors.toFloat(QuantVectors.highNibble(q).sub(8)).fma(QuantVectors.x(x, xb + QK / 2 + j), hi);
+        }
+        return lo.add(hi);
     }
 
     /** llama.cpp multiplies Q4_0 weights with Q8_0 activation blocks. */

@@ -8,15 +8,15 @@ import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.Half;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
  * GGML Q4_1: 32 weights per 20-byte block, {@code d} and {@code m} (F16) then 16 bytes of 4-bit levels;
  * weight j is level × d + m (low nibbles hold weights 0..15, high nibbles 16..31).
  */
-public final class Q4_1Format implements BlockFormat {
+public final class Q4_1Format implements BlockFormat, ScalarTwin {
     static final int QK = 32;
     static final int BLOCK_BYTES = 20;
 
@@ -26,7 +26,7 @@ public final class Q4_1Format implements BlockFormat {
     }
 
     @Override
-    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+    public void dequantizeScalar(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
         checkBlocks(count);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
@@ -42,6 +42,27 @@ public final class Q4_1Format implements BlockFormat {
     }
 
     @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        if (!QuantVectors.VECTORIZED) {
+            dequantizeScalar(data, offset, dst, dstOffset, count);
+            return;
+        }
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            FloatVector d = FloatVector.broadcast(F, QuantVectors.f16(data, block));
+            FloatVector m = FloatVector.broadcast(F, QuantVectors.f16(data, block + 2));
+            int y = dstOffset + b * QK;
+            for (int j = 0; j < QK / 2; j += LANES) {
+                IntVector q = QuantVectors.ints(data, block + 4 + j);
+                // Multiply then add, unfused, as ggml rounds.
+                QuantVectors.toFloat(q.and(0x0F)).mul(d).add(m).intoArray(dst, y + j);
+                QuantVectors.toFloat(QuantVectors.highNibble(q)).mul(d).add(m).intoArray(dst, y + QK / 2 + j);
+            }
+        }
+    }
+
+    @Override
     public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
         checkBlocks(count);
         if (!QuantVectors.VECTORIZED) {
@@ -52,18 +73,19 @@ public final class Q4_1Format implements BlockFormat {
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             int xb = xOffset + b * QK;
-            FloatVector sum = FloatVector.zero(F);
+            FloatVector lo = FloatVector.zero(F);
+            FloatVector hi = FloatVector.zero(F);
             FloatVector sumX = FloatVector.zero(F);
             for (int j = 0; j < QK / 2; j += LANES) {
-                ByteVector q = QuantVectors.bytes(data, block + 4 + j);
+                IntVector q = QuantVectors.ints(data, block + 4 + j);
                 FloatVector x0 = QuantVectors.x(x, xb + j);
                 FloatVector x1 = QuantVectors.x(x, xb + QK / 2 + j);
-                sum = QuantVectors.toFloat(q.and((byte) 0x0F)).fma(x0, sum);
-                sum = QuantVectors.toFloat(q.lanewise(VectorOperators.LSHR, 4)).fma(x1, sum);
-                sumX = sumX.add(x0).add(x1);
+                lo = QuantVectors.toFloat(q.and(0x0F)).fma(x0, lo);
+                hi = QuantVectors.toFloat(QuantVectors.highNibble(q)).fma(x1, hi);
+                sumX = sumX.add(x0.add(x1));
             }
             // Σ (q·d + m)·x = d·Σ q·x + m·Σ x.
-            acc = sum.fma(FloatVector.broadcast(F, QuantVectors.f16(data, block)), acc);
+            acc = lo.add(hi).fma(FloatVector.broadcast(F, QuantVectors.f16(data, block)), acc);
             accMin = sumX.fma(FloatVector.broadcast(F, QuantVectors.f16(data, block + 2)), accMin);
         }
         return acc.add(accMin).reduceLanes(VectorOperators.ADD);

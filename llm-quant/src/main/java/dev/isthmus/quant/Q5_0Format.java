@@ -1,6 +1,5 @@
 package dev.isthmus.quant;
 
-import static dev.isthmus.quant.QuantVectors.B;
 import static dev.isthmus.quant.QuantVectors.F;
 import static dev.isthmus.quant.QuantVectors.LANES;
 
@@ -9,19 +8,17 @@ import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.Half;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
  * GGML Q5_0: 32 weights per 22-byte block, {@code d} (F16), {@code qh} (32 fifth bits, little-endian)
  * and 16 bytes of low nibbles; weight j is d × (level − 16).
  */
-public final class Q5_0Format implements BlockFormat {
+public final class Q5_0Format implements BlockFormat, ScalarTwin {
     static final int QK = 32;
     static final int BLOCK_BYTES = 22;
-    private static final long LANE_BITS = (1L << LANES) - 1;
 
     @Override
     public GgmlType type() {
@@ -29,7 +26,7 @@ public final class Q5_0Format implements BlockFormat {
     }
 
     @Override
-    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+    public void dequantizeScalar(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
         checkBlocks(count);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
@@ -47,31 +44,60 @@ public final class Q5_0Format implements BlockFormat {
     }
 
     @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        if (!QuantVectors.VECTORIZED) {
+            dequantizeScalar(data, offset, dst, dstOffset, count);
+            return;
+        }
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            FloatVector d = FloatVector.broadcast(F, QuantVectors.f16(data, block));
+            int qh = data.get(ValueLayouts.I32, block + 2);
+            int y = dstOffset + b * QK;
+            for (int j = 0; j < QK / 2; j += LANES) {
+                IntVector q = QuantVectors.ints(data, block + 6 + j);
+                QuantVectors.toFloat(q.and(0x0F).or(fifthBits(qh, j)).sub(16)).mul(d).intoArray(dst, y + j);
+                QuantVectors.toFloat(QuantVectors.highNibble(q).or(fifthBits(qh, j + 16)).sub(16)).mul(d)
+                        .intoArray(dst, y + QK / 2 + j);
+            }
+        }
+    }
+
+    /** Bits {@code first..first+LANES-1} of {@code qh}, one per lane, moved to bit 4 (value 16). */
+    private static IntVector fifthBits(int qh, int first) {
+        return IntVector.broadcast(QuantVectors.I, qh >>> first).lanewise(VectorOperators.LSHR, QuantVectors.IOTA)
+                .lanewise(VectorOperators.LSHL, 4).and(0x10);
+    }
+
+    @Override
     public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
         checkBlocks(count);
         if (!QuantVectors.VECTORIZED) {
             return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
         }
-        FloatVector acc = FloatVector.zero(F);
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             int xb = xOffset + b * QK;
-            long qh = data.get(ValueLayouts.I32, block + 2) & 0xFFFF_FFFFL;
-            FloatVector sum = FloatVector.zero(F);
+            int qh = data.get(ValueLayouts.I32, block + 2);
+            FloatVector lo = FloatVector.zero(F);
+            FloatVector hi = FloatVector.zero(F);
             for (int j = 0; j < QK / 2; j += LANES) {
-                ByteVector q = QuantVectors.bytes(data, block + 6 + j);
-                // The fifth bits of these lanes, one per lane, straight from the bit field into a mask.
-                VectorMask<Byte> h0 = VectorMask.fromLong(B, (qh >>> j) & LANE_BITS);
-                VectorMask<Byte> h1 = VectorMask.fromLong(B, (qh >>> (j + 16)) & LANE_BITS);
-                ByteVector lo = q.and((byte) 0x0F).lanewise(VectorOperators.OR, (byte) 0x10, h0).sub((byte) 16);
-                ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).lanewise(VectorOperators.OR, (byte) 0x10, h1)
-                        .sub((byte) 16);
-                sum = QuantVectors.toFloat(lo).fma(QuantVectors.x(x, xb + j), sum);
-                sum = QuantVectors.toFloat(hi).fma(QuantVectors.x(x, xb + QK / 2 + j), sum);
+                IntVector q = QuantVectors.ints(data, block + 6 + j);
+                lo = QuantVectors.toFloat(q.and(0x0F).or(fifthBits(qh, j)).sub(16)).fma(QuantVectors.x(x, xb + j), lo);
+                hi = QuantVectors.toFloat(QuantVectors.highNibble(q).or(fifthBits(qh, j + 16)).sub(16))
+                        .fma(QuantVectors.x(x, xb + QK / 2 + j), hi);
             }
-            acc = sum.fma(FloatVector.broadcast(F, QuantVectors.f16(data, block)), acc);
+            FloatVector d = FloatVector.broadcast(F, QuantVectors.f16(data, block));
+            if ((b & 1) == 0) {
+                acc0 = lo.add(hi).fma(d, acc0);
+            } else {
+                acc1 = lo.add(hi).fma(d, acc1);
+            }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 
     /** llama.cpp multiplies Q5_0 weights with Q8_0 activation blocks. */

@@ -1,6 +1,5 @@
 package dev.isthmus.quant;
 
-import static dev.isthmus.quant.QuantVectors.B;
 import static dev.isthmus.quant.QuantVectors.F;
 import static dev.isthmus.quant.QuantVectors.LANES;
 
@@ -9,19 +8,17 @@ import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.Half;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
  * GGML Q5_1: 32 weights per 24-byte block, {@code d}, {@code m} (F16), {@code qh} (32 fifth bits) and
  * 16 bytes of low nibbles; weight j is level × d + m.
  */
-public final class Q5_1Format implements BlockFormat {
+public final class Q5_1Format implements BlockFormat, ScalarTwin {
     static final int QK = 32;
     static final int BLOCK_BYTES = 24;
-    private static final long LANE_BITS = (1L << LANES) - 1;
 
     @Override
     public GgmlType type() {
@@ -29,7 +26,7 @@ public final class Q5_1Format implements BlockFormat {
     }
 
     @Override
-    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+    public void dequantizeScalar(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
         checkBlocks(count);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
@@ -48,6 +45,34 @@ public final class Q5_1Format implements BlockFormat {
     }
 
     @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        if (!QuantVectors.VECTORIZED) {
+            dequantizeScalar(data, offset, dst, dstOffset, count);
+            return;
+        }
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            FloatVector d = FloatVector.broadcast(F, QuantVectors.f16(data, block));
+            FloatVector m = FloatVector.broadcast(F, QuantVectors.f16(data, block + 2));
+            int qh = data.get(ValueLayouts.I32, block + 4);
+            int y = dstOffset + b * QK;
+            for (int j = 0; j < QK / 2; j += LANES) {
+                IntVector q = QuantVectors.ints(data, block + 8 + j);
+                QuantVectors.toFloat(q.and(0x0F).or(fifthBits(qh, j))).mul(d).add(m).intoArray(dst, y + j);
+                QuantVectors.toFloat(QuantVectors.highNibble(q).or(fifthBits(qh, j + 16))).mul(d).add(m)
+                        .intoArray(dst, y + QK / 2 + j);
+            }
+        }
+    }
+
+    /** Bits {@code first..first+LANES-1} of {@code qh}, one per lane, moved to bit 4 (value 16). */
+    private static IntVector fifthBits(int qh, int first) {
+        return IntVector.broadcast(QuantVectors.I, qh >>> first).lanewise(VectorOperators.LSHR, QuantVectors.IOTA)
+                .lanewise(VectorOperators.LSHL, 4).and(0x10);
+    }
+
+    @Override
     public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
         checkBlocks(count);
         if (!QuantVectors.VECTORIZED) {
@@ -58,22 +83,19 @@ public final class Q5_1Format implements BlockFormat {
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             int xb = xOffset + b * QK;
-            long qh = data.get(ValueLayouts.I32, block + 4) & 0xFFFF_FFFFL;
-            FloatVector sum = FloatVector.zero(F);
+            int qh = data.get(ValueLayouts.I32, block + 4);
+            FloatVector lo = FloatVector.zero(F);
+            FloatVector hi = FloatVector.zero(F);
             FloatVector sumX = FloatVector.zero(F);
             for (int j = 0; j < QK / 2; j += LANES) {
-                ByteVector q = QuantVectors.bytes(data, block + 8 + j);
-                VectorMask<Byte> h0 = VectorMask.fromLong(B, (qh >>> j) & LANE_BITS);
-                VectorMask<Byte> h1 = VectorMask.fromLong(B, (qh >>> (j + 16)) & LANE_BITS);
-                ByteVector lo = q.and((byte) 0x0F).lanewise(VectorOperators.OR, (byte) 0x10, h0);
-                ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).lanewise(VectorOperators.OR, (byte) 0x10, h1);
+                IntVector q = QuantVectors.ints(data, block + 8 + j);
                 FloatVector x0 = QuantVectors.x(x, xb + j);
                 FloatVector x1 = QuantVectors.x(x, xb + QK / 2 + j);
-                sum = QuantVectors.toFloat(lo).fma(x0, sum);
-                sum = QuantVectors.toFloat(hi).fma(x1, sum);
-                sumX = sumX.add(x0).add(x1);
+                lo = QuantVectors.toFloat(q.and(0x0F).or(fifthBits(qh, j))).fma(x0, lo);
+                hi = QuantVectors.toFloat(QuantVectors.highNibble(q).or(fifthBits(qh, j + 16))).fma(x1, hi);
+                sumX = sumX.add(x0.add(x1));
             }
-            acc = sum.fma(FloatVector.broadcast(F, QuantVectors.f16(data, block)), acc);
+            acc = lo.add(hi).fma(FloatVector.broadcast(F, QuantVectors.f16(data, block)), acc);
             accMin = sumX.fma(FloatVector.broadcast(F, QuantVectors.f16(data, block + 2)), accMin);
         }
         return acc.add(accMin).reduceLanes(VectorOperators.ADD);

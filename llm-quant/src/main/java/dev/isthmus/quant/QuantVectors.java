@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -23,8 +24,12 @@ final class QuantVectors {
     /** Bytes with as many lanes as {@link #F}: one packed byte per output float. */
     static final VectorSpecies<Byte> B = ByteVector.SPECIES_PREFERRED.withShape(
             VectorShape.forBitSize(Math.max(64, F.vectorBitSize() / 4)));
+    /** Ints with as many lanes as {@link #F}: the domain the kernels unpack bit fields in. */
+    static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED.withShape(F.vectorShape());
     /** Whether the block kernels can run: 8 or 16 float lanes. */
-    static final boolean VECTORIZED = (LANES == 8 || LANES == 16) && B.length() == LANES;
+    static final boolean VECTORIZED = (LANES == 8 || LANES == 16) && B.length() == LANES && I.length() == LANES;
+    /** 0, 1, …, LANES−1: per-lane shift counts that spread one bit field over the lanes. */
+    static final IntVector IOTA = IntVector.zero(I).addIndex(1);
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private QuantVectors() {
@@ -33,6 +38,24 @@ final class QuantVectors {
     /** {@link #LANES} bytes at {@code offset}. */
     static ByteVector bytes(MemorySegment data, long offset) {
         return ByteVector.fromMemorySegment(B, data, offset, LE);
+    }
+
+    /**
+     * {@link #LANES} bytes at {@code offset}, sign-extended to ints. Bit-field work happens in int lanes:
+     * x86 has no byte shifts, and a narrow load widened once measures faster than a wide load split in parts.
+     */
+    static IntVector ints(MemorySegment data, long offset) {
+        return (IntVector) ByteVector.fromMemorySegment(B, data, offset, LE).castShape(I, 0);
+    }
+
+    /** Int lanes to floats (exact: the kernels' ints are small). */
+    static FloatVector toFloat(IntVector v) {
+        return (FloatVector) v.castShape(F, 0);
+    }
+
+    /** Bits 4..7 of each (sign-extended byte) lane. */
+    static IntVector highNibble(IntVector v) {
+        return v.lanewise(VectorOperators.ASHR, 4).and(0x0F);
     }
 
     /** Widens byte lanes (signed) to floats. */
@@ -63,7 +86,12 @@ final class QuantVectors {
         float[] block = new float[qk];
         float sum = 0f;
         for (int b = 0; b < count / qk; b++) {
-            format.dequantize(data, offset + (long) b * format.bytesPerBlock(), block, 0, qk);
+            long at = offset + (long) b * format.bytesPerBlock();
+            if (format instanceof ScalarTwin twin) {
+                twin.dequantizeScalar(data, at, block, 0, qk);
+            } else {
+                format.dequantize(data, at, block, 0, qk);
+            }
             for (int j = 0; j < qk; j++) {
                 sum += block[j] * x[xOffset + b * qk + j];
             }
