@@ -225,6 +225,11 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /** The context, for measurements in the same package (GpuCheck). */
+    CudaContext context() {
+        return context;
+    }
+
     /** Weights resident on the device now. */
     public synchronized int residentWeights() {
         return weights.size();

@@ -111,6 +111,13 @@ final class CudaContext implements AutoCloseable {
         Cuda.check(CuDriver.cuMemcpyDtoH_v2(dst, src.address(), bytes), "cuMemcpyDtoH_v2", src.label());
     }
 
+    /** Copies {@code bytes} between device buffers (on the device; used to measure memory bandwidth). */
+    void copy(DeviceBuffer src, DeviceBuffer dst, long bytes) {
+        checkRange(src, 0, bytes);
+        checkRange(dst, 0, bytes);
+        Cuda.check(CuDriver.cuMemcpyDtoD_v2(dst.address(), src.address(), bytes), "cuMemcpyDtoD_v2", src.label());
+    }
+
     private static void checkRange(DeviceBuffer b, long offset, long bytes) {
         if (offset < 0 || bytes < 0 || offset + bytes > b.bytes()) {
             throw new IndexOutOfBoundsException(bytes + " bytes at " + offset + " do not fit " + b);

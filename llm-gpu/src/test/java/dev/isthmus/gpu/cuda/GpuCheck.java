@@ -50,6 +50,8 @@ public final class GpuCheck {
         int failures = 0;
         try (Backend cpu = Backends.create("cpu", 4); Backend cuda = Backends.create("cuda", 1)) {
             System.out.println("device: " + cuda);
+            System.out.printf("device copy bandwidth: %.1f GB/s (cuMemcpyDtoD, read + write)%n",
+                    copyBandwidth(((CudaBackend) cuda).context()) / 1e9);
             for (GgmlType type : List.of(GgmlType.F32, GgmlType.F16, GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.Q4_K,
                     GgmlType.Q6_K, GgmlType.BF16, GgmlType.Q5_K, GgmlType.IQ4_NL)) {
                 for (int batch : new int[] {1, 7, 64}) {
@@ -61,6 +63,25 @@ public final class GpuCheck {
             }
         }
         return failures;
+    }
+
+    /**
+     * Bytes moved per second by device-to-device copies of 1 GiB (each copy reads and writes every byte),
+     * the yardstick for decode speed: decode reads every weight once per token.
+     */
+    static double copyBandwidth(CudaContext context) {
+        long bytes = 1L << 30;
+        try (DeviceBuffer a = context.allocate(bytes, "bandwidth a"); DeviceBuffer b = context.allocate(bytes, "bandwidth b")) {
+            context.copy(a, b, bytes);
+            context.synchronize();
+            int reps = 20;
+            long t0 = System.nanoTime();
+            for (int i = 0; i < reps; i++) {
+                context.copy(a, b, bytes);
+            }
+            context.synchronize();
+            return 2.0 * bytes * reps / ((System.nanoTime() - t0) / 1e9);
+        }
     }
 
     private static int models(Path dir) throws IOException {

@@ -1367,6 +1367,68 @@ public class CuDriver extends CuDriver$shared {
         }
     }
 
+    private static class cuMemcpyDtoD_v2 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CuDriver.C_INT,
+            CuDriver.C_LONG_LONG,
+            CuDriver.C_LONG_LONG,
+            CuDriver.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cuMemcpyDtoD_v2");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * CUresult cuMemcpyDtoD_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount)
+     * }
+     */
+    public static FunctionDescriptor cuMemcpyDtoD_v2$descriptor() {
+        return cuMemcpyDtoD_v2.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * CUresult cuMemcpyDtoD_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount)
+     * }
+     */
+    public static MethodHandle cuMemcpyDtoD_v2$handle() {
+        return cuMemcpyDtoD_v2.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * CUresult cuMemcpyDtoD_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount)
+     * }
+     */
+    public static MemorySegment cuMemcpyDtoD_v2$address() {
+        return cuMemcpyDtoD_v2.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * CUresult cuMemcpyDtoD_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount)
+     * }
+     */
+    public static int cuMemcpyDtoD_v2(long dstDevice, long srcDevice, long ByteCount) {
+        var mh$ = cuMemcpyDtoD_v2.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuMemcpyDtoD_v2", dstDevice, srcDevice, ByteCount);
+            }
+            return (int)mh$.invokeExact(dstDevice, srcDevice, ByteCount);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class cuLaunchKernel {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             CuDriver.C_INT,
