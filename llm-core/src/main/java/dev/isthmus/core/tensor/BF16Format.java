@@ -11,7 +11,8 @@ public final class BF16Format implements BlockFormat {
 
     @Override
     public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
-        for (int i = 0; i < count; i++) {
+        int i = VectorKernels.dequantizeBF16(data, offset, dst, dstOffset, count);
+        for (; i < count; i++) {
             dst[dstOffset + i] = Half.bf16ToFloat(data.get(ValueLayouts.I16, offset + 2L * i));
         }
     }

@@ -18,6 +18,14 @@ public final class Q8_0Format implements BlockFormat {
     @Override
     public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
         checkBlocks(count);
+        if (VectorKernels.dequantizeQ8_0(data, offset, dst, dstOffset, count)) {
+            return;
+        }
+        dequantizeScalar(data, offset, dst, dstOffset, count);
+    }
+
+    /** The scalar oracle of {@link #dequantize}. */
+    void dequantizeScalar(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             float d = Half.f16ToFloat(data.get(ValueLayouts.I16, block));

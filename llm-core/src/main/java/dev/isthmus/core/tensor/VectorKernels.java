@@ -160,4 +160,40 @@ final class VectorKernels {
         }
         return sum;
     }
+
+    /** Vectorised F16 decode of the largest multiple of the lane count; returns how many were done. */
+    static int dequantizeF16(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        int i = 0;
+        for (int bound = F.loopBound(count); i < bound; i += F.length()) {
+            f16ToFloat(ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN))
+                    .intoArray(dst, dstOffset + i);
+        }
+        return i;
+    }
+
+    static int dequantizeBF16(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        int i = 0;
+        for (int bound = F.loopBound(count); i < bound; i += F.length()) {
+            bf16ToFloat(ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN))
+                    .intoArray(dst, dstOffset + i);
+        }
+        return i;
+    }
+
+    /** Vectorised Q8_0 decode (8-lane floats only); false when the caller must use the scalar path. */
+    static boolean dequantizeQ8_0(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        if (F.length() != 8) {
+            return false;
+        }
+        for (int b = 0; b < count / 32; b++) {
+            long block = offset + 34L * b;
+            FloatVector d = FloatVector.broadcast(F, Half.f16ToFloat(data.get(ValueLayouts.I16, block)));
+            int o = dstOffset + b * 32;
+            q8(data, block + 2).mul(d).intoArray(dst, o);
+            q8(data, block + 10).mul(d).intoArray(dst, o + 8);
+            q8(data, block + 18).mul(d).intoArray(dst, o + 16);
+            q8(data, block + 26).mul(d).intoArray(dst, o + 24);
+        }
+        return true;
+    }
 }

@@ -96,6 +96,40 @@ class CoreFormatsTest {
     }
 
     @Test
+    void vectorDequantizationEqualsTheScalarOracleBitForBit() {
+        float[] w = randomFloats(32 * 40, 9);
+        w[5] = Float.NaN;
+        w[6] = Float.POSITIVE_INFINITY;
+        w[7] = 1e-7f;
+        try (Arena arena = Arena.ofConfined()) {
+            for (GgmlType type : new GgmlType[] {GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0}) {
+                BlockFormat f = BlockFormats.require(type);
+                MemorySegment data = arena.allocate(type.byteSize(w.length) + 1);
+                float[] src = type == GgmlType.Q8_0 ? randomFloats(w.length, 10) : w;
+                f.quantize(src, 0, data, 1, w.length);
+                float[] fast = new float[w.length];
+                f.dequantize(data, 1, fast, 0, w.length);
+                float[] scalar = new float[w.length];
+                for (int i = 0; i < w.length; i++) {
+                    long at = 1 + 2L * i;
+                    scalar[i] = switch (type) {
+                        case F16 -> Float.float16ToFloat(data.get(ValueLayouts.I16, at));
+                        case BF16 -> Half.bf16ToFloat(data.get(ValueLayouts.I16, at));
+                        default -> 0f;
+                    };
+                }
+                if (type == GgmlType.Q8_0) {
+                    ((Q8_0Format) f).dequantizeScalar(data, 1, scalar, 0, w.length);
+                }
+                for (int i = 0; i < w.length; i++) {
+                    assertThat(Float.floatToIntBits(fast[i])).as("%s element %d", type, i)
+                            .isEqualTo(Float.floatToIntBits(scalar[i]));
+                }
+            }
+        }
+    }
+
+    @Test
     void q8_0RoundsHalvesAwayFromZeroLikeC() {
         assertThat(Q8_0Format.roundHalfAway(2.5f)).isEqualTo(3);
         assertThat(Q8_0Format.roundHalfAway(-2.5f)).isEqualTo(-3);
