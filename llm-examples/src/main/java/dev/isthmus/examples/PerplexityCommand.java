@@ -39,6 +39,10 @@ final class PerplexityCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print JSON")
     boolean json;
 
+    @Option(names = "--compare", arity = "1..*",
+            description = "more models (e.g. quantizations of --model): print a quality table with Δ vs --model")
+    java.util.List<Path> compare = new java.util.ArrayList<>();
+
     @Spec
     CommandSpec spec;
 
@@ -46,6 +50,9 @@ final class PerplexityCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         String text = Files.readString(file);
+        if (!compare.isEmpty()) {
+            return table(out, text);
+        }
         try (LanguageModel model = modelOptions.load()) {
             int ctx = Math.min(window, model.contextLength());
             long start = System.nanoTime();
@@ -68,6 +75,49 @@ final class PerplexityCommand implements Callable<Integer> {
                 }
                 out.printf("%nFinal estimate: PPL = %.4f over %d tokens (%d windows of %d) in %.1f s%n", r.perplexity(),
                         r.tokensScored(), r.runningPerplexity().length, ctx, seconds);
+            }
+        }
+        return 0;
+    }
+
+    /** The quantization quality table: format, bits per weight, file size, perplexity, Δ vs the first model. */
+    private int table(PrintWriter out, String text) throws Exception {
+        java.util.List<Path> models = new java.util.ArrayList<>();
+        models.add(modelOptions.model);
+        models.addAll(compare);
+        out.printf("%-36s %-8s %9s %10s %11s %9s%n", "model", "type", "bits/w", "size MiB", "perplexity", "Δ");
+        double base = 0;
+        for (Path m : models) {
+            ModelOptions o = new ModelOptions();
+            o.model = m;
+            o.threads = modelOptions.threads;
+            o.contextLength = modelOptions.contextLength;
+            o.backend = modelOptions.backend;
+            String type;
+            double bits;
+            try (dev.isthmus.core.gguf.GgufFile g = dev.isthmus.core.gguf.GgufFile.open(m)) {
+                long bytes = 0;
+                long elements = 0;
+                java.util.Map<dev.isthmus.core.tensor.GgmlType, Long> byType = new java.util.EnumMap<>(
+                        dev.isthmus.core.tensor.GgmlType.class);
+                for (var t : g.tensors()) {
+                    bytes += t.byteSize();
+                    elements += t.elementCount();
+                    byType.merge(t.type(), t.byteSize(), Long::sum);
+                }
+                bits = 8.0 * bytes / Math.max(1, elements);
+                type = byType.entrySet().stream().max(java.util.Map.Entry.comparingByValue()).map(e -> e.getKey().name())
+                        .orElse("?");
+            }
+            try (LanguageModel model = o.load()) {
+                int ctx = Math.min(window, model.contextLength());
+                double ppl = model.perplexity(text, ctx, chunks, bos).perplexity();
+                if (base == 0) {
+                    base = ppl;
+                }
+                out.printf("%-36s %-8s %9.2f %10.2f %11.4f %+8.2f%%%n", m.getFileName(), type, bits,
+                        Files.size(m) / 1048576.0, ppl, 100 * (ppl / base - 1));
+                out.flush();
             }
         }
         return 0;
