@@ -283,6 +283,25 @@ final class KQuantMath {
         return (q[j + 4] & 0xF) | (((q[j - 4] & 0xFF) >> 6) << 4);
     }
 
+    /**
+     * {@link #scaleK4(int, byte[])} on the 12-byte scale field held as {@code lo} (bytes 0..7,
+     * little-endian) and {@code hi} (bytes 8..11): two loads per super-block instead of twelve.
+     */
+    static int scaleK4(int j, long lo, int hi) {
+        if (j < 4) {
+            return (int) (lo >>> (8 * j)) & 63;
+        }
+        return (hi >>> (8 * (j - 4)) & 0xF) | ((int) (lo >>> (8 * (j - 4) + 6)) & 3) << 4;
+    }
+
+    /** {@link #minK4(int, byte[])} on the scale field as in {@link #scaleK4(int, long, int)}. */
+    static int minK4(int j, long lo, int hi) {
+        if (j < 4) {
+            return (int) (lo >>> (8 * (j + 4))) & 63;
+        }
+        return (hi >>> (8 * (j - 4) + 4) & 0xF) | ((int) (lo >>> (8 * j + 6)) & 3) << 4;
+    }
+
     static int minK4(int j, byte[] q) {
         if (j < 4) {
             return q[j + 4] & 63;

@@ -9,8 +9,8 @@ import dev.isthmus.core.tensor.Half;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -19,7 +19,7 @@ import jdk.incubator.vector.VectorOperators;
  * d·scale_s·level − dmin·min_s; each 32-byte run of levels holds sub-block 2c in its low nibbles and
  * 2c+1 in its high nibbles.
  */
-public final class Q4_KFormat implements BlockFormat {
+public final class Q4_KFormat implements BlockFormat, ScalarTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 144;
 
@@ -29,7 +29,7 @@ public final class Q4_KFormat implements BlockFormat {
     }
 
     @Override
-    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+    public void dequantizeScalar(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
         checkBlocks(count);
         byte[] scales = new byte[12];
         for (int b = 0; b < count / QK; b++) {
@@ -53,19 +53,48 @@ public final class Q4_KFormat implements BlockFormat {
     }
 
     @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        if (!QuantVectors.VECTORIZED) {
+            dequantizeScalar(data, offset, dst, dstOffset, count);
+            return;
+        }
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = QuantVectors.f16(data, block);
+            float min = QuantVectors.f16(data, block + 2);
+            long sLo = data.get(ValueLayouts.I64, block + 4);
+            int sHi = data.get(ValueLayouts.I32, block + 12);
+            int y = dstOffset + b * QK;
+            for (int c = 0; c < 4; c++) {
+                FloatVector d1 = FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c, sLo, sHi));
+                FloatVector m1 = FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c, sLo, sHi));
+                FloatVector d2 = FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c + 1, sLo, sHi));
+                FloatVector m2 = FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c + 1, sLo, sHi));
+                for (int l = 0; l < 32; l += LANES) {
+                    IntVector q = QuantVectors.ints(data, block + 16 + 32 * c + l);
+                    QuantVectors.toFloat(q.and(0x0F)).mul(d1).sub(m1).intoArray(dst, y + 64 * c + l);
+                    QuantVectors.toFloat(QuantVectors.highNibble(q)).mul(d2).sub(m2).intoArray(dst, y + 64 * c + 32 + l);
+                }
+            }
+        }
+    }
+
+    @Override
     public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
         checkBlocks(count);
         if (!QuantVectors.VECTORIZED) {
             return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
         }
-        byte[] scales = new byte[12];
-        FloatVector acc = FloatVector.zero(F);
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
         FloatVector accMin = FloatVector.zero(F);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             float d = QuantVectors.f16(data, block);
             float min = QuantVectors.f16(data, block + 2);
-            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, block + 4, scales, 0, 12);
+            long sLo = data.get(ValueLayouts.I64, block + 4);
+            int sHi = data.get(ValueLayouts.I32, block + 12);
             int xb = xOffset + b * QK;
             for (int c = 0; c < 4; c++) {
                 FloatVector s1 = FloatVector.zero(F);
@@ -73,22 +102,22 @@ public final class Q4_KFormat implements BlockFormat {
                 FloatVector x1s = FloatVector.zero(F);
                 FloatVector x2s = FloatVector.zero(F);
                 for (int l = 0; l < 32; l += LANES) {
-                    ByteVector q = QuantVectors.bytes(data, block + 16 + 32 * c + l);
+                    IntVector q = QuantVectors.ints(data, block + 16 + 32 * c + l);
                     FloatVector x1 = QuantVectors.x(x, xb + 64 * c + l);
                     FloatVector x2 = QuantVectors.x(x, xb + 64 * c + 32 + l);
-                    s1 = QuantVectors.toFloat(q.and((byte) 0x0F)).fma(x1, s1);
-                    s2 = QuantVectors.toFloat(q.lanewise(VectorOperators.LSHR, 4)).fma(x2, s2);
+                    s1 = QuantVectors.toFloat(q.and(0x0F)).fma(x1, s1);
+                    s2 = QuantVectors.toFloat(QuantVectors.highNibble(q)).fma(x2, s2);
                     x1s = x1s.add(x1);
                     x2s = x2s.add(x2);
                 }
                 // Σ (d·sc·q − dmin·m)·x = d·sc·Σ q·x − dmin·m·Σ x, per sub-block.
-                acc = s1.fma(FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c, scales)), acc);
-                acc = s2.fma(FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c + 1, scales)), acc);
-                accMin = x1s.fma(FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c, scales)), accMin);
-                accMin = x2s.fma(FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c + 1, scales)), accMin);
+                acc0 = s1.fma(FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c, sLo, sHi)), acc0);
+                acc1 = s2.fma(FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c + 1, sLo, sHi)), acc1);
+                accMin = x1s.fma(FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c, sLo, sHi)), accMin);
+                accMin = x2s.fma(FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c + 1, sLo, sHi)), accMin);
             }
         }
-        return acc.sub(accMin).reduceLanes(VectorOperators.ADD);
+        return acc0.add(acc1).sub(accMin).reduceLanes(VectorOperators.ADD);
     }
 
     /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */

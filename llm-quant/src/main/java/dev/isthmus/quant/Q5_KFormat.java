@@ -8,8 +8,8 @@ import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -17,7 +17,7 @@ import jdk.incubator.vector.VectorOperators;
  * (scale, min) pairs as in Q4_K, 32 bytes of fifth bits ({@code qh}), 128 bytes of low nibbles. In the
  * c-th 64-weight chunk, weight l takes bit 2c of qh[l], weight 32+l bit 2c+1.
  */
-public final class Q5_KFormat implements BlockFormat {
+public final class Q5_KFormat implements BlockFormat, ScalarTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 176;
 
@@ -27,7 +27,7 @@ public final class Q5_KFormat implements BlockFormat {
     }
 
     @Override
-    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+    public void dequantizeScalar(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
         checkBlocks(count);
         byte[] scales = new byte[12];
         for (int b = 0; b < count / QK; b++) {
@@ -54,19 +54,51 @@ public final class Q5_KFormat implements BlockFormat {
     }
 
     @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        if (!QuantVectors.VECTORIZED) {
+            dequantizeScalar(data, offset, dst, dstOffset, count);
+            return;
+        }
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = QuantVectors.f16(data, block);
+            float min = QuantVectors.f16(data, block + 2);
+            long sLo = data.get(ValueLayouts.I64, block + 4);
+            int sHi = data.get(ValueLayouts.I32, block + 12);
+            int y = dstOffset + b * QK;
+            for (int c = 0; c < 4; c++) {
+                FloatVector d1 = FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c, sLo, sHi));
+                FloatVector m1 = FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c, sLo, sHi));
+                FloatVector d2 = FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c + 1, sLo, sHi));
+                FloatVector m2 = FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c + 1, sLo, sHi));
+                for (int l = 0; l < 32; l += LANES) {
+                    IntVector q = QuantVectors.ints(data, block + 48 + 32 * c + l);
+                    IntVector h = QuantVectors.ints(data, block + 16 + l).lanewise(VectorOperators.LSHL, 4);
+                    QuantVectors.toFloat(q.and(0x0F).or(h.lanewise(VectorOperators.LSHR, 2 * c).and(0x10)))
+                            .mul(d1).sub(m1).intoArray(dst, y + 64 * c + l);
+                    QuantVectors.toFloat(QuantVectors.highNibble(q).or(h.lanewise(VectorOperators.LSHR, 2 * c + 1).and(0x10)))
+                            .mul(d2).sub(m2).intoArray(dst, y + 64 * c + 32 + l);
+                }
+            }
+        }
+    }
+
+    @Override
     public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
         checkBlocks(count);
         if (!QuantVectors.VECTORIZED) {
             return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
         }
-        byte[] scales = new byte[12];
-        FloatVector acc = FloatVector.zero(F);
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
         FloatVector accMin = FloatVector.zero(F);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             float d = QuantVectors.f16(data, block);
             float min = QuantVectors.f16(data, block + 2);
-            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, block + 4, scales, 0, 12);
+            long sLo = data.get(ValueLayouts.I64, block + 4);
+            int sHi = data.get(ValueLayouts.I32, block + 12);
             int xb = xOffset + b * QK;
             for (int c = 0; c < 4; c++) {
                 FloatVector s1 = FloatVector.zero(F);
@@ -74,25 +106,24 @@ public final class Q5_KFormat implements BlockFormat {
                 FloatVector x1s = FloatVector.zero(F);
                 FloatVector x2s = FloatVector.zero(F);
                 for (int l = 0; l < 32; l += LANES) {
-                    ByteVector q = QuantVectors.bytes(data, block + 48 + 32 * c + l);
-                    ByteVector h = QuantVectors.bytes(data, block + 16 + l);
-                    // Move bit 2c (resp. 2c+1) of qh into bit 4, next to the nibble.
-                    ByteVector h1 = h.lanewise(VectorOperators.LSHR, 2 * c).and((byte) 1).lanewise(VectorOperators.LSHL, 4);
-                    ByteVector h2 = h.lanewise(VectorOperators.LSHR, 2 * c + 1).and((byte) 1).lanewise(VectorOperators.LSHL, 4);
+                    IntVector q = QuantVectors.ints(data, block + 48 + 32 * c + l);
+                    // qh bit 2c (resp. 2c+1) moved to bit 4, next to the nibble.
+                    IntVector h = QuantVectors.ints(data, block + 16 + l).lanewise(VectorOperators.LSHL, 4);
                     FloatVector x1 = QuantVectors.x(x, xb + 64 * c + l);
                     FloatVector x2 = QuantVectors.x(x, xb + 64 * c + 32 + l);
-                    s1 = QuantVectors.toFloat(q.and((byte) 0x0F).or(h1)).fma(x1, s1);
-                    s2 = QuantVectors.toFloat(q.lanewise(VectorOperators.LSHR, 4).or(h2)).fma(x2, s2);
+                    s1 = QuantVectors.toFloat(q.and(0x0F).or(h.lanewise(VectorOperators.LSHR, 2 * c).and(0x10))).fma(x1, s1);
+                    s2 = QuantVectors.toFloat(QuantVectors.highNibble(q).or(h.lanewise(VectorOperators.LSHR, 2 * c + 1).and(0x10)))
+                            .fma(x2, s2);
                     x1s = x1s.add(x1);
                     x2s = x2s.add(x2);
                 }
-                acc = s1.fma(FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c, scales)), acc);
-                acc = s2.fma(FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c + 1, scales)), acc);
-                accMin = x1s.fma(FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c, scales)), accMin);
-                accMin = x2s.fma(FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c + 1, scales)), accMin);
+                acc0 = s1.fma(FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c, sLo, sHi)), acc0);
+                acc1 = s2.fma(FloatVector.broadcast(F, d * KQuantMath.scaleK4(2 * c + 1, sLo, sHi)), acc1);
+                accMin = x1s.fma(FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c, sLo, sHi)), accMin);
+                accMin = x2s.fma(FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c + 1, sLo, sHi)), accMin);
             }
         }
-        return acc.sub(accMin).reduceLanes(VectorOperators.ADD);
+        return acc0.add(acc1).sub(accMin).reduceLanes(VectorOperators.ADD);
     }
 
     /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */

@@ -10,6 +10,7 @@ import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -18,7 +19,7 @@ import jdk.incubator.vector.VectorOperators;
  * Each 128-weight half interleaves four 32-weight runs: ql[l] low/high nibble, ql[l+32] low/high nibble,
  * with qh[l] bits 0-1, 2-3, 4-5, 6-7 on top.
  */
-public final class Q6_KFormat implements BlockFormat {
+public final class Q6_KFormat implements BlockFormat, ScalarTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 210;
 
@@ -28,7 +29,7 @@ public final class Q6_KFormat implements BlockFormat {
     }
 
     @Override
-    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+    public void dequantizeScalar(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
         checkBlocks(count);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
@@ -57,11 +58,69 @@ public final class Q6_KFormat implements BlockFormat {
     }
 
     @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        if (!QuantVectors.VECTORIZED) {
+            dequantizeScalar(data, offset, dst, dstOffset, count);
+            return;
+        }
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = QuantVectors.f16(data, block + 208);
+            for (int n = 0; n < 2; n++) {
+                long ql = block + 64 * n;
+                long qh = block + 128 + 32 * n;
+                // The eight signed 8-bit scales of this half, in one load.
+                long sc = data.get(ValueLayouts.I64, block + 192 + 8 * n);
+                int y = dstOffset + b * QK + 128 * n;
+                // Lane counts divide 16, so the scale index l/16 is constant across a vector.
+                for (int l = 0; l < 32; l += LANES) {
+                    int is = l / 16;
+                    IntVector a = QuantVectors.ints(data, ql + l);
+                    IntVector c = QuantVectors.ints(data, ql + l + 32);
+                    IntVector h = QuantVectors.ints(data, qh + l);
+                    FloatVector.broadcast(F, d * scale(sc, is)).mul(QuantVectors.toFloat(level1(a, h)))
+                            .intoArray(dst, y + l);
+                    FloatVector.broadcast(F, d * scale(sc, is + 2)).mul(QuantVectors.toFloat(level2(c, h)))
+                            .intoArray(dst, y + l + 32);
+                    FloatVector.broadcast(F, d * scale(sc, is + 4)).mul(QuantVectors.toFloat(level3(a, h)))
+                            .intoArray(dst, y + l + 64);
+                    FloatVector.broadcast(F, d * scale(sc, is + 6)).mul(QuantVectors.toFloat(level4(c, h)))
+                            .intoArray(dst, y + l + 96);
+                }
+            }
+        }
+    }
+
+    /** Signed byte {@code i} of the scale word {@code sc}. */
+    private static int scale(long sc, int i) {
+        return (byte) (sc >>> (8 * i));
+    }
+
+    // The four 6-bit levels (centred: −32..31) a byte pair (low bits a or c, high bits h) holds.
+    private static IntVector level1(IntVector a, IntVector h) {
+        return a.and(0x0F).or(h.lanewise(VectorOperators.LSHL, 4).and(0x30)).sub(32);
+    }
+
+    private static IntVector level2(IntVector c, IntVector h) {
+        return c.and(0x0F).or(h.lanewise(VectorOperators.LSHL, 2).and(0x30)).sub(32);
+    }
+
+    private static IntVector level3(IntVector a, IntVector h) {
+        return QuantVectors.highNibble(a).or(h.and(0x30)).sub(32);
+    }
+
+    private static IntVector level4(IntVector c, IntVector h) {
+        return QuantVectors.highNibble(c).or(h.lanewise(VectorOperators.ASHR, 2).and(0x30)).sub(32);
+    }
+
+    @Override
     public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
         checkBlocks(count);
         if (!QuantVectors.VECTORIZED) {
             return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
         }
+        // Byte-lane unpacking measured faster here than the int-lane unpacking of the other formats.
         FloatVector acc = FloatVector.zero(F);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;

@@ -136,4 +136,30 @@ class BlockFormatsTest {
                     .isCloseTo(expected, within(1e-3f * Math.abs(expected) + 1e-4f));
         }
     }
+
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K",
+        "IQ4_NL", "IQ4_XS"})
+    void vectorDequantizationEqualsScalarTwinBitForBit(GgmlType type) {
+        BlockFormat f = BlockFormats.require(type);
+        if (!(f instanceof ScalarTwin twin)) {
+            return;
+        }
+        int count = 16 * 256;
+        SplittableRandom r = new SplittableRandom(31 + type.id());
+        byte[] bytes = new byte[(int) type.byteSize(count) + 3];
+        r.nextBytes(bytes);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment data = arena.allocateFrom(ValueLayout.JAVA_BYTE, bytes);
+            float[] vector = new float[count + 5];
+            float[] scalar = new float[count + 5];
+            // Odd byte and element offsets: kernels must not assume alignment.
+            f.dequantize(data, 3, vector, 5, count);
+            twin.dequantizeScalar(data, 3, scalar, 5, count);
+            for (int i = 0; i < count + 5; i++) {
+                assertThat(Float.floatToIntBits(vector[i])).as("%s element %d: vector %s, scalar %s", type, i, vector[i],
+                        scalar[i]).isEqualTo(Float.floatToIntBits(scalar[i]));
+            }
+        }
+    }
 }

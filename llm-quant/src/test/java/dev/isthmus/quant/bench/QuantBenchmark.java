@@ -25,7 +25,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Matrix × vector (decode) per format, one thread: a 4096 × 4096 weight matrix (8–28 MB, beyond the
  * caches, so weights stream from memory) times one activation vector. The {@code gbPerS} counter is
- * weight bytes streamed per second; {@code gflops} counts 2 flops per weight.
+ * weight bytes streamed per second; {@code gflops} counts 2 flops per weight ({@code matvec}; {@code dequantize4}
+ * reports only bytes).
  *
  * <pre>{@code
  * ./mvnw -B -Pbench -pl llm-quant verify -DskipTests -Djmh.args="QuantBenchmark -f 1 -wi 2 -i 3 -w 1s -r 1s"
@@ -50,6 +51,8 @@ public class QuantBenchmark {
     private long rowBytes;
     private final float[] x = new float[COLS];
     private final float[] y = new float[ROWS];
+    /** Four decoded rows, as the CPU backend's batched (prefill) path decodes them before its float kernel. */
+    private final float[] rows4 = new float[4 * COLS];
 
     /** Per-iteration rates: JMH divides these by the iteration time. */
     @State(Scope.Thread)
@@ -98,5 +101,16 @@ public class QuantBenchmark {
         counters.gbPerS += rowBytes * ROWS / 1e9;
         counters.gflops += 2.0 * ROWS * COLS / 1e9;
         return y;
+    }
+
+    /** Decodes the whole matrix four rows at a time (the prefill path's share of work per weight). */
+    @Benchmark
+    public float[] dequantize4(Streamed counters) {
+        for (int i = 0; i < ROWS; i += 4) {
+            format.dequantize(weights, i * rowBytes, rows4, 0, 4 * COLS);
+        }
+        counters.gbPerS += rowBytes * ROWS / 1e9;
+        counters.gflops += 0;
+        return rows4;
     }
 }
