@@ -74,21 +74,4 @@ class HostileInputTest {
         assertThatThrownBy(() -> tok.decode(new int[] {-1})).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("-1");
     }
-
-    @ParameterizedTest
-    @ValueSource(strings = {" ", "a", "\n", "🦙"})
-    void sentencePieceLongRunsAreNotQuadratic(String unit) {
-        Tokenizer tok = GgufMetadataVectorTest.tokenizer("llama-spm");
-        String text = unit.repeat(100_000);
-        int[] ids = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> tok.encode(text, EncodeOptions.PLAIN_TEXT));
-        assertThat(tok.decode(ids)).as("round trip of %s x 100000", unit.replace("\n", "\\n")).isEqualTo(text);
-    }
-
-    @org.junit.jupiter.api.Test
-    void sentencePieceTenMegabytesEncodeWithinSeconds() {
-        Tokenizer tok = GgufMetadataVectorTest.tokenizer("llama-spm");
-        String text = "The quick brown fox, 12345 jumps; über 東京 🦙\n\t ".repeat(220_000);
-        int[] ids = assertTimeoutPreemptively(Duration.ofSeconds(30), () -> tok.encode(text, EncodeOptions.PLAIN_TEXT));
-        assertThat(tok.decode(ids)).as("round trip of %d chars", text.length()).isEqualTo(text);
-    }
 }

@@ -15,6 +15,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Texts beyond llama.cpp's vectors (special tokens, CJK, emoji, whitespace, numbers, contractions, control
  * characters) against ids the reference tools produced (see {@code src/test/resources/reference-ids/README.md}).
+ * The same texts through GGUF vocabularies are checked in llm-core ({@code GgufVocabularyTest}), which reads GGUF.
  */
 class ReferenceExtraCasesTest {
     private static final List<String> HF_NAMES = List.of("gpt2", "llama3", "qwen3", "all-minilm-l6-v2");
@@ -47,30 +48,6 @@ class ReferenceExtraCasesTest {
         return huggingFace(".special.out");
     }
 
-    /** GGUF model of each vector vocabulary whose metadata dump {@link GgufMetadataVectorTest} can load. */
-    private static final java.util.Map<String, String> GGUF_MODELS = java.util.Map.of(
-            "llama-spm", "llama-2-tiny-random", "gpt-2", "synth-gpt2", "qwen2", "synth-qwen2",
-            "bert-bge", "all-minilm-l6-v2-f16");
-
-    private static Stream<SharedTestData.Case> gguf(String suffix) throws IOException {
-        List<SharedTestData.Case> all = new ArrayList<>();
-        for (String set : SETS) {
-            for (var e : new java.util.TreeMap<>(GGUF_MODELS).entrySet()) {
-                all.addAll(SharedTestData.cases(e.getKey(), resource(set + ".inp"),
-                        resource(set + "." + e.getValue() + suffix)));
-            }
-        }
-        return all.stream();
-    }
-
-    static Stream<SharedTestData.Case> ggufPlain() throws IOException {
-        return gguf(".out");
-    }
-
-    static Stream<SharedTestData.Case> ggufSpecialParsed() throws IOException {
-        return gguf(".special.out");
-    }
-
     @ParameterizedTest(name = "{0}")
     @MethodSource("plain")
     void huggingFaceParsesSpecialTokensInText(SharedTestData.Case c) {
@@ -82,20 +59,6 @@ class ReferenceExtraCasesTest {
     @MethodSource("withSpecialTokensAdded")
     void huggingFaceAddsPostProcessorTokens(SharedTestData.Case c) {
         int[] ids = SharedTestData.huggingFace(c.vocab()).encode(c.text(), EncodeOptions.DEFAULT);
-        assertThat(ids).as("ids of %s (got %s)", c, Arrays.toString(ids)).containsExactly(c.ids());
-    }
-
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("ggufPlain")
-    void ggufVocabularyKeepsSpecialTokenTextAsText(SharedTestData.Case c) {
-        int[] ids = GgufMetadataVectorTest.tokenizer(c.vocab()).encode(c.text(), EncodeOptions.PLAIN_TEXT);
-        assertThat(ids).as("ids of %s (got %s)", c, Arrays.toString(ids)).containsExactly(c.ids());
-    }
-
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("ggufSpecialParsed")
-    void ggufVocabularyParsesSpecialTokens(SharedTestData.Case c) {
-        int[] ids = GgufMetadataVectorTest.tokenizer(c.vocab()).encode(c.text(), new EncodeOptions(false, true));
         assertThat(ids).as("ids of %s (got %s)", c, Arrays.toString(ids)).containsExactly(c.ids());
     }
 }
