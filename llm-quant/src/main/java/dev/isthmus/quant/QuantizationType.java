@@ -60,6 +60,7 @@ public enum QuantizationType {
      * @throws IllegalArgumentException listing the accepted names
      */
     public static QuantizationType parse(String name) {
+        java.util.Objects.requireNonNull(name, "quantization type name");
         String n = name.trim().toUpperCase(Locale.ROOT);
         switch (n) {
             case "Q4_K" -> n = "Q4_K_M";

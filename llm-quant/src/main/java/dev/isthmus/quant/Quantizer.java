@@ -38,6 +38,19 @@ import java.util.regex.Pattern;
  * <p>Input tensors must be F32, F16 or BF16 (re-quantizing a quantized tensor is refused, as llama.cpp
  * refuses it by default); 1-D tensors and norms are copied. The output tensors are held off-heap until the
  * file is written, so the output size must fit in memory.
+ *
+ * <p>Bad input:
+ * <ul>
+ *   <li>A tensor whose rows are not a multiple of its type's block size falls back as llama.cpp's does
+ *       (Q2_K, Q3_K → Q4_0; Q4_K → Q5_0; Q5_K → Q5_1; Q6_K → Q8_0; IQ4_XS → IQ4_NL; F16 when even that
+ *       block does not fit). Each fallback is reported in {@link TensorReport#fallback()} and
+ *       {@link QuantizationResult#fallbacks()}, and the file stays byte-identical to llama.cpp's.</li>
+ *   <li>A quantized input tensor that the recipe would convert is refused before anything is written.</li>
+ *   <li>A NaN or infinite input value, or a row whose encoding is not finite (values beyond the range of
+ *       the F16 block scales), is refused naming the tensor, row and element: llama.cpp stops with
+ *       "quantized data validation failed" in the second case, and would encode NaN as arbitrary levels in
+ *       the first.</li>
+ * </ul>
  */
 public final class Quantizer {
     private static final Pattern LAYER = Pattern.compile("^blk\\.(-?\\d+)\\.");
@@ -100,7 +113,11 @@ public final class Quantizer {
             TensorTypeRecipe recipe = new TensorTypeRecipe(type, source, tensors);
             List<TensorTypeRecipe.Choice> choices = new ArrayList<>();
             for (GgufTensorInfo t : tensors) {
-                choices.add(recipe.choose(t));
+                TensorTypeRecipe.Choice choice = recipe.choose(t);
+                if (choice.type() != t.type()) {
+                    requireConvertible(in, t, choice.type());
+                }
+                choices.add(choice);
             }
 
             GgufWriter writer = GgufWriter.create();
@@ -139,17 +156,22 @@ public final class Quantizer {
         }
     }
 
-    private static MemorySegment convert(Path file, GgufTensorInfo t, MemorySegment src, GgmlType target, Arena arena,
-                                         ExecutorService pool) throws IOException {
+    /** Refuses, before any work, a conversion the quantizer cannot or must not do. */
+    private static void requireConvertible(Path file, GgufTensorInfo t, GgmlType target) {
         if (t.type() != GgmlType.F32 && t.type() != GgmlType.F16 && t.type() != GgmlType.BF16) {
             throw new IllegalArgumentException(file + ": tensor '" + t.name() + "' is " + t.type()
                     + "; only F32, F16 and BF16 tensors can be quantized (re-quantizing loses precision twice)");
         }
+        if (!BlockFormats.require(target, "tensor '" + t.name() + "'").canQuantize()) {
+            throw new IllegalArgumentException(file + ": tensor '" + t.name() + "': no encoder for " + target);
+        }
+    }
+
+    private static MemorySegment convert(Path file, GgufTensorInfo t, MemorySegment src, GgmlType target, Arena arena,
+                                         ExecutorService pool) throws IOException {
+        requireConvertible(file, t, target);
         BlockFormat from = BlockFormats.require(t.type(), "tensor '" + t.name() + "'");
         BlockFormat to = BlockFormats.require(target, "tensor '" + t.name() + "'");
-        if (!to.canQuantize()) {
-            throw new IllegalArgumentException("no encoder for " + target + " (tensor '" + t.name() + "')");
-        }
         int rowLength = Math.toIntExact(t.ggufDims()[0]);
         long rows = t.elementCount() / rowLength;
         long srcRowBytes = t.type().byteSize(rowLength);
@@ -161,14 +183,38 @@ public final class Quantizer {
             long end = Math.min(rows, r0 + ROWS_PER_TASK);
             work.add(() -> {
                 float[] row = new float[rowLength];
+                float[] check = new float[rowLength];
                 for (long r = start; r < end; r++) {
                     from.dequantize(src, r * srcRowBytes, row, 0, rowLength);
+                    int bad = firstNonFinite(row);
+                    if (bad >= 0) {
+                        throw new IllegalArgumentException(file + ": tensor '" + t.name() + "' row " + r + " element "
+                                + bad + " is " + row[bad] + "; cannot quantize non-finite values");
+                    }
                     to.quantize(row, 0, dst, r * dstRowBytes, rowLength);
+                    to.dequantize(dst, r * dstRowBytes, check, 0, rowLength);
+                    bad = firstNonFinite(check);
+                    if (bad >= 0) {
+                        throw new IllegalArgumentException(file + ": tensor '" + t.name() + "' row " + r + ": encoded as "
+                                + target + ", element " + bad + " (" + row[bad] + ") decodes to " + check[bad]
+                                + "; the values exceed the range of the format's F16 scales"
+                                + " (llama.cpp: quantized data validation failed)");
+                    }
                 }
             });
         }
         run(work, pool);
         return dst;
+    }
+
+    /** Index of the first NaN or infinite value, or −1. */
+    static int firstNonFinite(float[] row) {
+        for (int i = 0; i < row.length; i++) {
+            if (!Float.isFinite(row[i])) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private interface RowBatch {

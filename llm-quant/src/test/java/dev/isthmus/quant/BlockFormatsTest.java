@@ -162,4 +162,59 @@ class BlockFormatsTest {
             }
         }
     }
+
+    /** Byte offset of the F16 super-block scale {@code d} inside a block of {@code type}. */
+    static int scaleOffset(GgmlType type) {
+        return switch (type) {
+            case Q2_K -> 80;
+            case Q3_K -> 108;
+            case Q6_K -> 208;
+            default -> 0;
+        };
+    }
+
+    /**
+     * Corrupt blocks (NaN or infinite F16 scale) decode as ggml decodes them: the non-finite value propagates
+     * to that block's elements and to any dot product over it; nothing throws, other blocks are untouched.
+     */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K",
+        "Q6_K", "IQ4_NL", "IQ4_XS"})
+    void nonFiniteScalesPropagateAsInGgml(GgmlType type) {
+        BlockFormat f = BlockFormats.require(type);
+        int count = 4 * 256;
+        int qk = type.blockSize();
+        float[] w = java.util.Arrays.copyOf(testRows(count, 1, 5), count);
+        float[] x = java.util.Arrays.copyOf(testRows(count, 1, 6), count);
+        for (short bits : new short[] {(short) 0x7E00, (short) 0x7C00, (short) 0xFC00}) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment data = arena.allocate(type.byteSize(count));
+                f.quantize(w, 0, data, 0, count);
+                int corrupt = count / qk / 2;
+                data.set(ValueLayout.JAVA_SHORT_UNALIGNED, (long) corrupt * type.bytesPerBlock() + scaleOffset(type), bits);
+                float[] ours = new float[count];
+                f.dequantize(data, 0, ours, 0, count);
+                for (int i = 0; i < count; i++) {
+                    boolean inCorrupt = i / qk == corrupt;
+                    assertThat(Float.isFinite(ours[i])).as("%s scale %04x: element %d (%s) finite", type, bits, i, ours[i])
+                            .isEqualTo(!inCorrupt);
+                }
+                GgmlLibrary ggml = GgmlLibrary.orNull();
+                if (ggml != null) {
+                    float[] theirs = ggml.toFloat(type, data, count);
+                    for (int i = 0; i < count; i++) {
+                        if (Float.isNaN(theirs[i])) {
+                            assertThat(ours[i]).as("%s element %d: ggml gives NaN", type, i).isNaN();
+                        } else {
+                            assertThat(ours[i]).as("%s element %d", type, i).isEqualTo(theirs[i]);
+                        }
+                    }
+                }
+                assertThat(Float.isFinite(f.dot(data, 0, x, 0, count))).as("%s scale %04x: dot finite", type, bits)
+                        .isFalse();
+                assertThat(Float.isFinite(f.dot(data, 0, x, 0, corrupt * qk))).as("%s: dot before the corrupt block",
+                        type).isTrue();
+            }
+        }
+    }
 }

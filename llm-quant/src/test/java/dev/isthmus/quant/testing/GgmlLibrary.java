@@ -73,6 +73,11 @@ public final class GgmlLibrary {
         return INSTANCE;
     }
 
+    /** The library, or null when it is unavailable (for tests whose ggml comparison is an extra check). */
+    public static GgmlLibrary orNull() {
+        return INSTANCE;
+    }
+
     /** ggml's {@code to_float} for {@code type} over {@code count} elements of {@code blocks}. */
     public float[] toFloat(GgmlType type, MemorySegment blocks, int count) {
         try (Arena arena = Arena.ofConfined()) {
