@@ -115,22 +115,10 @@ final class BertModel {
 
     /** Exact GELU, x·Φ(x), as BERT was trained with (not the tanh approximation). */
     static void geluErf(float[] x) {
-        for (int i = 0; i < x.length; i++) {
-            double v = x[i];
-            x[i] = (float) (0.5 * v * (1.0 + erf(v / Math.sqrt(2.0))));
-        }
+        CpuOps.geluErf(x, 0, x.length);
     }
 
-    /**
-     * erf with a fractional error below 1.2e-7 (Numerical Recipes' Chebyshev fit of erfc): one exponential
-     * and a short polynomial, accurate beyond float precision, so GELU costs little.
-     */
     static double erf(double x) {
-        double z = Math.abs(x);
-        double t = 1.0 / (1.0 + 0.5 * z);
-        double erfc = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
-                + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
-                + t * (-0.82215223 + t * 0.17087277)))))))));
-        return x >= 0 ? 1.0 - erfc : erfc - 1.0;
+        return CpuOps.erf(x);
     }
 }

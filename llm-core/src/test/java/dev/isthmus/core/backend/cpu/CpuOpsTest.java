@@ -1,0 +1,48 @@
+package dev.isthmus.core.backend.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import org.junit.jupiter.api.Test;
+
+class CpuOpsTest {
+
+    @Test
+    void vectorGeluMatchesTheScalarTwinAcrossTheRange() {
+        int n = 20_001;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = -10f + i * 0.001f;
+        }
+        float[] v = x.clone();
+        CpuOps.geluErf(v, 0, n);
+        for (int i = 0; i < n; i++) {
+            double expected = 0.5 * x[i] * (1 + CpuOps.erf(x[i] / Math.sqrt(2)));
+            assertThat((double) v[i]).as("gelu(%f)", x[i]).isCloseTo(expected, within(2e-6 * Math.max(1, Math.abs(x[i]))));
+        }
+    }
+
+    @Test
+    void dot4x2EqualsSeparateDots() {
+        int n = 77;
+        float[] w = new float[4 * n];
+        float[] x = new float[2 * n];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) Math.sin(i);
+        }
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) Math.cos(i * 0.3);
+        }
+        float[] out = new float[2 * 4];
+        CpuOps.dot4x2(w, 0, n, x, 0, n, out, 0, 4, 1);
+        for (int t = 0; t < 2; t++) {
+            for (int r = 0; r < 4; r++) {
+                double expected = 0;
+                for (int i = 0; i < n; i++) {
+                    expected += (double) w[r * n + i] * x[t * n + i];
+                }
+                assertThat((double) out[t * 4 + r]).as("row %d token %d", r, t).isCloseTo(expected, within(1e-4));
+            }
+        }
+    }
+}
