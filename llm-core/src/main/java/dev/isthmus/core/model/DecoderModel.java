@@ -242,16 +242,10 @@ public final class DecoderModel {
                 float old = max;
                 max = score;
                 ms = (float) Math.exp(old - max);
-                for (int j = 0; j < hd; j++) {
-                    acc[j] = half(acc[j] * ms);
-                }
             } else {
                 vs = (float) Math.exp(score - max);
             }
-            int vOff = p * kvd + kvOff;
-            for (int j = 0; j < hd; j++) {
-                acc[j] = half(acc[j] + values[vOff + j] * vs);
-            }
+            CpuOps.halfAccumulate(acc, 0, ms, vs, values, p * kvd + kvOff, hd);
             sum = sum * ms + vs;
         }
         float inv = 1f / sum;

@@ -1,6 +1,8 @@
 package dev.isthmus.core.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -165,6 +167,57 @@ public final class CpuOps {
         for (; i < n; i++) {
             y[yOff + i] += a * x[xOff + i];
         }
+    }
+
+    /**
+     * {@code y[i] = half(half(y[i]) · scale + x[i] · a)}-style step of a half-precision accumulator:
+     * {@code y[i] = roundToHalf(y[i] · scale)} when {@code scale != 1}, then {@code y[i] = roundToHalf(y[i] + a · x[i])}.
+     * Equal, bit for bit, to the scalar {@code Float.float16ToFloat(Float.floatToFloat16(...))} form.
+     */
+    public static void halfAccumulate(float[] y, int yOff, float scale, float a, float[] x, int xOff, int n) {
+        int i = 0;
+        FloatVector av = FloatVector.broadcast(F, a);
+        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+            FloatVector acc = FloatVector.fromArray(F, y, yOff + i);
+            if (scale != 1f) {
+                acc = roundToHalf(acc.mul(scale));
+            }
+            // Product and sum rounded separately, as the scalar form does (no fused multiply-add).
+            acc = roundToHalf(acc.add(FloatVector.fromArray(F, x, xOff + i).mul(av)));
+            acc.intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            float v = y[yOff + i];
+            if (scale != 1f) {
+                v = Float.float16ToFloat(Float.floatToFloat16(v * scale));
+            }
+            y[yOff + i] = Float.float16ToFloat(Float.floatToFloat16(v + x[xOff + i] * a));
+        }
+    }
+
+    /**
+     * Rounds each lane to the nearest IEEE half (ties to even) and widens it back. Lanes in the half's normal
+     * range use integer rounding of the float's bits; subnormal, overflowing and NaN lanes (rare) go through
+     * the JDK's scalar conversion.
+     */
+    static FloatVector roundToHalf(FloatVector v) {
+        IntVector bits = v.reinterpretAsInts();
+        IntVector rounded = bits.add(0xFFF).add(bits.lanewise(VectorOperators.LSHR, 13).and(1)).and(~0x1FFF);
+        FloatVector abs = v.abs();
+        VectorMask<Float> special = abs.compare(VectorOperators.LT, 0x1p-14f)
+                .or(abs.compare(VectorOperators.GE, 65520f)).or(v.test(VectorOperators.IS_NAN));
+        FloatVector out = rounded.reinterpretAsFloats();
+        if (special.anyTrue()) {
+            float[] lanes = v.toArray();
+            float[] fixed = out.toArray();
+            for (int k = 0; k < lanes.length; k++) {
+                if (special.laneIsSet(k)) {
+                    fixed[k] = Float.float16ToFloat(Float.floatToFloat16(lanes[k]));
+                }
+            }
+            out = FloatVector.fromArray(F, fixed, 0);
+        }
+        return out;
     }
 
     /** {@code x[i] += y[i]}. */

@@ -45,4 +45,35 @@ class CpuOpsTest {
             }
         }
     }
+
+    @Test
+    void halfAccumulationEqualsTheScalarFormBitForBit() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(3);
+        float[] special = {0f, -0f, 1e-6f, -3e-5f, 6.1e-5f, 65504f, 65519f, 65520f, 70000f, Float.NaN,
+                Float.POSITIVE_INFINITY, 0.000061035156f, 1.00048828125f, 1.0014648f};
+        for (int trial = 0; trial < 2000; trial++) {
+            int n = 1 + r.nextInt(70);
+            float[] y = new float[n];
+            float[] x = new float[n];
+            for (int i = 0; i < n; i++) {
+                y[i] = trial % 7 == 0 ? special[r.nextInt(special.length)] : (float) (r.nextGaussian() * Math.pow(10, r.nextInt(9) - 5));
+                x[i] = trial % 5 == 0 ? special[r.nextInt(special.length)] : (float) r.nextGaussian();
+            }
+            float scale = trial % 3 == 0 ? 1f : (float) r.nextDouble();
+            float a = (float) r.nextDouble() * 2;
+            float[] expected = y.clone();
+            for (int i = 0; i < n; i++) {
+                float v = expected[i];
+                if (scale != 1f) {
+                    v = Float.float16ToFloat(Float.floatToFloat16(v * scale));
+                }
+                expected[i] = Float.float16ToFloat(Float.floatToFloat16(v + x[i] * a));
+            }
+            CpuOps.halfAccumulate(y, 0, scale, a, x, 0, n);
+            for (int i = 0; i < n; i++) {
+                assertThat(Float.floatToIntBits(y[i])).as("trial %d lane %d", trial, i)
+                        .isEqualTo(Float.floatToIntBits(expected[i]));
+            }
+        }
+    }
 }
