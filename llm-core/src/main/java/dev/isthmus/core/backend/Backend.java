@@ -46,6 +46,16 @@ public interface Backend extends AutoCloseable {
      */
     void matmul(Tensor weight, float[] x, float[] out, int batch, boolean referenceRounding);
 
+    /**
+     * Runs {@code body} for every index in {@code [0, count)}, in parallel where the backend has threads.
+     * Used for the light, independent per-head work (attention) between matmuls. The default runs in order.
+     */
+    default void parallelFor(int count, java.util.function.IntConsumer body) {
+        for (int i = 0; i < count; i++) {
+            body.accept(i);
+        }
+    }
+
     @Override
     void close();
 }

@@ -183,8 +183,25 @@ public final class DecoderModel {
         CpuOps.add(s.x, 0, s.proj, 0, n * d);
     }
 
-    /** Causal attention of the batch's queries over the cached keys and values. */
+    /** Multiply-adds below which attention runs on the calling thread (forking would cost more). */
+    private static final long PARALLEL_ATTENTION = 1L << 15;
+    private final ThreadLocal<float[]> attentionScratch = ThreadLocal.withInitial(() -> new float[0]);
+
+    /** Causal attention of the batch's queries over the cached keys and values, parallel over heads. */
     private void attend(InferenceState s, int layer, int n, int start) {
+        int heads = config.heads();
+        long work = (long) n * heads * (start + n) * config.headDim();
+        if (work < PARALLEL_ATTENTION) {
+            for (int task = 0; task < n * heads; task++) {
+                attendOne(s, layer, start, task / heads, task % heads);
+            }
+        } else {
+            backend.parallelFor(n * heads, task -> attendOne(s, layer, start, task / heads, task % heads));
+        }
+    }
+
+    /** Attention of query {@code i} of the batch, head {@code h}. */
+    private void attendOne(InferenceState s, int layer, int start, int i, int h) {
         int hd = config.headDim();
         int qd = config.qDim();
         int kvd = config.kvDim();
@@ -192,31 +209,33 @@ public final class DecoderModel {
         float scale = (float) (1.0 / Math.sqrt(hd));
         float[] keys = s.cache.keys(layer);
         float[] values = s.cache.values(layer);
-        float[] scores = s.scores;
-        for (int i = 0; i < n; i++) {
-            int positions = start + i + 1;
-            for (int h = 0; h < config.heads(); h++) {
-                int qOff = i * qd + h * hd;
-                int kvOff = (h / group) * hd;
-                int outOff = i * qd + h * hd;
-                if (s.halfPrecisionAttention) {
-                    attendHalf(s, keys, values, qOff, kvOff, outOff, positions, scale);
-                    continue;
-                }
-                for (int p = 0; p < positions; p++) {
-                    scores[p] = CpuOps.dot(s.q, qOff, keys, p * kvd + kvOff, hd) * scale;
-                }
-                CpuOps.softmax(scores, 0, positions);
-                java.util.Arrays.fill(s.att, outOff, outOff + hd, 0f);
-                for (int p = 0; p < positions; p++) {
-                    float a = scores[p];
-                    int vOff = p * kvd + kvOff;
-                    for (int j = 0; j < hd; j++) {
-                        s.att[outOff + j] += a * values[vOff + j];
-                    }
-                }
-            }
+        int positions = start + i + 1;
+        int qOff = i * qd + h * hd;
+        int kvOff = (h / group) * hd;
+        int outOff = i * qd + h * hd;
+        if (s.halfPrecisionAttention) {
+            attendHalf(s, keys, values, qOff, kvOff, outOff, positions, scale);
+            return;
         }
+        float[] scores = scratch(positions);
+        for (int p = 0; p < positions; p++) {
+            scores[p] = CpuOps.dot(s.q, qOff, keys, p * kvd + kvOff, hd) * scale;
+        }
+        CpuOps.softmax(scores, 0, positions);
+        java.util.Arrays.fill(s.att, outOff, outOff + hd, 0f);
+        for (int p = 0; p < positions; p++) {
+            CpuOps.axpy(scores[p], values, p * kvd + kvOff, s.att, outOff, hd);
+        }
+    }
+
+    /** A per-thread scratch array of at least {@code n} floats. */
+    private float[] scratch(int n) {
+        float[] a = attentionScratch.get();
+        if (a.length < n) {
+            a = new float[Math.max(n, 2 * a.length)];
+            attentionScratch.set(a);
+        }
+        return a;
     }
 
     /**
@@ -227,7 +246,7 @@ public final class DecoderModel {
                             int positions, float scale) {
         int hd = config.headDim();
         int kvd = config.kvDim();
-        float[] acc = s.accumulator;
+        float[] acc = scratch(hd);
         for (int j = 0; j < hd; j++) {
             s.q[qOff + j] = half(s.q[qOff + j]);
             acc[j] = 0f;

@@ -17,8 +17,6 @@ public final class InferenceState {
     final float[] proj;
     final float[] hb;
     final float[] hb2;
-    final float[] scores;
-    final float[] accumulator;
     final float[] cos;
     final float[] sin;
     final boolean halfPrecisionAttention;
@@ -42,8 +40,6 @@ public final class InferenceState {
         proj = new float[maxBatch * d];
         hb = new float[maxBatch * 2 * c.ffnDim()];
         hb2 = new float[maxBatch * c.ffnDim()];
-        scores = new float[contextLength];
-        accumulator = new float[c.headDim()];
         cos = new float[c.headDim()];
         sin = new float[c.headDim()];
     }

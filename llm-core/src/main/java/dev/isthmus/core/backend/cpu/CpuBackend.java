@@ -179,6 +179,39 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void parallelFor(int count, java.util.function.IntConsumer body) {
+        if (pool == null || count < 2) {
+            for (int i = 0; i < count; i++) {
+                body.accept(i);
+            }
+            return;
+        }
+        pool.invoke(new ForEach(body, 0, count));
+    }
+
+    private static final class ForEach extends RecursiveAction {
+        private final java.util.function.IntConsumer body;
+        private final int from;
+        private final int to;
+
+        ForEach(java.util.function.IntConsumer body, int from, int to) {
+            this.body = body;
+            this.from = from;
+            this.to = to;
+        }
+
+        @Override
+        protected void compute() {
+            if (to - from <= 1) {
+                body.accept(from);
+                return;
+            }
+            int mid = (from + to) >>> 1;
+            invokeAll(new ForEach(body, from, mid), new ForEach(body, mid, to));
+        }
+    }
+
+    @Override
     public void close() {
         if (pool != null) {
             pool.shutdown();
