@@ -13,7 +13,6 @@ import java.util.concurrent.ConcurrentHashMap;
 final class ByteLevelBpe implements TextModel {
     private static final int MAX_CACHED_WORD_CHARS = 48;
     private static final int MAX_CACHE_ENTRIES = 1 << 17;
-    private static final int SCAN_MERGE_LIMIT = 96;
 
     private final PreTokenizer preTokenizer;
     private final boolean addPrefixSpace;
@@ -85,88 +84,7 @@ final class ByteLevelBpe implements TextModel {
         for (int i = 0; i < utf8.length; i++) {
             ids[i] = byteIds[utf8[i] & 0xFF];
         }
-        return ids.length <= SCAN_MERGE_LIMIT ? mergeByScan(ids) : mergeByHeap(ids);
+        return merges.apply(ids);
     }
 
-    /** Short words: keep the rank of every adjacent pair and scan for the smallest. */
-    private int[] mergeByScan(int[] ids) {
-        int n = ids.length;
-        if (n < 2) {
-            return ids;
-        }
-        int[] ranks = new int[n - 1];
-        for (int i = 0; i < n - 1; i++) {
-            ranks[i] = merges.rank(ids[i], ids[i + 1]);
-        }
-        while (n > 1) {
-            int best = BpeMergeTable.NONE;
-            int pos = -1;
-            for (int i = 0; i < n - 1; i++) {
-                if (ranks[i] < best) {
-                    best = ranks[i];
-                    pos = i;
-                }
-            }
-            if (pos < 0) {
-                break;
-            }
-            ids[pos] = merges.result(best);
-            System.arraycopy(ids, pos + 2, ids, pos + 1, n - pos - 2);
-            System.arraycopy(ranks, pos + 1, ranks, pos, n - pos - 2);
-            n--;
-            if (pos > 0) {
-                ranks[pos - 1] = merges.rank(ids[pos - 1], ids[pos]);
-            }
-            if (pos < n - 1) {
-                ranks[pos] = merges.rank(ids[pos], ids[pos + 1]);
-            }
-        }
-        return n == ids.length ? ids : java.util.Arrays.copyOf(ids, n);
-    }
-
-    /** Long words: a linked list of symbols and a min-heap of (rank, position); stale entries are skipped. */
-    private int[] mergeByHeap(int[] ids) {
-        int n = ids.length;
-        int[] prev = new int[n];
-        int[] next = new int[n];
-        LongMinHeap heap = new LongMinHeap(n);
-        for (int i = 0; i < n; i++) {
-            prev[i] = i - 1;
-            next[i] = i + 1;
-            if (i + 1 < n) {
-                push(heap, merges.rank(ids[i], ids[i + 1]), i);
-            }
-        }
-        while (!heap.isEmpty()) {
-            long entry = heap.pop();
-            int rank = (int) (entry >>> 32);
-            int pos = (int) entry;
-            int right = next[pos];
-            if (ids[pos] < 0 || right >= n || merges.rank(ids[pos], ids[right]) != rank) {
-                continue;
-            }
-            ids[pos] = merges.result(rank);
-            ids[right] = -1;
-            int after = next[right];
-            next[pos] = after;
-            if (after < n) {
-                prev[after] = pos;
-                push(heap, merges.rank(ids[pos], ids[after]), pos);
-            }
-            if (prev[pos] >= 0) {
-                push(heap, merges.rank(ids[prev[pos]], ids[pos]), prev[pos]);
-            }
-        }
-        IntList out = new IntList(n);
-        for (int i = 0; i < n; i = next[i]) {
-            out.add(ids[i]);
-        }
-        return out.toArray();
-    }
-
-    private static void push(LongMinHeap heap, int rank, int pos) {
-        if (rank != BpeMergeTable.NONE) {
-            heap.push(((long) rank << 32) | pos);
-        }
-    }
 }

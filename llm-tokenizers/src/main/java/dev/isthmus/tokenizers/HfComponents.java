@@ -33,6 +33,15 @@ final class HfComponents {
                         JsonFields.bool(n, "handle_chinese_chars", true, path),
                         JsonFields.bool(n, "strip_accents", lowercase, path), lowercase);
             }
+            case "Prepend" -> {
+                String prefix = JsonFields.string(n, "prepend", path);
+                yield text -> text.isEmpty() ? text : prefix + text;
+            }
+            case "Replace" -> {
+                String pattern = stringPattern(n, path);
+                String content = JsonFields.string(n, "content", path);
+                yield text -> text.replace(pattern, content);
+            }
             case "Sequence" -> {
                 JsonNode list = JsonFields.array(n, "normalizers", path);
                 List<TextNormalizer> steps = new ArrayList<>();
@@ -42,8 +51,170 @@ final class HfComponents {
                 yield TextNormalizer.sequence(steps);
             }
             default -> throw new TokenizerFormatException(path + ".type '" + type + "' is not supported (supported:"
-                    + " NFC, NFD, NFKC, NFKD, Lowercase, BertNormalizer, Sequence)");
+                    + " NFC, NFD, NFKC, NFKD, Lowercase, BertNormalizer, Prepend, Replace with a String pattern, Sequence)");
         };
+    }
+
+    /** The {@code String} of a {@code Replace} step's pattern; a {@code Regex} pattern is not supported. */
+    private static String stringPattern(JsonNode n, String path) {
+        JsonNode pattern = JsonFields.object(n, "pattern", path);
+        if (!pattern.has("String")) {
+            throw new TokenizerFormatException(path + ".pattern: only a String pattern is supported in Replace, found "
+                    + JsonFields.describe(pattern));
+        }
+        String value = JsonFields.string(pattern, "String", path + ".pattern");
+        if (value.isEmpty()) {
+            throw new TokenizerFormatException(path + ".pattern.String: empty");
+        }
+        return value;
+    }
+
+    /**
+     * The pre-tokenizer of a SentencePiece-style BPE: none (the normalizer puts in the {@code ▁}), or
+     * {@code Metaspace}. Its {@code prepend_scheme} defaults from the older {@code add_prefix_space}
+     * ({@code always} / {@code never}) and {@code split} defaults to true, as HF reads older files.
+     */
+    static ByteFallbackBpe.Metaspace metaspacePreTokenizer(JsonNode pre) {
+        if (pre == null) {
+            return null;
+        }
+        String path = "pre_tokenizer";
+        String type = JsonFields.string(pre, "type", path);
+        if (!type.equals("Metaspace")) {
+            throw new TokenizerFormatException(path + ".type '" + type + "' is not supported with SentencePiece-style BPE"
+                    + " (supported: Metaspace, or none)");
+        }
+        return new ByteFallbackBpe.Metaspace(replacementChar(pre, path), prependScheme(pre, path),
+                JsonFields.bool(pre, "split", true, path));
+    }
+
+    private static char replacementChar(JsonNode n, String path) {
+        String rep = JsonFields.optionalString(n, "replacement", path);
+        if (rep == null) {
+            rep = "\u2581";
+        }
+        if (rep.length() != 1) {
+            throw new TokenizerFormatException(path + ".replacement '" + rep + "': expected one character");
+        }
+        return rep.charAt(0);
+    }
+
+    private static ByteFallbackBpe.PrependScheme prependScheme(JsonNode n, String path) {
+        String scheme = JsonFields.optionalString(n, "prepend_scheme", path);
+        if (scheme == null) {
+            return JsonFields.bool(n, "add_prefix_space", true, path)
+                    ? ByteFallbackBpe.PrependScheme.ALWAYS : ByteFallbackBpe.PrependScheme.NEVER;
+        }
+        return switch (scheme) {
+            case "always" -> ByteFallbackBpe.PrependScheme.ALWAYS;
+            case "first" -> ByteFallbackBpe.PrependScheme.FIRST;
+            case "never" -> ByteFallbackBpe.PrependScheme.NEVER;
+            default -> throw new TokenizerFormatException(path + ".prepend_scheme '" + scheme
+                    + "' is not supported (supported: always, first, never)");
+        };
+    }
+
+    /**
+     * Decoders of SentencePiece-style BPE: {@code Metaspace} alone, or a {@code Sequence} of
+     * {@code Replace("▁", " ")}, {@code ByteFallback}, {@code Fuse}, {@code Strip(" ", start, 0)} in that order,
+     * each optional ({@code Strip} only after {@code Fuse}, where it trims the whole text).
+     */
+    static PieceTable sentencePiecePieces(JsonNode decoder, Vocabulary vocab) {
+        String path = "decoder";
+        String type = decoder == null ? "null" : JsonFields.string(decoder, "type", path);
+        if (type.equals("Metaspace")) {
+            String rep = String.valueOf(replacementChar(decoder, path));
+            boolean dropFirst = prependScheme(decoder, path) != ByteFallbackBpe.PrependScheme.NEVER;
+            byte[][] pieces = new byte[vocab.size()][];
+            byte[][] first = new byte[vocab.size()][];
+            for (int id = 0; id < pieces.length; id++) {
+                String t = vocab.token(id);
+                if (t != null) {
+                    pieces[id] = t.replace(rep, " ").getBytes(StandardCharsets.UTF_8);
+                    // HF's Metaspace decoder drops every replacement char of the first token, not only a leading one.
+                    first[id] = dropFirst ? t.replace(rep, "").getBytes(StandardCharsets.UTF_8) : null;
+                }
+            }
+            return new PieceTable(pieces, first);
+        }
+        if (!type.equals("Sequence")) {
+            throw new TokenizerFormatException(path + ".type '" + type + "' is not supported with SentencePiece-style BPE"
+                    + " (supported: Metaspace, or a Sequence of Replace, ByteFallback, Fuse, Strip)");
+        }
+        JsonNode list = JsonFields.array(decoder, "decoders", path);
+        String from = null;
+        String to = null;
+        boolean byteFallback = false;
+        boolean fuse = false;
+        int strip = 0;
+        int stage = 0;
+        for (int i = 0; i < list.size(); i++) {
+            String stepPath = path + ".decoders[" + i + "]";
+            JsonNode step = list.get(i);
+            String stepType = JsonFields.string(step, "type", stepPath);
+            int order = switch (stepType) {
+                case "Replace" -> 1;
+                case "ByteFallback" -> 2;
+                case "Fuse" -> 3;
+                case "Strip" -> 4;
+                default -> throw new TokenizerFormatException(stepPath + ".type '" + stepType + "' is not supported"
+                        + " (supported: Replace, ByteFallback, Fuse, Strip)");
+            };
+            if (order <= stage) {
+                throw new TokenizerFormatException(stepPath + ": " + stepType + " here is not supported (the order"
+                        + " must be Replace, ByteFallback, Fuse, Strip)");
+            }
+            stage = order;
+            switch (stepType) {
+                case "Replace" -> {
+                    from = stringPattern(step, stepPath);
+                    to = JsonFields.string(step, "content", stepPath);
+                }
+                case "ByteFallback" -> byteFallback = true;
+                case "Fuse" -> fuse = true;
+                default -> {
+                    String content = JsonFields.string(step, "content", stepPath);
+                    int start = JsonFields.integer(step.get("start"), stepPath + ".start");
+                    int stop = JsonFields.integer(step.get("stop"), stepPath + ".stop");
+                    if (!content.equals(" ") || stop != 0 || start < 0 || !fuse) {
+                        throw new TokenizerFormatException(stepPath + ": Strip is supported only with content ' ',"
+                                + " stop 0, after Fuse");
+                    }
+                    strip = start;
+                }
+            }
+        }
+        byte[][] pieces = new byte[vocab.size()][];
+        boolean[] bytes = byteFallback ? new boolean[vocab.size()] : null;
+        for (int id = 0; id < pieces.length; id++) {
+            String t = vocab.token(id);
+            if (t == null) {
+                continue;
+            }
+            String replaced = from == null ? t : t.replace(from, to);
+            int b = byteFallback ? byteToken(replaced) : -1;
+            if (b >= 0) {
+                bytes[id] = true;
+                pieces[id] = new byte[] {(byte) b};
+            } else {
+                pieces[id] = replaced.getBytes(StandardCharsets.UTF_8);
+            }
+        }
+        return PieceTable.byteFallback(pieces, bytes, strip);
+    }
+
+    /** The byte of a {@code <0xNN>} token as HF's ByteFallback decoder reads it ({@code u8::from_str_radix}), else -1. */
+    static int byteToken(String t) {
+        if (t.length() != 6 || !t.startsWith("<0x") || t.charAt(5) != '>') {
+            return -1;
+        }
+        int lo = asciiHex(t.charAt(4));
+        int hi = t.charAt(3) == '+' ? 0 : asciiHex(t.charAt(3)); // Rust's from_str_radix accepts a leading '+'
+        return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+    }
+
+    private static int asciiHex(char c) {
+        return c < 0x80 ? Character.digit(c, 16) : -1;
     }
 
     /**

@@ -110,7 +110,14 @@ public final class HuggingFaceTokenizerLoader {
             boolean lossless;
             JsonNode pre = JsonFields.optional(root, "pre_tokenizer");
             JsonNode decoder = JsonFields.optional(root, "decoder");
-            switch (type) {
+            boolean sentencePiece = type.equals("BPE") && isSentencePieceStyle(pre);
+            switch (sentencePiece ? "BPE with byte_fallback or Metaspace" : type) {
+                case "BPE with byte_fallback or Metaspace" -> {
+                    textModel = byteFallbackBpe(pre);
+                    pieces = HfComponents.sentencePiecePieces(decoder, vocab);
+                    kind = "SentencePiece BPE (tokenizer.json)";
+                    lossless = pieces.fallbackBytes() != null && pieces.stripStart() == 1 && prependsSpace(root);
+                }
                 case "BPE" -> {
                     HfComponents.ByteLevelSplit split = HfComponents.byteLevelPreTokenizer(pre);
                     textModel = byteLevelBpe(split);
@@ -224,10 +231,6 @@ public final class HuggingFaceTokenizerLoader {
                     throw new TokenizerFormatException("model." + affix + " '" + value + "' is not supported with byte-level BPE");
                 }
             }
-            if (JsonFields.bool(model, "byte_fallback", false, "model")) {
-                throw new TokenizerFormatException("model.byte_fallback: SentencePiece-style BPE from tokenizer.json is not"
-                        + " supported; load the model's GGUF vocabulary instead");
-            }
             int[] byteIds = new int[256];
             for (int b = 0; b < 256; b++) {
                 Integer id = modelVocab.get(String.valueOf(ByteLevelAlphabet.charOf(b)));
@@ -241,6 +244,60 @@ public final class HuggingFaceTokenizerLoader {
             boolean ignoreMerges = JsonFields.bool(model, "ignore_merges", false, "model");
             return new ByteLevelBpe(split.preTokenizer(), split.addPrefixSpace(), byteIds, merges,
                     ignoreMerges ? Map.copyOf(modelVocab) : null);
+        }
+
+        /** BPE with {@code byte_fallback}, or over {@code ▁}-marked text from a Metaspace pre-tokenizer. */
+        private boolean isSentencePieceStyle(JsonNode pre) {
+            return JsonFields.bool(model, "byte_fallback", false, "model")
+                    || (pre != null && "Metaspace".equals(JsonFields.optionalString(pre, "type", "pre_tokenizer")));
+        }
+
+        /** Llama 2's normalizer {@code Sequence[Prepend("▁"), Replace(" ", "▁")]}, which Strip(1) undoes on decode. */
+        private static boolean prependsSpace(JsonNode root) {
+            JsonNode n = JsonFields.optional(root, "normalizer");
+            if (n == null || !"Sequence".equals(n.path("type").asText())) {
+                return false;
+            }
+            boolean prepend = false;
+            for (JsonNode step : n.path("normalizers")) {
+                prepend |= "Prepend".equals(step.path("type").asText());
+            }
+            return prepend;
+        }
+
+        private TextModel byteFallbackBpe(JsonNode pre) {
+            if (JsonFields.optional(model, "dropout") != null) {
+                throw new TokenizerFormatException("model.dropout: BPE dropout is not supported (it makes encoding random)");
+            }
+            for (String affix : new String[] {"continuing_subword_prefix", "end_of_word_suffix"}) {
+                String value = JsonFields.optionalString(model, affix, "model");
+                if (value != null && !value.isEmpty()) {
+                    throw new TokenizerFormatException("model." + affix + " '" + value
+                            + "' is not supported with SentencePiece-style BPE");
+                }
+            }
+            ByteFallbackBpe.Metaspace metaspace = HfComponents.metaspacePreTokenizer(pre);
+            int[] byteIds = new int[256];
+            java.util.Arrays.fill(byteIds, -1);
+            if (JsonFields.bool(model, "byte_fallback", false, "model")) {
+                for (int b = 0; b < 256; b++) {
+                    Integer id = modelVocab.get(String.format("<0x%02X>", b));
+                    byteIds[b] = id == null ? -1 : id;
+                }
+            }
+            String unk = JsonFields.optionalString(model, "unk_token", "model");
+            int unkId = -1;
+            if (unk != null) {
+                Integer id = modelVocab.get(unk);
+                if (id == null) {
+                    throw new TokenizerFormatException("model.unk_token '" + unk + "' is not in model.vocab");
+                }
+                unkId = id;
+            }
+            BpeMergeTable merges = HfComponents.merges(JsonFields.array(model, "merges", "model"), modelVocab);
+            return new ByteFallbackBpe(modelVocab, merges, byteIds, unkId,
+                    JsonFields.bool(model, "fuse_unk", false, "model"),
+                    JsonFields.bool(model, "ignore_merges", false, "model"), metaspace);
         }
 
         private TextModel wordPiece(JsonNode pre) {

@@ -12,4 +12,13 @@ interface TextModel {
      *     dummy-prefix space there, as llama.cpp does)
      */
     void encode(String text, int from, int to, boolean afterSpecial, IntList out);
+
+    /**
+     * As {@link #encode(String, int, int, boolean, IntList)}, also told whether the run is where the whole text
+     * starts (no added token before it), which Hugging Face's {@code Metaspace} with {@code prepend_scheme: first}
+     * needs.
+     */
+    default void encode(String text, int from, int to, boolean afterSpecial, boolean textStart, IntList out) {
+        encode(text, from, to, afterSpecial, out);
+    }
 }

@@ -85,6 +85,17 @@ public final class Tokenizer {
      * @throws IllegalArgumentException if an id is not in the vocabulary
      */
     public String decode(int[] ids, boolean skipSpecialTokens) {
+        if (spec.pieces().hasDecoderChain()) {
+            int[] kept = new int[ids.length];
+            int count = 0;
+            for (int id : ids) {
+                checkId(id);
+                if (!(skipSpecialTokens && vocab.isSpecial(id))) {
+                    kept[count++] = id;
+                }
+            }
+            return spec.pieces().decodeByteFallback(kept, count);
+        }
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(ids.length * 4);
         boolean first = true;
         for (int id : ids) {
@@ -227,7 +238,7 @@ public final class Tokenizer {
             AddedTokenMatcher.Match m = raw.find(text, pos, end, parseSpecial);
             int gapEnd = m == null ? end : m.start();
             if (gapEnd > pos) {
-                encodeOrdinary(text, pos, gapEnd, afterSpecial, parseSpecial, out);
+                encodeOrdinary(text, pos, gapEnd, afterSpecial, pos == 0, parseSpecial, out);
                 afterSpecial = false;
             }
             if (m == null) {
@@ -239,10 +250,11 @@ public final class Tokenizer {
         }
     }
 
-    private void encodeOrdinary(String text, int from, int to, boolean afterSpecial, boolean parseSpecial, IntList out) {
+    private void encodeOrdinary(String text, int from, int to, boolean afterSpecial, boolean textStart,
+                                boolean parseSpecial, IntList out) {
         TextNormalizer normalizer = spec.normalizer();
         if (normalizer == null) {
-            spec.model().encode(text, from, to, afterSpecial, out);
+            spec.model().encode(text, from, to, afterSpecial, textStart, out);
             return;
         }
         String normalized = normalizer.normalize(text.substring(from, to));
@@ -253,7 +265,7 @@ public final class Tokenizer {
             AddedTokenMatcher.Match m = matcher.find(normalized, pos, end, parseSpecial);
             int gapEnd = m == null ? end : m.start();
             if (gapEnd > pos) {
-                spec.model().encode(normalized, pos, gapEnd, afterSpecial, out);
+                spec.model().encode(normalized, pos, gapEnd, afterSpecial, textStart && pos == 0, out);
                 afterSpecial = false;
             }
             if (m == null) {

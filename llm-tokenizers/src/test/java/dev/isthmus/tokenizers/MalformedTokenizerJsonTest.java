@@ -73,14 +73,26 @@ class MalformedTokenizerJsonTest {
 
     @Test
     void unsupportedNormalizerIsNamed() {
-        assertRejected(VALID.replace("\"normalizer\": null", "\"normalizer\": {\"type\": \"Replace\"}"),
-                "normalizer.type", "Replace");
+        assertRejected(VALID.replace("\"normalizer\": null", "\"normalizer\": {\"type\": \"Precompiled\"}"),
+                "normalizer.type", "Precompiled");
+    }
+
+    @Test
+    void replaceWithARegexIsNamed() {
+        assertRejected(VALID.replace("\"normalizer\": null", "\"normalizer\": {\"type\": \"Replace\", \"pattern\":"
+                + " {\"Regex\": \" +\"}, \"content\": \" \"}"), "normalizer.pattern", "String");
     }
 
     @Test
     void unsupportedPreTokenizerIsNamed() {
         assertRejected(VALID.replace("{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true}",
-                "{\"type\": \"Metaspace\"}"), "pre_tokenizer.type", "Metaspace");
+                "{\"type\": \"Whitespace\"}"), "pre_tokenizer.type", "Whitespace");
+    }
+
+    @Test
+    void metaspaceWithAByteLevelDecoderIsNamed() {
+        assertRejected(VALID.replace("{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true}",
+                "{\"type\": \"Metaspace\"}"), "decoder.type", "ByteLevel", "SentencePiece");
     }
 
     @Test

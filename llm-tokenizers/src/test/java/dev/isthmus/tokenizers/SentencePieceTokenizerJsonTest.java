@@ -1,0 +1,144 @@
+package dev.isthmus.tokenizers;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * SentencePiece-style BPE {@code tokenizer.json} (BPE with {@code byte_fallback}, as Llama 2, Mistral, TinyLlama
+ * and Phi-3 ship it) against Hugging Face {@code tokenizers}. The file is built at run time from the Llama 2
+ * vocabulary in {@code testdata/models/llama-2-tiny-random.gguf} by {@link SentencePieceTokenizerJson}, in Llama 2's
+ * own shape ({@code llama2-legacy}) and the Metaspace shape ({@code llama2-metaspace}); the expected ids were made
+ * with {@code ref hf-tokenize} on files built the same way (see {@code src/test/resources/reference-ids/README.md}).
+ */
+class SentencePieceTokenizerJsonTest {
+    private static final Map<String, Tokenizer> TOKENIZERS = new ConcurrentHashMap<>();
+    private static final List<String> NAMES = List.of("llama2-legacy", "llama2-metaspace");
+
+    static Tokenizer tokenizer(String name) {
+        Path gguf = SharedTestData.require("testdata/models/llama-2-tiny-random.gguf");
+        return TOKENIZERS.computeIfAbsent(name, n -> {
+            try {
+                SentencePieceTokenizerJson.Shape shape = n.equals("llama2-legacy")
+                        ? SentencePieceTokenizerJson.Shape.LEGACY : SentencePieceTokenizerJson.Shape.METASPACE;
+                return HuggingFaceTokenizerLoader.fromJson(SentencePieceTokenizerJson.build(gguf, shape), null);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+    }
+
+    private static Path resource(String name) {
+        try {
+            return Path.of(SentencePieceTokenizerJsonTest.class.getResource("/reference-ids/" + name).toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The 46 llama-spm vector texts, and the extra and random texts, for both shapes. */
+    static Stream<SharedTestData.Case> plain() throws IOException {
+        List<SharedTestData.Case> all = new ArrayList<>();
+        for (String name : NAMES) {
+            all.addAll(SharedTestData.cases(name, SharedTestData.require("testdata/vectors/llama-spm.inp"),
+                    resource("llama-spm." + name + ".out")));
+            for (String set : List.of("extra", "random")) {
+                all.addAll(SharedTestData.cases(name, resource(set + ".inp"), resource(set + "." + name + ".out")));
+            }
+        }
+        return all.stream();
+    }
+
+    static Stream<SharedTestData.Case> withSpecialTokensAdded() throws IOException {
+        List<SharedTestData.Case> all = new ArrayList<>();
+        for (String name : NAMES) {
+            for (String set : List.of("extra", "random")) {
+                all.addAll(SharedTestData.cases(name, resource(set + ".inp"),
+                        resource(set + "." + name + ".special.out")));
+            }
+        }
+        return all.stream();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("plain")
+    void encodesToHuggingFaceIds(SharedTestData.Case c) {
+        int[] ids = tokenizer(c.vocab()).encode(c.text(), new EncodeOptions(false, true));
+        assertThat(ids).as("ids of %s (got %s)", c, Arrays.toString(ids)).containsExactly(c.ids());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("withSpecialTokensAdded")
+    void addsBosAsThePostProcessorSays(SharedTestData.Case c) {
+        int[] ids = tokenizer(c.vocab()).encode(c.text(), EncodeOptions.DEFAULT);
+        assertThat(ids).as("ids of %s (got %s)", c, Arrays.toString(ids)).containsExactly(c.ids());
+    }
+
+    @Test
+    void llamaSpmVectorsDecodeBackToTheirText() throws IOException {
+        Tokenizer tok = tokenizer("llama2-legacy");
+        List<String> texts = SharedTestData.readInp(SharedTestData.require("testdata/vectors/llama-spm.inp"));
+        List<int[]> ids = SharedTestData.readOut(resource("llama-spm.llama2-legacy.out"));
+        assertThat(texts).hasSize(46);
+        for (int i = 0; i < texts.size(); i++) {
+            assertThat(tok.decode(ids.get(i))).as("decode of llama-spm text %d", i).isEqualTo(texts.get(i));
+        }
+        assertThat(tok.isLossless()).isTrue();
+    }
+
+    @Test
+    void legacyShapeAgreesWithLlamaCppOnTheGgufVocabulary() throws IOException {
+        // Llama 2's tokenizer.json and llama.cpp's SentencePiece give the same ids on every vector text.
+        Tokenizer tok = tokenizer("llama2-legacy");
+        List<SharedTestData.Case> cases = SharedTestData.vectors("llama-spm");
+        for (SharedTestData.Case c : cases) {
+            assertThat(tok.encode(c.text(), EncodeOptions.PLAIN_TEXT)).as("ids of %s", c).containsExactly(c.ids());
+        }
+    }
+
+    @Test
+    void byteFallbackDecoderGivesOneReplacementPerByteOfAnInvalidRun() {
+        Tokenizer tok = tokenizer("llama2-legacy");
+        int e4 = tok.tokenToId("<0xE4>").orElseThrow();
+        int b8 = tok.tokenToId("<0xB8>").orElseThrow();
+        int ad = tok.tokenToId("<0xAD>").orElseThrow();
+        int hello = tok.tokenToId("▁Hello").orElseThrow();
+        assertThat(tok.decode(new int[] {e4, b8, ad})).isEqualTo("中");
+        // HF's ByteFallback: a run that is not valid UTF-8 becomes one U+FFFD per token, whatever its prefix.
+        assertThat(tok.decode(new int[] {e4, b8})).isEqualTo("\uFFFD\uFFFD");
+        assertThat(tok.decode(new int[] {e4, b8, ad, ad, hello})).isEqualTo("\uFFFD\uFFFD\uFFFD\uFFFD Hello");
+        assertThat(tok.decode(new int[] {hello, hello})).isEqualTo("Hello Hello");
+    }
+
+    @Test
+    void specialTokensDecodeAsTextOrAreSkipped() {
+        Tokenizer tok = tokenizer("llama2-legacy");
+        int hello = tok.tokenToId("▁Hello").orElseThrow();
+        assertThat(tok.decode(new int[] {1, hello, 2})).isEqualTo("<s> Hello</s>");
+        assertThat(tok.decode(new int[] {1, hello, 2}, true)).isEqualTo("Hello");
+        assertThat(tok.bosTokenId()).hasValue(1);
+        assertThat(tok.unknownTokenId()).hasValue(0);
+        assertThat(tok.kind()).isEqualTo("SentencePiece BPE (tokenizer.json)");
+    }
+
+    @Test
+    void longRunOfOneCharacterStaysFast() {
+        Tokenizer tok = tokenizer("llama2-legacy");
+        long start = System.nanoTime();
+        int[] ids = tok.encode(" ".repeat(100_000) + "x".repeat(100_000), EncodeOptions.PLAIN_TEXT);
+        assertThat(ids.length).isPositive();
+        assertThat(System.nanoTime() - start).as("nanoseconds for 200k characters").isLessThan(5_000_000_000L);
+        assertThat(tok.decode(ids)).isEqualTo(" ".repeat(100_000) + "x".repeat(100_000));
+    }
+}
