@@ -60,12 +60,15 @@ final class VectorKernels {
         IntVector magnitude = bits.and(0x7FFF);
         // Shifting the 15 magnitude bits into a float's exponent/mantissa gives value × 2^-112 exactly,
         // for subnormal halves too; multiplying by 2^112 restores it.
-        FloatVector scaled = magnitude.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(TWO_POW_112);
+        IntVector shifted = magnitude.lanewise(VectorOperators.LSHL, 13);
+        IntVector result = shifted.reinterpretAsFloats().mul(TWO_POW_112).reinterpretAsInts();
         VectorMask<Integer> special = magnitude.compare(VectorOperators.GE, 0x7C00);
-        // Infinities and NaNs; NaNs come out quiet, as the JDK's (hardware) conversion makes them.
-        IntVector specialBits = magnitude.lanewise(VectorOperators.LSHL, 13).or(0x7F80_0000);
-        specialBits = specialBits.blend(specialBits.or(0x0040_0000), magnitude.compare(VectorOperators.GT, 0x7C00));
-        IntVector result = scaled.reinterpretAsInts().blend(specialBits, special);
+        if (special.anyTrue()) {
+            // Infinities and NaNs (rare in weights); NaNs come out quiet, as the JDK's conversion makes them.
+            IntVector specialBits = shifted.or(0x7F80_0000);
+            specialBits = specialBits.blend(specialBits.or(0x0040_0000), magnitude.compare(VectorOperators.GT, 0x7C00));
+            result = result.blend(specialBits, special);
+        }
         IntVector sign = bits.and(0x8000).lanewise(VectorOperators.LSHL, 16);
         return result.or(sign).reinterpretAsFloats();
     }
