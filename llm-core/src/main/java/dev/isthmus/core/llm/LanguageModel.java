@@ -180,6 +180,17 @@ public final class LanguageModel implements AutoCloseable {
         }
     }
 
+    /** Runs {@code count} ids from {@code offset} and writes every position's logits (count × vocab). */
+    void evaluateAll(InferenceState state, int[] ids, int offset, int count, float[] logits) {
+        lifecycle.readLock().lock();
+        try {
+            checkOpen();
+            decoder.forward(state, ids, offset, count, logits, true);
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
     Generation startGeneration(InferenceState state, int[] promptIds, int reused, GenerationParams params) {
         if (promptIds.length == 0) {
             throw new IllegalArgumentException("empty prompt: give some text, or add BOS");

@@ -9,6 +9,8 @@ import dev.isthmus.tokenizers.EncodeOptions;
  * scored, so every scored token sees at least ctx/2 tokens of context.
  */
 final class Perplexity {
+    /** Positions whose logits are held at once. */
+    private static final int SLICE = 64;
     private Perplexity() {
     }
 
@@ -44,15 +46,25 @@ final class Perplexity {
         int count = 0;
         double[] running = new double[chunks];
         int[] window = new int[ctx];
+        // Logits are needed only for the scored half, and only a slice at a time: memory stays at
+        // SLICE × vocab floats even for 150k-token vocabularies and long windows.
+        int slice = Math.max(1, Math.min(SLICE, ctx - first));
+        float[] logits = new float[slice * vocab];
+        float[] ignored = new float[vocab];
         for (int c = 0; c < chunks; c++) {
             System.arraycopy(tokens, c * ctx, window, 0, ctx);
             if (bos) {
                 window[0] = bosId;
             }
-            float[] logits = model.logits(window);
-            for (int j = first; j < ctx - 1; j++) {
-                nll -= logSoftmax(logits, j * vocab, vocab, window[j + 1]);
-                count++;
+            dev.isthmus.core.model.InferenceState state = model.newState(ctx);
+            model.evaluate(state, java.util.Arrays.copyOf(window, first), ignored);
+            for (int from = first; from < ctx - 1; from += slice) {
+                int n = Math.min(slice, ctx - 1 - from);
+                model.evaluateAll(state, window, from, n, logits);
+                for (int j = 0; j < n; j++) {
+                    nll -= logSoftmax(logits, j * vocab, vocab, window[from + j + 1]);
+                    count++;
+                }
             }
             running[c] = Math.exp(nll / count);
         }
