@@ -26,13 +26,15 @@ import java.util.Map;
  * <p>Two shapes: {@link Shape#LEGACY} (Llama 2's own file: normalizer {@code Prepend("▁")} +
  * {@code Replace(" ", "▁")}, no pre-tokenizer, decoder {@code Replace}/{@code ByteFallback}/{@code Fuse}/{@code Strip})
  * and {@link Shape#METASPACE} (transformers' non-legacy conversion and Mistral-style files: no normalizer,
- * pre-tokenizer {@code Metaspace(prepend_scheme=first, split=false)}, decoder {@code Metaspace}).
+ * pre-tokenizer {@code Metaspace(prepend_scheme=first, split=false)}, decoder {@code Metaspace}) and
+ * {@link Shape#METASPACE_SPLIT} (pre-tokenizer {@code Metaspace(prepend_scheme=always, split=true)}, each
+ * {@code ▁} starting a word, with Llama 2's decoder).
  *
  * <p>{@code main(gguf, shape, out)} writes the file, so the expected ids in
  * {@code src/test/resources/reference-ids/} can be regenerated with {@code ref hf-tokenize} (see the README there).
  */
 final class SentencePieceTokenizerJson {
-    enum Shape { LEGACY, METASPACE }
+    enum Shape { LEGACY, METASPACE, METASPACE_SPLIT }
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -97,10 +99,14 @@ final class SentencePieceTokenizerJson {
             replace.putObject("pattern").put("String", " ");
             replace.put("content", "▁");
             root.putNull("pre_tokenizer");
-        } else {
+        } else if (shape == Shape.METASPACE) {
             root.putNull("normalizer");
             root.putObject("pre_tokenizer").put("type", "Metaspace").put("replacement", "▁")
                     .put("prepend_scheme", "first").put("split", false);
+        } else {
+            root.putNull("normalizer");
+            root.putObject("pre_tokenizer").put("type", "Metaspace").put("replacement", "▁")
+                    .put("prepend_scheme", "always").put("split", true);
         }
         ObjectNode post = root.putObject("post_processor").put("type", "TemplateProcessing");
         ArrayNode single = post.putArray("single");
@@ -114,7 +120,7 @@ final class SentencePieceTokenizerJson {
         ObjectNode bos = post.putObject("special_tokens").putObject("<s>").put("id", "<s>");
         bos.putArray("ids").add(vocab.get("<s>"));
         bos.putArray("tokens").add("<s>");
-        if (shape == Shape.LEGACY) {
+        if (shape != Shape.METASPACE) {
             ArrayNode decoders = root.putObject("decoder").put("type", "Sequence").putArray("decoders");
             ObjectNode replace = decoders.addObject().put("type", "Replace");
             replace.putObject("pattern").put("String", "▁");

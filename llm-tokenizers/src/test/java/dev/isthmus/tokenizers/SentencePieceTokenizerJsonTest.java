@@ -19,19 +19,23 @@ import org.junit.jupiter.params.provider.MethodSource;
  * SentencePiece-style BPE {@code tokenizer.json} (BPE with {@code byte_fallback}, as Llama 2, Mistral, TinyLlama
  * and Phi-3 ship it) against Hugging Face {@code tokenizers}. The file is built at run time from the Llama 2
  * vocabulary in {@code testdata/models/llama-2-tiny-random.gguf} by {@link SentencePieceTokenizerJson}, in Llama 2's
- * own shape ({@code llama2-legacy}) and the Metaspace shape ({@code llama2-metaspace}); the expected ids were made
+ * own shape ({@code llama2-legacy}) and two Metaspace shapes ({@code llama2-metaspace}: prepend first, no split;
+ * {@code llama2-metaspace-split}: prepend always, split at every {@code ▁}); the expected ids were made
  * with {@code ref hf-tokenize} on files built the same way (see {@code src/test/resources/reference-ids/README.md}).
  */
 class SentencePieceTokenizerJsonTest {
     private static final Map<String, Tokenizer> TOKENIZERS = new ConcurrentHashMap<>();
-    private static final List<String> NAMES = List.of("llama2-legacy", "llama2-metaspace");
+    private static final List<String> NAMES = List.of("llama2-legacy", "llama2-metaspace", "llama2-metaspace-split");
 
     static Tokenizer tokenizer(String name) {
         Path gguf = SharedTestData.require("testdata/models/llama-2-tiny-random.gguf");
         return TOKENIZERS.computeIfAbsent(name, n -> {
             try {
-                SentencePieceTokenizerJson.Shape shape = n.equals("llama2-legacy")
-                        ? SentencePieceTokenizerJson.Shape.LEGACY : SentencePieceTokenizerJson.Shape.METASPACE;
+                SentencePieceTokenizerJson.Shape shape = switch (n) {
+                    case "llama2-legacy" -> SentencePieceTokenizerJson.Shape.LEGACY;
+                    case "llama2-metaspace" -> SentencePieceTokenizerJson.Shape.METASPACE;
+                    default -> SentencePieceTokenizerJson.Shape.METASPACE_SPLIT;
+                };
                 return HuggingFaceTokenizerLoader.fromJson(SentencePieceTokenizerJson.build(gguf, shape), null);
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
@@ -119,6 +123,24 @@ class SentencePieceTokenizerJsonTest {
         assertThat(tok.decode(new int[] {e4, b8})).isEqualTo("\uFFFD\uFFFD");
         assertThat(tok.decode(new int[] {e4, b8, ad, ad, hello})).isEqualTo("\uFFFD\uFFFD\uFFFD\uFFFD Hello");
         assertThat(tok.decode(new int[] {hello, hello})).isEqualTo("Hello Hello");
+    }
+
+    /** Expected strings printed by HF tokenizers' {@code decode} (npm {@code @anush008/tokenizers} 0.6.0) on the same files. */
+    @Test
+    void decodeMatchesHuggingFaceOnEdgeCases() {
+        Tokenizer legacy = tokenizer("llama2-legacy");
+        assertThat(legacy.decode(new int[] {231, 190, 176})).isEqualTo("仭");
+        assertThat(legacy.decode(new int[] {231, 190})).isEqualTo("\uFFFD\uFFFD");
+        assertThat(legacy.decode(new int[] {231, 190, 176, 176, 15043})).isEqualTo("\uFFFD\uFFFD\uFFFD\uFFFD Hello");
+        assertThat(legacy.decode(new int[] {15043, 15043})).isEqualTo("Hello Hello");
+        assertThat(legacy.decode(new int[] {35})).as("<0x20> first: Strip removes it").isEmpty();
+        assertThat(legacy.decode(new int[] {259, 15043})).isEqualTo("  Hello");
+        assertThat(legacy.decode(new int[] {29871, 29871})).isEqualTo(" ");
+        Tokenizer metaspace = tokenizer("llama2-metaspace");
+        assertThat(metaspace.decode(new int[] {259, 15043, 259})).as("every ▁ of the first token dropped").isEqualTo(" Hello  ");
+        assertThat(metaspace.decode(new int[] {231, 190, 176})).as("no ByteFallback step").isEqualTo("<0xE4><0xBB><0xAD>");
+        assertThat(metaspace.decode(new int[] {1, 259, 15043})).isEqualTo("<s>   Hello");
+        assertThat(metaspace.decode(new int[] {1, 259, 15043}, true)).isEqualTo(" Hello");
     }
 
     @Test
