@@ -1,6 +1,5 @@
 package dev.isthmus.quant;
 
-import static dev.isthmus.quant.QuantVectors.B;
 import static dev.isthmus.quant.QuantVectors.F;
 import static dev.isthmus.quant.QuantVectors.LANES;
 
@@ -10,31 +9,54 @@ import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * GGML IQ4_NL: 32 weights per 18-byte block, {@code d} (F16) and 16 bytes of 4-bit indices into a fixed
  * non-linear grid ({@code kvalues_iq4nl}, −127..113); weight = d·grid[index].
  */
-public final class IQ4_NLFormat implements BlockFormat {
+public final class IQ4_NLFormat implements BlockFormat, ScalarTwin {
     static final int QK = 32;
     static final int BLOCK_BYTES = 18;
-    /** The grid split into two lane-sized tables: a two-table select looks up 16 entries with 8 lanes. */
-    static final ByteVector GRID_LO = grid(0);
-    static final ByteVector GRID_HI = grid(1);
+    /** Sixteen bytes: one IQ4 block's packed indices, and the grid as a one-register table (a pshufb). */
+    static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
+    static final ByteVector GRID = ByteVector.fromArray(B16, KQuantMath.IQ4NL_VALUES, 0);
+    /** Float vectors per 16 looked-up bytes. */
+    static final int PARTS = 16 / LANES;
 
-    private static ByteVector grid(int half) {
-        byte[] table = new byte[B.length()];
-        for (int i = 0; i < table.length; i++) {
-            int index = half * B.length() + i;
-            table[i] = index < 16 ? KQuantMath.IQ4NL_VALUES[index] : 0;
-        }
-        return ByteVector.fromArray(B, table, 0);
+    /** Grid values of the low nibbles of {@code q}'s 16 bytes (weights 0..15 of the block). */
+    static ByteVector lowValues(ByteVector q) {
+        return q.and((byte) 0x0F).selectFrom(GRID);
     }
 
-    /** Grid values for the 4-bit indices in {@code index}'s lanes. */
-    static ByteVector lookup(ByteVector index) {
-        return index.selectFrom(GRID_LO, GRID_HI);
+    /** Grid values of the high nibbles (weights 16..31); the shift runs in 16-bit lanes, x86 has no byte shifts. */
+    static ByteVector highValues(ByteVector q) {
+        return q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().and((byte) 0x0F)
+                .selectFrom(GRID);
+    }
+
+    /** Moves bytes 8..15 to lanes 0..7, so that part 1 widens from lane 0 (faster than widening from lane 8). */
+    private static final VectorShuffle<Byte> UPPER_HALF = VectorShuffle.fromOp(B16, i -> (i + 8) & 15);
+
+    /** Part {@code p} ({@link #LANES} lanes) of sixteen grid values, as floats. */
+    static FloatVector part(ByteVector values, int p) {
+        ByteVector v = p == 0 ? values : values.rearrange(UPPER_HALF);
+        return QuantVectors.toFloat((IntVector) v.castShape(QuantVectors.I, 0));
+    }
+
+    /** Writes scale·grid[index] for one 32-weight block of packed indices at {@code at} to {@code dst[y..y+32)}. */
+    static void blockDequantize(MemorySegment data, long at, float scale, float[] dst, int y) {
+        ByteVector q = ByteVector.fromMemorySegment(B16, data, at, QuantVectors.LE);
+        ByteVector lo = lowValues(q);
+        ByteVector hi = highValues(q);
+        FloatVector d = FloatVector.broadcast(F, scale);
+        for (int p = 0; p < PARTS; p++) {
+            d.mul(part(lo, p)).intoArray(dst, y + p * LANES);
+            d.mul(part(hi, p)).intoArray(dst, y + 16 + p * LANES);
+        }
     }
 
     @Override
@@ -43,7 +65,7 @@ public final class IQ4_NLFormat implements BlockFormat {
     }
 
     @Override
-    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+    public void dequantizeScalar(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
         checkBlocks(count);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
@@ -58,25 +80,43 @@ public final class IQ4_NLFormat implements BlockFormat {
     }
 
     @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        if (!QuantVectors.VECTORIZED) {
+            dequantizeScalar(data, offset, dst, dstOffset, count);
+            return;
+        }
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            blockDequantize(data, block + 2, QuantVectors.f16(data, block), dst, dstOffset + b * QK);
+        }
+    }
+
+    @Override
     public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
         checkBlocks(count);
         if (!QuantVectors.VECTORIZED) {
             return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
         }
-        FloatVector acc = FloatVector.zero(F);
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             int xb = xOffset + b * QK;
-            FloatVector sum = FloatVector.zero(F);
-            for (int j = 0; j < QK / 2; j += LANES) {
-                ByteVector q = QuantVectors.bytes(data, block + 2 + j);
-                sum = QuantVectors.toFloat(lookup(q.and((byte) 0x0F))).fma(QuantVectors.x(x, xb + j), sum);
-                sum = QuantVectors.toFloat(lookup(q.lanewise(VectorOperators.LSHR, 4)))
-                        .fma(QuantVectors.x(x, xb + QK / 2 + j), sum);
+            ByteVector q = ByteVector.fromMemorySegment(B16, data, block + 2, QuantVectors.LE);
+            ByteVector lo = lowValues(q);
+            ByteVector hi = highValues(q);
+            FloatVector s0 = part(lo, 0).mul(QuantVectors.x(x, xb));
+            FloatVector s1 = part(hi, 0).mul(QuantVectors.x(x, xb + 16));
+            for (int p = 1; p < PARTS; p++) {
+                s0 = part(lo, p).fma(QuantVectors.x(x, xb + p * LANES), s0);
+                s1 = part(hi, p).fma(QuantVectors.x(x, xb + 16 + p * LANES), s1);
             }
-            acc = sum.fma(FloatVector.broadcast(F, QuantVectors.f16(data, block)), acc);
+            FloatVector d = FloatVector.broadcast(F, QuantVectors.f16(data, block));
+            acc0 = s0.fma(d, acc0);
+            acc1 = s1.fma(d, acc1);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 
     /** llama.cpp multiplies IQ4_NL weights with Q8_0 activation blocks. */

@@ -16,7 +16,7 @@ import jdk.incubator.vector.VectorOperators;
  * top two bits of eight 6-bit block scales), {@code scales_l} (4 bytes: their low nibbles), 128 bytes of
  * IQ4_NL grid indices. Block ib (32 weights) decodes as d·(scale_ib − 32)·grid[index].
  */
-public final class IQ4_XSFormat implements BlockFormat {
+public final class IQ4_XSFormat implements BlockFormat, ScalarTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 136;
 
@@ -25,20 +25,21 @@ public final class IQ4_XSFormat implements BlockFormat {
         return GgmlType.IQ4_XS;
     }
 
-    private static int scale(MemorySegment data, long block, int ib) {
-        int scalesH = data.get(ValueLayouts.I16, block + 2) & 0xFFFF;
-        int low = (QuantVectors.u8(data, block + 4 + ib / 2) >> (4 * (ib % 2))) & 0xF;
-        return low | (((scalesH >> (2 * ib)) & 3) << 4);
+    /** Block {@code ib}'s 6-bit scale, from {@code scales_h} and the four {@code scales_l} bytes. */
+    private static int scale(int scalesH, int scalesL, int ib) {
+        return ((scalesL >>> (4 * ib)) & 0xF) | (((scalesH >> (2 * ib)) & 3) << 4);
     }
 
     @Override
-    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+    public void dequantizeScalar(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
         checkBlocks(count);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             float d = QuantVectors.f16(data, block);
+            int scalesH = data.get(ValueLayouts.I16, block + 2) & 0xFFFF;
+            int scalesL = data.get(ValueLayouts.I32, block + 4);
             for (int ib = 0; ib < 8; ib++) {
-                float dl = d * (scale(data, block, ib) - 32);
+                float dl = d * (scale(scalesH, scalesL, ib) - 32);
                 int y = dstOffset + b * QK + 32 * ib;
                 for (int j = 0; j < 16; j++) {
                     int q = QuantVectors.u8(data, block + 8 + 16 * ib + j);
@@ -50,29 +51,56 @@ public final class IQ4_XSFormat implements BlockFormat {
     }
 
     @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        if (!QuantVectors.VECTORIZED) {
+            dequantizeScalar(data, offset, dst, dstOffset, count);
+            return;
+        }
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = QuantVectors.f16(data, block);
+            int scalesH = data.get(ValueLayouts.I16, block + 2) & 0xFFFF;
+            int scalesL = data.get(ValueLayouts.I32, block + 4);
+            for (int ib = 0; ib < 8; ib++) {
+                IQ4_NLFormat.blockDequantize(data, block + 8 + 16 * ib, d * (scale(scalesH, scalesL, ib) - 32), dst,
+                        dstOffset + b * QK + 32 * ib);
+            }
+        }
+    }
+
+    @Override
     public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
         checkBlocks(count);
         if (!QuantVectors.VECTORIZED) {
             return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
         }
-        FloatVector acc = FloatVector.zero(F);
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             float d = QuantVectors.f16(data, block);
+            int scalesH = data.get(ValueLayouts.I16, block + 2) & 0xFFFF;
+            int scalesL = data.get(ValueLayouts.I32, block + 4);
+            int xb = xOffset + b * QK;
             for (int ib = 0; ib < 8; ib++) {
-                int xb = xOffset + b * QK + 32 * ib;
-                FloatVector sum = FloatVector.zero(F);
-                for (int j = 0; j < 16; j += LANES) {
-                    ByteVector q = QuantVectors.bytes(data, block + 8 + 16 * ib + j);
-                    sum = QuantVectors.toFloat(IQ4_NLFormat.lookup(q.and((byte) 0x0F)))
-                            .fma(QuantVectors.x(x, xb + j), sum);
-                    sum = QuantVectors.toFloat(IQ4_NLFormat.lookup(q.lanewise(VectorOperators.LSHR, 4)))
-                            .fma(QuantVectors.x(x, xb + 16 + j), sum);
+                // IQ4_NLFormat.blockDot written out: a call returning a vector is not always inlined here.
+                ByteVector q = ByteVector.fromMemorySegment(IQ4_NLFormat.B16, data, block + 8 + 16 * ib, QuantVectors.LE);
+                ByteVector lo = IQ4_NLFormat.lowValues(q);
+                ByteVector hi = IQ4_NLFormat.highValues(q);
+                int xs = xb + 32 * ib;
+                FloatVector s0 = IQ4_NLFormat.part(lo, 0).mul(QuantVectors.x(x, xs));
+                FloatVector s1 = IQ4_NLFormat.part(hi, 0).mul(QuantVectors.x(x, xs + 16));
+                for (int p = 1; p < IQ4_NLFormat.PARTS; p++) {
+                    s0 = IQ4_NLFormat.part(lo, p).fma(QuantVectors.x(x, xs + p * LANES), s0);
+                    s1 = IQ4_NLFormat.part(hi, p).fma(QuantVectors.x(x, xs + 16 + p * LANES), s1);
                 }
-                acc = sum.fma(FloatVector.broadcast(F, d * (scale(data, block, ib) - 32)), acc);
+                FloatVector dl = FloatVector.broadcast(F, d * (scale(scalesH, scalesL, ib) - 32));
+                acc0 = s0.fma(dl, acc0);
+                acc1 = s1.fma(dl, acc1);
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 
     /** llama.cpp multiplies IQ4_XS weights with Q8_K activation blocks. */
