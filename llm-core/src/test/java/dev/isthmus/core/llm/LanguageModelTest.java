@@ -143,6 +143,22 @@ class LanguageModelTest {
     }
 
     @Test
+    void longPromptsCrossingCacheGrowthGiveTheSameNextToken() {
+        int[] base = stories.complete("Once upon a time there was a little girl named Lily.").call().promptIds();
+        int[] ids = new int[300];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = base[i % base.length];
+        }
+        float[] oneBatch = stories.nextTokenLogits(ids);
+        int expected = dev.isthmus.core.model.ReferenceGreedyTest.argmax(oneBatch);
+        try (Session s = stories.newSession()) {
+            s.complete(java.util.Arrays.copyOf(ids, 200)).maxNewTokens(1).call();
+            Completion c = s.complete(ids).maxNewTokens(1).ignoreEos(true).call();
+            assertThat(c.ids()).containsExactly(expected);
+        }
+    }
+
+    @Test
     void promptLongerThanTheContextIsRefused() {
         try (LanguageModel small = Llm.builder().model(SharedTestData.testdata("models/stories260K.gguf"))
                 .contextLength(8).threads(1).build()) {

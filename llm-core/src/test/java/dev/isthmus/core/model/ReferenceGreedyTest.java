@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** Greedy continuations must equal llama.cpp's, token for token (shared/testdata/reference). */
-class ReferenceGreedyTest {
+public class ReferenceGreedyTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     static Stream<Arguments> cases() throws Exception {
@@ -73,7 +73,7 @@ class ReferenceGreedyTest {
         }
     }
 
-    static int argmax(float[] v) {
+    public static int argmax(float[] v) {
         int best = 0;
         for (int i = 1; i < v.length; i++) {
             if (v[i] > v[best]) {
