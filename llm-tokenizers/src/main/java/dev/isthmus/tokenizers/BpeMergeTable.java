@@ -20,8 +20,19 @@ final class BpeMergeTable {
         this.mask = keys.length - 1;
     }
 
-    /** Builds the table; {@code left[r] + right[r] -> result[r]} is the merge of rank r. First rule wins on duplicates. */
+    /**
+     * Builds the table; {@code left[r] + right[r] -> result[r]} is the merge of rank r. The first rule wins on
+     * duplicates, as in llama.cpp's {@code bpe_ranks} (GGUF).
+     */
     static BpeMergeTable of(int[] left, int[] right, int[] result) {
+        return of(left, right, result, false);
+    }
+
+    /**
+     * As {@link #of(int[], int[], int[])}; with {@code lastWins} a repeated pair takes the rank of its last rule,
+     * as Hugging Face's BPE does (its merge map is collected into a hash map, later entries replacing earlier).
+     */
+    static BpeMergeTable of(int[] left, int[] right, int[] result, boolean lastWins) {
         int capacity = Integer.highestOneBit(Math.max(4, left.length * 2)) << 1;
         long[] keys = new long[capacity];
         java.util.Arrays.fill(keys, EMPTY);
@@ -33,7 +44,7 @@ final class BpeMergeTable {
             while (keys[slot] != EMPTY && keys[slot] != key) {
                 slot = (slot + 1) & mask;
             }
-            if (keys[slot] == EMPTY) {
+            if (keys[slot] == EMPTY || lastWins) {
                 keys[slot] = key;
                 ranks[slot] = r;
             }

@@ -309,7 +309,7 @@ final class HfComponents {
             right[r] = mergeToken(vocab, b, path);
             result[r] = mergeToken(vocab, a + b, path);
         }
-        return BpeMergeTable.of(left, right, result);
+        return BpeMergeTable.of(left, right, result, true); // HF: a repeated merge takes its last rank
     }
 
     private static int mergeToken(Map<String, Integer> vocab, String token, String path) {

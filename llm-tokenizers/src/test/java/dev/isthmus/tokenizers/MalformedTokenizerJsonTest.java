@@ -27,6 +27,15 @@ class MalformedTokenizerJsonTest {
     }
 
     @Test
+    void aRepeatedMergeTakesItsLastRankAsHuggingFaceDoes() {
+        // HF tokenizers (ref hf-tokenize) gives [a, bc] for "abc" with merges [a b, b c, a b]: the map keeps rank 2.
+        String json = VALID.replace("\"ab\":256,\"abc\":257", "\"ab\":256,\"abc\":257,\"bc\":258")
+                .replace("[\"a b\", \"ab c\"]", "[\"a b\", \"b c\", \"a b\"]");
+        Tokenizer tok = HuggingFaceTokenizerLoader.fromJson(json, null);
+        assertThat(tok.encode("abc", EncodeOptions.PLAIN_TEXT)).containsExactly('a', 258);
+    }
+
+    @Test
     void invalidJsonIsReported() {
         assertRejected("{\"model\": ", "not valid JSON");
     }
