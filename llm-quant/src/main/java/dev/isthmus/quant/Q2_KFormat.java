@@ -8,8 +8,8 @@ import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.Half;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -17,7 +17,7 @@ import jdk.incubator.vector.VectorOperators;
  * 2-bit levels, {@code d}, {@code dmin} (F16). Weight 128n + 32j + k, with s = scales[8n + 2j + k/16], is
  * d·(s &amp; 15)·((qs[32n + k] >> 2j) &amp; 3) − dmin·(s >> 4).
  */
-public final class Q2_KFormat implements BlockFormat {
+public final class Q2_KFormat implements BlockFormat, ScalarTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 84;
 
@@ -27,7 +27,7 @@ public final class Q2_KFormat implements BlockFormat {
     }
 
     @Override
-    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+    public void dequantizeScalar(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
         checkBlocks(count);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
@@ -51,31 +51,80 @@ public final class Q2_KFormat implements BlockFormat {
     }
 
     @Override
-    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
-        checkBlocks(count);
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
         if (!QuantVectors.VECTORIZED) {
-            return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
+            dequantizeScalar(data, offset, dst, dstOffset, count);
+            return;
         }
-        FloatVector acc = FloatVector.zero(F);
-        FloatVector accMin = FloatVector.zero(F);
+        checkBlocks(count);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             float d = QuantVectors.f16(data, block + 80);
             float min = QuantVectors.f16(data, block + 82);
             for (int n = 0; n < 2; n++) {
-                for (int k = 0; k < 32; k += LANES) {
-                    ByteVector qs = QuantVectors.bytes(data, block + 16 + 32 * n + k);
-                    for (int j = 0; j < 4; j++) {
-                        int sc = QuantVectors.u8(data, block + 8 * n + 2 * j + k / 16);
-                        FloatVector xv = QuantVectors.x(x, xOffset + b * QK + 128 * n + 32 * j + k);
-                        FloatVector q = QuantVectors.toFloat(qs.lanewise(VectorOperators.LSHR, 2 * j).and((byte) 3));
-                        acc = q.mul(xv).fma(FloatVector.broadcast(F, d * (sc & 0xF)), acc);
-                        accMin = xv.fma(FloatVector.broadcast(F, min * (sc >> 4)), accMin);
+                long sc8 = data.get(ValueLayouts.I64, block + 8 * n);
+                for (int j = 0; j < 4; j++) {
+                    for (int half = 0; half < 2; half++) {
+                        int sc = (int) (sc8 >>> (8 * (2 * j + half))) & 0xFF;
+                        FloatVector dl = FloatVector.broadcast(F, d * (sc & 0xF));
+                        FloatVector ml = FloatVector.broadcast(F, min * (sc >> 4));
+                        for (int l = 0; l < 16; l += LANES) {
+                            int k = 16 * half + l;
+                            IntVector q = QuantVectors.ints(data, block + 16 + 32 * n + k)
+                                    .lanewise(VectorOperators.ASHR, 2 * j).and(3);
+                            QuantVectors.toFloat(q).mul(dl).sub(ml)
+                                    .intoArray(dst, dstOffset + b * QK + 128 * n + 32 * j + k);
+                        }
                     }
                 }
             }
         }
-        return acc.sub(accMin).reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        checkBlocks(count);
+        if (!QuantVectors.VECTORIZED) {
+            return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
+        }
+        // Four independent chains: scaled sums and min terms of the two 16-weight halves of each 32-run.
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        FloatVector accMin0 = FloatVector.zero(F);
+        FloatVector accMin1 = FloatVector.zero(F);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float d = QuantVectors.f16(data, block + 80);
+            float min = QuantVectors.f16(data, block + 82);
+            for (int n = 0; n < 2; n++) {
+                long sc8 = data.get(ValueLayouts.I64, block + 8 * n);
+                long qs = block + 16 + 32 * n;
+                for (int j = 0; j < 4; j++) {
+                    int xs = xOffset + b * QK + 128 * n + 32 * j;
+                    FloatVector s0 = FloatVector.zero(F);
+                    FloatVector s1 = FloatVector.zero(F);
+                    FloatVector x0s = FloatVector.zero(F);
+                    FloatVector x1s = FloatVector.zero(F);
+                    for (int l = 0; l < 16; l += LANES) {
+                        FloatVector x0 = QuantVectors.x(x, xs + l);
+                        FloatVector x1 = QuantVectors.x(x, xs + 16 + l);
+                        IntVector q0 = QuantVectors.ints(data, qs + l).lanewise(VectorOperators.ASHR, 2 * j).and(3);
+                        IntVector q1 = QuantVectors.ints(data, qs + 16 + l).lanewise(VectorOperators.ASHR, 2 * j).and(3);
+                        s0 = QuantVectors.toFloat(q0).fma(x0, s0);
+                        s1 = QuantVectors.toFloat(q1).fma(x1, s1);
+                        x0s = x0s.add(x0);
+                        x1s = x1s.add(x1);
+                    }
+                    int sc0 = (int) (sc8 >>> (16 * j)) & 0xFF;
+                    int sc1 = (int) (sc8 >>> (16 * j + 8)) & 0xFF;
+                    acc0 = s0.fma(FloatVector.broadcast(F, d * (sc0 & 0xF)), acc0);
+                    acc1 = s1.fma(FloatVector.broadcast(F, d * (sc1 & 0xF)), acc1);
+                    accMin0 = x0s.fma(FloatVector.broadcast(F, min * (sc0 >> 4)), accMin0);
+                    accMin1 = x1s.fma(FloatVector.broadcast(F, min * (sc1 >> 4)), accMin1);
+                }
+            }
+        }
+        return acc0.add(acc1).sub(accMin0.add(accMin1)).reduceLanes(VectorOperators.ADD);
     }
 
     /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */

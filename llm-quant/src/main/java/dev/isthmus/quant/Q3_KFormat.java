@@ -9,8 +9,8 @@ import dev.isthmus.core.tensor.Half;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -18,7 +18,7 @@ import jdk.incubator.vector.VectorOperators;
  * 2-bit levels, 12 bytes packing sixteen 6-bit signed scales, {@code d} (F16). Weight 128n + 32j + k is
  * d·(scale[8n + 2j + k/16] − 32)·(((qs[32n + k] >> 2j) &amp; 3) − (hmask[k] bit 4n+j ? 0 : 4)).
  */
-public final class Q3_KFormat implements BlockFormat {
+public final class Q3_KFormat implements BlockFormat, ScalarTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 110;
 
@@ -39,7 +39,7 @@ public final class Q3_KFormat implements BlockFormat {
     }
 
     @Override
-    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+    public void dequantizeScalar(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
         checkBlocks(count);
         int[] sc = new int[16];
         for (int b = 0; b < count / QK; b++) {
@@ -60,34 +60,77 @@ public final class Q3_KFormat implements BlockFormat {
         }
     }
 
+    /** Sub-block {@code j}'s scale, −32..31, from the 12 scale bytes read as a long ({@code lo}) and an int ({@code hi}). */
+    static int scale(long lo, int hi, int j) {
+        int low = (int) (lo >>> (8 * (j & 7) + 4 * (j >> 3))) & 0xF;
+        int high = (hi >>> (8 * (j & 3) + 2 * (j >> 2))) & 3;
+        return (low | high << 4) - 32;
+    }
+
+    /** Levels −4..3 of weights 128n + 32j + k .. +LANES: 2 low bits from {@code qs}, the high bit from {@code hmask}. */
+    private static IntVector levels(MemorySegment data, long block, int n, int j, int k) {
+        IntVector q = QuantVectors.ints(data, block + 32 + 32 * n + k).lanewise(VectorOperators.ASHR, 2 * j).and(3);
+        IntVector hm = QuantVectors.ints(data, block + k);
+        int shift = 4 * n + j - 2;
+        // The high bit moved to bit 2: it cancels the offset of 4 (set means level q, clear means q − 4).
+        IntVector h = shift >= 0 ? hm.lanewise(VectorOperators.ASHR, shift).and(4)
+                : hm.lanewise(VectorOperators.LSHL, -shift).and(4);
+        return q.or(h).sub(4);
+    }
+
+    @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int count) {
+        if (!QuantVectors.VECTORIZED) {
+            dequantizeScalar(data, offset, dst, dstOffset, count);
+            return;
+        }
+        checkBlocks(count);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            float dAll = QuantVectors.f16(data, block + 108);
+            long sLo = data.get(ValueLayouts.I64, block + 96);
+            int sHi = data.get(ValueLayouts.I32, block + 104);
+            for (int n = 0; n < 2; n++) {
+                for (int j = 0; j < 4; j++) {
+                    for (int k = 0; k < 32; k += LANES) {
+                        FloatVector dl = FloatVector.broadcast(F, dAll * scale(sLo, sHi, 8 * n + 2 * j + k / 16));
+                        dl.mul(QuantVectors.toFloat(levels(data, block, n, j, k)))
+                                .intoArray(dst, dstOffset + b * QK + 128 * n + 32 * j + k);
+                    }
+                }
+            }
+        }
+    }
+
     @Override
     public float dot(MemorySegment data, long offset, float[] x, int xOffset, int count) {
         checkBlocks(count);
         if (!QuantVectors.VECTORIZED) {
             return QuantVectors.scalarDot(this, data, offset, x, xOffset, count);
         }
-        int[] sc = new int[16];
-        FloatVector acc = FloatVector.zero(F);
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
         for (int b = 0; b < count / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             float dAll = QuantVectors.f16(data, block + 108);
-            scales(data, block, sc);
-            for (int k = 0; k < 32; k += LANES) {
-                ByteVector hm = QuantVectors.bytes(data, block + k);
-                for (int n = 0; n < 2; n++) {
-                    ByteVector qs = QuantVectors.bytes(data, block + 32 + 32 * n + k);
-                    for (int j = 0; j < 4; j++) {
-                        // level − 4 + 4·highbit: the high bit cancels the offset of 4.
-                        ByteVector v = qs.lanewise(VectorOperators.LSHR, 2 * j).and((byte) 3).sub((byte) 4)
-                                .add(hm.lanewise(VectorOperators.LSHR, 4 * n + j).and((byte) 1)
-                                        .lanewise(VectorOperators.LSHL, 2));
-                        FloatVector p = QuantVectors.toFloat(v).mul(QuantVectors.x(x, xOffset + b * QK + 128 * n + 32 * j + k));
-                        acc = p.fma(FloatVector.broadcast(F, dAll * sc[8 * n + 2 * j + k / 16]), acc);
+            long sLo = data.get(ValueLayouts.I64, block + 96);
+            int sHi = data.get(ValueLayouts.I32, block + 104);
+            for (int n = 0; n < 2; n++) {
+                for (int j = 0; j < 4; j++) {
+                    int xs = xOffset + b * QK + 128 * n + 32 * j;
+                    FloatVector s0 = FloatVector.zero(F);
+                    FloatVector s1 = FloatVector.zero(F);
+                    for (int l = 0; l < 16; l += LANES) {
+                        s0 = QuantVectors.toFloat(levels(data, block, n, j, l)).fma(QuantVectors.x(x, xs + l), s0);
+                        s1 = QuantVectors.toFloat(levels(data, block, n, j, 16 + l))
+                                .fma(QuantVectors.x(x, xs + 16 + l), s1);
                     }
+                    acc0 = s0.fma(FloatVector.broadcast(F, dAll * scale(sLo, sHi, 8 * n + 2 * j)), acc0);
+                    acc1 = s1.fma(FloatVector.broadcast(F, dAll * scale(sLo, sHi, 8 * n + 2 * j + 1)), acc1);
                 }
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 
     /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */
