@@ -20,11 +20,14 @@ import java.util.Map;
  * Tokenizer llama3 = HuggingFaceTokenizerLoader.load(Path.of("tokenizer.json"), Path.of("tokenizer_config.json"));
  * }</pre>
  *
- * <p>Supported: models {@code BPE} (byte-level) and {@code WordPiece}; normalizers {@code NFC}, {@code NFD},
- * {@code NFKC}, {@code NFKD}, {@code Lowercase}, {@code BertNormalizer}, {@code Sequence}; pre-tokenizers
- * {@code ByteLevel}, {@code Split} (Isolated) followed by {@code ByteLevel}, {@code BertPreTokenizer};
+ * <p>Supported: models {@code BPE} (byte-level, and SentencePiece-style with {@code byte_fallback},
+ * {@code fuse_unk} and {@code unk_token} as Llama 2, Mistral, TinyLlama and Phi-3 ship it) and {@code WordPiece};
+ * normalizers {@code NFC}, {@code NFD}, {@code NFKC}, {@code NFKD}, {@code Lowercase}, {@code BertNormalizer},
+ * {@code Prepend}, {@code Replace} (String pattern), {@code Sequence}; pre-tokenizers {@code ByteLevel},
+ * {@code Split} (Isolated) followed by {@code ByteLevel}, {@code BertPreTokenizer}, {@code Metaspace};
  * post-processors {@code ByteLevel}, {@code TemplateProcessing}, {@code BertProcessing},
- * {@code RobertaProcessing}, {@code Sequence}; decoders {@code ByteLevel} and {@code WordPiece}. Anything
+ * {@code RobertaProcessing}, {@code Sequence}; decoders {@code ByteLevel}, {@code WordPiece}, {@code Metaspace},
+ * and {@code Sequence} of {@code Replace}, {@code ByteFallback}, {@code Fuse}, {@code Strip}. Anything
  * else fails with a {@link TokenizerFormatException} naming the component, never a silent approximation.
  * {@code truncation} and {@code padding} are batch policies and are ignored: one text in, all its ids out.
  */
@@ -246,10 +249,19 @@ public final class HuggingFaceTokenizerLoader {
                     ignoreMerges ? Map.copyOf(modelVocab) : null);
         }
 
-        /** BPE with {@code byte_fallback}, or over {@code ▁}-marked text from a Metaspace pre-tokenizer. */
+        /**
+         * BPE with {@code byte_fallback}, or over {@code ▁}-marked text: a Metaspace pre-tokenizer, or none with a
+         * decoder other than ByteLevel (the normalizer puts in the {@code ▁}, as in Llama 2's file).
+         */
         private boolean isSentencePieceStyle(JsonNode pre) {
-            return JsonFields.bool(model, "byte_fallback", false, "model")
-                    || (pre != null && "Metaspace".equals(JsonFields.optionalString(pre, "type", "pre_tokenizer")));
+            if (JsonFields.bool(model, "byte_fallback", false, "model")) {
+                return true;
+            }
+            if (pre != null) {
+                return "Metaspace".equals(JsonFields.optionalString(pre, "type", "pre_tokenizer"));
+            }
+            JsonNode decoder = JsonFields.optional(root, "decoder");
+            return decoder != null && !"ByteLevel".equals(JsonFields.optionalString(decoder, "type", "decoder"));
         }
 
         /** Llama 2's normalizer {@code Sequence[Prepend("▁"), Replace(" ", "▁")]}, which Strip(1) undoes on decode. */

@@ -125,6 +125,24 @@ class SentencePieceTokenizerJsonTest {
         assertThat(tok.decode(new int[] {hello, hello})).isEqualTo("Hello Hello");
     }
 
+    /** Tiny files for unknown characters: fuse_unk on/off, no byte_fallback, no unk_token (resources tiny-spm/). */
+    static Stream<SharedTestData.Case> tinyFiles() throws IOException {
+        List<SharedTestData.Case> all = new ArrayList<>();
+        for (String name : List.of("fuse", "nofuse", "nobytes", "nounk")) {
+            all.addAll(SharedTestData.cases(name, resource("tiny-spm/tiny-spm.inp"),
+                    resource("tiny-spm/tiny-spm." + name + ".out")));
+        }
+        return all.stream();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("tinyFiles")
+    void unknownCharactersAsHuggingFaceHandlesThem(SharedTestData.Case c) throws IOException {
+        Tokenizer tok = HuggingFaceTokenizerLoader.load(resource("tiny-spm/tiny-spm-" + c.vocab() + ".tokenizer.json"));
+        int[] ids = tok.encode(c.text(), new EncodeOptions(false, true));
+        assertThat(ids).as("ids of %s (got %s)", c, Arrays.toString(ids)).containsExactly(c.ids());
+    }
+
     /** Expected strings printed by HF tokenizers' {@code decode} (npm {@code @anush008/tokenizers} 0.6.0) on the same files. */
     @Test
     void decodeMatchesHuggingFaceOnEdgeCases() {
