@@ -1,7 +1,6 @@
 package dev.isthmus.core.llm;
 
 import dev.isthmus.core.backend.Backend;
-import dev.isthmus.core.gguf.GgufFile;
 import dev.isthmus.core.model.DecoderModel;
 import dev.isthmus.core.model.InferenceState;
 import dev.isthmus.core.model.ModelConfig;
@@ -29,7 +28,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  */
 public final class LanguageModel implements AutoCloseable {
     private final String source;
-    private final GgufFile gguf;
+    private final AutoCloseable weights;
     private final Backend backend;
     private final DecoderModel decoder;
     private final Tokenizer tokenizer;
@@ -38,10 +37,10 @@ public final class LanguageModel implements AutoCloseable {
     private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private volatile boolean closed;
 
-    LanguageModel(String source, GgufFile gguf, Backend backend, DecoderModel decoder, Tokenizer tokenizer,
+    LanguageModel(String source, AutoCloseable weights, Backend backend, DecoderModel decoder, Tokenizer tokenizer,
                   ChatTemplateConfig chatTemplate, int contextLength) {
         this.source = source;
-        this.gguf = gguf;
+        this.weights = weights;
         this.backend = backend;
         this.decoder = decoder;
         this.tokenizer = tokenizer;
@@ -227,7 +226,11 @@ public final class LanguageModel implements AutoCloseable {
             }
             closed = true;
             backend.close();
-            gguf.close();
+            try {
+                weights.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing " + source + ": " + e.getMessage(), e);
+            }
         } finally {
             lifecycle.writeLock().unlock();
         }

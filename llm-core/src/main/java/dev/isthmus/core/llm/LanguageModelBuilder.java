@@ -3,6 +3,7 @@ package dev.isthmus.core.llm;
 import dev.isthmus.core.backend.Backend;
 import dev.isthmus.core.backend.Backends;
 import dev.isthmus.core.gguf.GgufFile;
+import dev.isthmus.core.hf.HfCheckpoint;
 import dev.isthmus.core.model.DecoderModel;
 import dev.isthmus.tokenizers.GgufTokenizerLoader;
 import dev.isthmus.tokenizers.HuggingFaceTokenizerLoader;
@@ -29,6 +30,7 @@ public final class LanguageModelBuilder {
 
     private Path model;
     private Path tokenizerJson;
+    private Tokenizer tokenizerOverride;
     private String backend;
     private int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
     private int contextLength;
@@ -37,7 +39,7 @@ public final class LanguageModelBuilder {
     LanguageModelBuilder() {
     }
 
-    /** The GGUF file to load. */
+    /** The model to load: a GGUF file, or a Hugging Face checkpoint directory (config.json + safetensors). */
     public LanguageModelBuilder model(Path path) {
         this.model = Objects.requireNonNull(path, "path");
         return this;
@@ -46,6 +48,12 @@ public final class LanguageModelBuilder {
     /** Use this Hugging Face {@code tokenizer.json} instead of the vocabulary inside the GGUF. */
     public LanguageModelBuilder tokenizer(Path tokenizerJsonPath) {
         this.tokenizerJson = tokenizerJsonPath;
+        return this;
+    }
+
+    /** Use this tokenizer instead of the one the model file or checkpoint carries. */
+    public LanguageModelBuilder tokenizer(Tokenizer tokenizer) {
+        this.tokenizerOverride = Objects.requireNonNull(tokenizer, "tokenizer");
         return this;
     }
 
@@ -91,6 +99,9 @@ public final class LanguageModelBuilder {
         if (model == null) {
             throw new IllegalStateException("no model: call model(Path) before build()");
         }
+        if (HfCheckpoint.isCheckpoint(model)) {
+            return buildFromCheckpoint();
+        }
         GgufFile gguf;
         try {
             gguf = GgufFile.open(model);
@@ -102,7 +113,8 @@ public final class LanguageModelBuilder {
             b = Backends.create(backend, threads);
             DecoderModel decoder = DecoderModel.load(gguf, b);
             Map<String, Object> metadata = gguf.metadata();
-            Tokenizer tokenizer = tokenizerJson != null ? HuggingFaceTokenizerLoader.load(tokenizerJson)
+            Tokenizer tokenizer = tokenizerOverride != null ? tokenizerOverride
+                    : tokenizerJson != null ? HuggingFaceTokenizerLoader.load(tokenizerJson)
                     : GgufTokenizerLoader.fromMetadata(metadata);
             int trained = decoder.config().contextLength();
             int ctx = contextLength == 0 ? trained : Math.min(contextLength, trained);
@@ -115,6 +127,61 @@ public final class LanguageModelBuilder {
             closeQuietly(gguf, b);
             throw e;
         }
+    }
+
+    /** A Hugging Face checkpoint directory: config.json, safetensors shards, tokenizer.json. */
+    private LanguageModel buildFromCheckpoint() {
+        HfCheckpoint ckpt;
+        try {
+            ckpt = HfCheckpoint.open(model);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read checkpoint " + model + ": " + e.getMessage(), e);
+        }
+        Backend b = null;
+        try {
+            b = Backends.create(backend, threads);
+            dev.isthmus.core.model.ModelConfig config = ckpt.config();
+            DecoderModel decoder = DecoderModel.load(config, ckpt.source(), b);
+            Tokenizer tokenizer = tokenizerOverride;
+            if (tokenizer == null) {
+                Path json = tokenizerJson != null ? tokenizerJson : ckpt.tokenizerJson().orElseThrow(() ->
+                        new dev.isthmus.core.model.ModelLoadException(model + " has no tokenizer.json; pass one with "
+                                + "tokenizer(Path) or tokenizer(Tokenizer)"));
+                tokenizer = ckpt.tokenizerConfig().isPresent() && tokenizerJson == null
+                        ? HuggingFaceTokenizerLoader.load(json, ckpt.tokenizerConfig().get())
+                        : HuggingFaceTokenizerLoader.load(json);
+            }
+            ChatTemplateConfig chat;
+            String bos = tokenizer.bosTokenId().isPresent() ? tokenizer.idToToken(tokenizer.bosTokenId().getAsInt()) : null;
+            String eos = tokenizer.eosTokenId().isPresent() ? tokenizer.idToToken(tokenizer.eosTokenId().getAsInt()) : null;
+            if (chatTemplate != null) {
+                chat = ChatTemplateConfig.ofTemplate(chatTemplate, bos, eos);
+            } else if (ckpt.tokenizerConfig().isPresent() && hasChatTemplate(ckpt.tokenizerConfig().get())) {
+                chat = ChatTemplateConfig.fromTokenizerConfig(ckpt.tokenizerConfig().get());
+            } else {
+                chat = ChatTemplateConfig.ofTemplate(CHATML, bos, eos);
+            }
+            int ctx = contextLength == 0 ? config.contextLength() : Math.min(contextLength, config.contextLength());
+            return new LanguageModel(model.toString(), ckpt, b, decoder, tokenizer, chat, ctx);
+        } catch (IOException e) {
+            closeQuietly(ckpt, b);
+            throw new UncheckedIOException(e);
+        } catch (RuntimeException | Error e) {
+            closeQuietly(ckpt, b);
+            throw e;
+        }
+    }
+
+    private static boolean hasChatTemplate(Path tokenizerConfig) throws IOException {
+        return new com.fasterxml.jackson.databind.ObjectMapper().readTree(java.nio.file.Files.readString(tokenizerConfig))
+                .has("chat_template");
+    }
+
+    private static void closeQuietly(HfCheckpoint ckpt, Backend b) {
+        if (b != null) {
+            b.close();
+        }
+        ckpt.close();
     }
 
     private ChatTemplateConfig chatTemplate(Map<String, Object> metadata, Tokenizer tokenizer) {

@@ -32,8 +32,8 @@ public final class DecoderModel {
         this.config = config;
         this.weights = weights;
         this.backend = backend;
-        this.rope = config.family().ropeStyle() == null ? null
-                : new Rope(config.family().ropeStyle(), config.ropeDims(), config.ropeBase(), weights.ropeFreqs());
+        this.rope = config.ropeStyle() == null ? null
+                : new Rope(config.ropeStyle(), config.ropeDims(), config.ropeBase(), weights.ropeFreqs());
     }
 
     /**
@@ -51,6 +51,11 @@ public final class DecoderModel {
         }
         ModelConfig config = ModelConfig.from(gguf.modelMetadata(), Math.toIntExact(embd.dim(0)));
         return new DecoderModel(config, DecoderWeights.load(gguf, config), backend);
+    }
+
+    /** Builds a model from a configuration and a tensor source (e.g. a Hugging Face safetensors checkpoint). */
+    public static DecoderModel load(ModelConfig config, TensorSource source, Backend backend) {
+        return new DecoderModel(config, DecoderWeights.load(source, config), backend);
     }
 
     public ModelConfig config() {

@@ -1,12 +1,10 @@
 package dev.isthmus.core.model;
 
 import dev.isthmus.core.gguf.GgufFile;
-import dev.isthmus.core.gguf.GgufTensorInfo;
 import dev.isthmus.core.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * All weights of a decoder, checked against the configuration: a missing tensor or one of the wrong
@@ -16,7 +14,11 @@ record DecoderWeights(Tensor tokenEmbedding, Tensor positionEmbedding, float[] o
                       Tensor output, float[] ropeFreqs, List<LayerWeights> layers) {
 
     static DecoderWeights load(GgufFile gguf, ModelConfig c) {
-        Loader l = new Loader(gguf);
+        return load(TensorSource.of(gguf), c);
+    }
+
+    static DecoderWeights load(TensorSource source, ModelConfig c) {
+        Loader l = new Loader(source);
         Tensor embd = l.matrix("token_embd.weight", c.vocabSize(), c.dim());
         Tensor pos = c.family() == Family.GPT2 ? l.matrix("position_embd.weight", -1, c.dim()) : null;
         float[] outNorm = l.vector("output_norm.weight", c.dim());
@@ -75,34 +77,35 @@ record DecoderWeights(Tensor tokenEmbedding, Tensor positionEmbedding, float[] o
     }
 
     /** Fetches tensors by name and checks their shapes. */
-    private record Loader(GgufFile gguf) {
+    private record Loader(TensorSource source) {
         boolean has(String name) {
-            return gguf.tensorInfo(name).isPresent();
+            return source.find(name).isPresent();
         }
 
-        private GgufTensorInfo info(String name) {
-            Optional<GgufTensorInfo> info = gguf.tensorInfo(name);
-            return info.orElseThrow(() -> new ModelLoadException("the model has no tensor '" + name + "'"));
+        private Tensor get(String name) {
+            return source.find(name).orElseThrow(() -> new ModelLoadException("the model has no tensor '"
+                    + source.describe(name) + "'"));
         }
 
         /** A [rows, cols] matrix; rows = -1 accepts any row count. */
         Tensor matrix(String name, long rows, long cols) {
-            long[] shape = info(name).shape();
+            Tensor t = get(name);
+            long[] shape = t.shape();
             if (shape.length != 2 || shape[1] != cols || (rows >= 0 && shape[0] != rows)) {
-                throw new ModelLoadException("tensor '" + name + "' has shape " + Arrays.toString(shape)
+                throw new ModelLoadException("tensor '" + source.describe(name) + "' has shape " + Arrays.toString(shape)
                         + ", expected [" + (rows < 0 ? "*" : rows) + ", " + cols + "]");
             }
-            Tensor t = gguf.tensor(name);
             t.format(); // fail now, naming the module, if the format's kernels are missing
             return t;
         }
 
         float[] vector(String name, long n) {
-            GgufTensorInfo i = info(name);
-            if (i.elementCount() != n) {
-                throw new ModelLoadException("tensor '" + name + "' has " + i.elementCount() + " elements, expected " + n);
+            Tensor t = get(name);
+            if (t.elementCount() != n) {
+                throw new ModelLoadException("tensor '" + source.describe(name) + "' has " + t.elementCount()
+                        + " elements, expected " + n);
             }
-            return gguf.tensor(name).toFloatArray();
+            return t.toFloatArray();
         }
 
         float[] optionalVector(String name, long n) {

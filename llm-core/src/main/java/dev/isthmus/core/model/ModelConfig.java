@@ -1,5 +1,6 @@
 package dev.isthmus.core.model;
 
+import dev.isthmus.core.backend.cpu.Rope;
 import dev.isthmus.core.gguf.ModelMetadata;
 
 /**
@@ -17,9 +18,12 @@ import dev.isthmus.core.gguf.ModelMetadata;
  * @param normEps       RMSNorm / LayerNorm epsilon
  * @param ropeBase      RoPE base frequency
  * @param ropeDims      rotated dimensions per head
+ * @param ropeStyle     how rotated pairs are formed (null: learned positions). GGUF Llama weights are permuted
+ *                      for adjacent pairs; Hugging Face checkpoints of the same model use half-split (NeoX) pairs
  */
 public record ModelConfig(Family family, int dim, int layers, int heads, int kvHeads, int headDim, int ffnDim,
-                          int vocabSize, int contextLength, float normEps, float ropeBase, int ropeDims) {
+                          int vocabSize, int contextLength, float normEps, float ropeBase, int ropeDims,
+                          Rope.Style ropeStyle) {
 
     public ModelConfig {
         if (dim <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || headDim <= 0 || ffnDim <= 0 || vocabSize <= 0
@@ -55,7 +59,7 @@ public record ModelConfig(Family family, int dim, int layers, int heads, int kvH
         int ropeDims = m.optionalLong(m.arch("rope.dimension_count")).isPresent()
                 ? m.requireInt(m.arch("rope.dimension_count")) : headDim;
         return new ModelConfig(family, dim, m.blockCount(), heads, m.headCountKv(), headDim, m.feedForwardLength(),
-                vocabSize, m.contextLength(), (float) eps, (float) m.ropeFreqBase(), ropeDims);
+                vocabSize, m.contextLength(), (float) eps, (float) m.ropeFreqBase(), ropeDims, family.ropeStyle());
     }
 
     /** Width of all query heads together. */
