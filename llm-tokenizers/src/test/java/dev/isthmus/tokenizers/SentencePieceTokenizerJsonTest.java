@@ -125,6 +125,28 @@ class SentencePieceTokenizerJsonTest {
         assertThat(tok.decode(new int[] {hello, hello})).isEqualTo("Hello Hello");
     }
 
+    /**
+     * The whole WikiText-2 test split (1.29 MB) as one text: the SHA-256 of the ids joined by single spaces, and
+     * their count, from {@code ref hf-tokenize FILE wiki.test.raw} on the generated files (reference-ids README).
+     */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.CsvSource({
+            "llama2-legacy, 332754, 5fdcd042d41b8dc2c6786d4ed06607be74d985b6f930aa256fc7b4fce89de171",
+            "llama2-metaspace, 332753, e733bb1aa0f6b9338b5d35582dc200c02a26376610f0dbae2ce9d97cfd7bfc51",
+            "llama2-metaspace-split, 332753, e733bb1aa0f6b9338b5d35582dc200c02a26376610f0dbae2ce9d97cfd7bfc51"})
+    void wholeWikiTextCorpusGivesHuggingFaceIds(String name, int count, String sha256) throws Exception {
+        String text = java.nio.file.Files.readString(SharedTestData.require("testdata/corpus/wiki.test.raw"));
+        int[] ids = tokenizer(name).encode(text, EncodeOptions.PLAIN_TEXT);
+        String joined = Arrays.stream(ids).mapToObj(Integer::toString).collect(java.util.stream.Collectors.joining(" "));
+        byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
+                .digest(joined.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        assertThat(ids).as("number of ids").hasSize(count);
+        assertThat(java.util.HexFormat.of().formatHex(digest)).as("SHA-256 of the ids").isEqualTo(sha256);
+        if (name.equals("llama2-legacy")) {
+            assertThat(tokenizer(name).decode(ids)).as("decode of the corpus").isEqualTo(text);
+        }
+    }
+
     /** Tiny files for unknown characters: fuse_unk on/off, no byte_fallback, no unk_token (resources tiny-spm/). */
     static Stream<SharedTestData.Case> tinyFiles() throws IOException {
         List<SharedTestData.Case> all = new ArrayList<>();
