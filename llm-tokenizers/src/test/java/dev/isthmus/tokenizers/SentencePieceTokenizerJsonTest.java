@@ -147,10 +147,10 @@ class SentencePieceTokenizerJsonTest {
         }
     }
 
-    /** Tiny files for unknown characters: fuse_unk on/off, no byte_fallback, no unk_token (resources tiny-spm/). */
+    /** Tiny files for unknown characters: fuse_unk on/off, no byte_fallback, no unk_token, ignore_merges (resources tiny-spm/). */
     static Stream<SharedTestData.Case> tinyFiles() throws IOException {
         List<SharedTestData.Case> all = new ArrayList<>();
-        for (String name : List.of("fuse", "nofuse", "nobytes", "nounk")) {
+        for (String name : List.of("fuse", "nofuse", "nobytes", "nounk", "ignore")) {
             all.addAll(SharedTestData.cases(name, resource("tiny-spm/tiny-spm.inp"),
                     resource("tiny-spm/tiny-spm." + name + ".out")));
         }
