@@ -184,6 +184,51 @@ class SentencePieceTokenizerJsonTest {
     }
 
     @Test
+    void streamingDecodeEmitsWholeCharactersFromByteTokens() {
+        Tokenizer tok = tokenizer("llama2-legacy");
+        String text = "Hi 🦙 我想在apple工作 👨‍👩‍👧‍👦";
+        int[] ids = tok.encode(text, EncodeOptions.PLAIN_TEXT);
+        StreamingDecoder stream = tok.newStreamingDecoder(true);
+        StringBuilder out = new StringBuilder();
+        for (int id : ids) {
+            String piece = stream.push(id);
+            assertThat(piece).as("piece after id %d", id).doesNotContain("\uFFFD");
+            out.append(piece);
+        }
+        out.append(stream.finish());
+        assertThat(out.toString()).as("streamed text keeps the dummy-prefix space").isEqualTo(" " + text);
+    }
+
+    @Test
+    void unsupportedSentencePieceComponentsAreNamed() throws IOException {
+        String tiny = java.nio.file.Files.readString(resource("tiny-spm/tiny-spm-fuse.tokenizer.json"));
+        String strip = "{\n    \"type\": \"Strip\",\n    \"content\": \" \",";
+        assertThat(tiny).contains(strip);
+        Map<String, String[]> broken = Map.of(
+                tiny.replace(strip, "{\n    \"type\": \"Strip\",\n    \"content\": \"x\","),
+                new String[] {"decoder.decoders[3]", "Strip"},
+                tiny.replace("\"type\": \"Fuse\"", "\"type\": \"CTC\""), new String[] {"decoder.decoders[2]", "CTC"},
+                tiny.replace("\"type\": \"ByteFallback\"", "\"type\": \"Strip\", \"content\": \" \", \"start\": 1, \"stop\": 0"),
+                new String[] {"decoder.decoders[1]", "Strip"},
+                tiny.replace("\"pre_tokenizer\": null", "\"pre_tokenizer\": {\"type\": \"Metaspace\", \"prepend_scheme\": \"sometimes\"}"),
+                new String[] {"pre_tokenizer.prepend_scheme", "sometimes"},
+                tiny.replace("\"pre_tokenizer\": null", "\"pre_tokenizer\": {\"type\": \"Whitespace\"}"),
+                new String[] {"pre_tokenizer.type", "Whitespace"},
+                tiny.replace("\"unk_token\": \"<unk>\"", "\"unk_token\": \"<nope>\""), new String[] {"model.unk_token", "<nope>"},
+                tiny.replace("\"\u2581w or\"", "\"\u2581w zz\""), new String[] {"model.merges", "zz"});
+        for (Map.Entry<String, String[]> e : broken.entrySet()) {
+            assertThat(e.getKey()).as("the replacement applied for %s", Arrays.toString(e.getValue())).isNotEqualTo(tiny);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> HuggingFaceTokenizerLoader.fromJson(e.getKey(), null))
+                    .isInstanceOf(TokenizerFormatException.class)
+                    .satisfies(x -> {
+                        for (String f : e.getValue()) {
+                            assertThat(x.getMessage()).as("message names %s", f).contains(f);
+                        }
+                    });
+        }
+    }
+
+    @Test
     void specialTokensDecodeAsTextOrAreSkipped() {
         Tokenizer tok = tokenizer("llama2-legacy");
         int hello = tok.tokenToId("▁Hello").orElseThrow();
