@@ -17,6 +17,8 @@ import java.util.concurrent.TimeUnit;
 public final class CpuBackend implements Backend {
     /** Below this many multiply-adds a matmul runs on the calling thread: forking would cost more. */
     private static final long PARALLEL_THRESHOLD = 1L << 16;
+    /** Batches from this size use the 16×6 panel kernel. */
+    static final int PANEL_MIN_BATCH = 32;
     /** A thread that owns no arena, to ask whether a segment may be used from worker threads. */
     private static final Thread PROBE_THREAD = Thread.ofPlatform().unstarted(() -> { });
 
@@ -24,6 +26,8 @@ public final class CpuBackend implements Backend {
     private final ForkJoinPool pool;
     private final ThreadLocal<float[]> rowBuffer = ThreadLocal.withInitial(() -> new float[0]);
     private final ThreadLocal<float[]> activationBuffer = ThreadLocal.withInitial(() -> new float[0]);
+    private final ThreadLocal<float[]> panelRows = ThreadLocal.withInitial(() -> new float[0]);
+    private final ThreadLocal<float[]> panelBuffer = ThreadLocal.withInitial(() -> new float[0]);
 
     public CpuBackend(int threads) {
         if (threads < 1) {
@@ -124,13 +128,17 @@ public final class CpuBackend implements Backend {
                 }
                 return;
             }
+            int r = from;
+            // The panel layout costs one scalar transpose per weight; it pays off from a few dozen tokens.
+            if (batch >= PANEL_MIN_BATCH && CpuOps.panelKernelsAvailable()) {
+                r = panels(from, to);
+            }
             // Decode four rows at a time, then run the 4-row × 2-token kernel over the batch.
             float[] rows4 = rowBuffer.get();
             if (rows4.length < 4 * cols) {
                 rows4 = new float[4 * cols];
                 rowBuffer.set(rows4);
             }
-            int r = from;
             for (; r + 4 <= to; r += 4) {
                 for (int k = 0; k < 4; k++) {
                     format.dequantize(data, offset(r + k), rows4, k * cols, cols);
@@ -151,6 +159,43 @@ public final class CpuBackend implements Backend {
                     out[b * rows + r] = CpuOps.dot(rows4, 0, x, b * cols, cols);
                 }
             }
+        }
+
+        /**
+         * Rows in panels of 16: decode them, lay them out column-major, and run the 16×6 outer-product kernel
+         * over the batch. Returns the first row not handled (the remainder goes to the 4×2 kernel).
+         */
+        int panels(int from, int to) {
+            float[] rows16 = panelRows.get();
+            if (rows16.length < 16 * cols) {
+                rows16 = new float[16 * cols];
+                panelRows.set(rows16);
+            }
+            float[] panel = panelBuffer.get();
+            if (panel.length < 16 * cols) {
+                panel = new float[16 * cols];
+                panelBuffer.set(panel);
+            }
+            int r = from;
+            for (; r + 16 <= to; r += 16) {
+                for (int j = 0; j < 16; j++) {
+                    format.dequantize(data, offset(r + j), rows16, j * cols, cols);
+                }
+                for (int j = 0; j < 16; j++) {
+                    int src = j * cols;
+                    for (int k = 0; k < cols; k++) {
+                        panel[k * 16 + j] = rows16[src + k];
+                    }
+                }
+                int t = 0;
+                for (; t + 6 <= batch; t += 6) {
+                    CpuOps.panel16x6(panel, cols, x, t, out, r, rows);
+                }
+                for (; t < batch; t++) {
+                    CpuOps.panel16x1(panel, cols, x, t, out, r, rows);
+                }
+            }
+            return r;
         }
     }
 

@@ -13,6 +13,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class CpuOps {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
     private static final float SQRT_2_OVER_PI = 0.79788456080286535587989211986876f;
     private static final float GELU_COEF_A = 0.044715f;
 
@@ -102,6 +103,81 @@ public final class CpuOps {
         out[o1 + rowStride] = s11;
         out[o1 + 2 * rowStride] = s21;
         out[o1 + 3 * rowStride] = s31;
+    }
+
+    /**
+     * Outer-product micro-kernel for prefill: 16 weight rows stored as a column-major panel
+     * ({@code panel[k·16 + j]} = row j, column k) times 6 activation vectors. Twelve accumulators, two panel
+     * loads and six broadcasts per column, no horizontal sums. Writes {@code out[(t0+i)·rowStride + r0 + j]}.
+     */
+    public static void panel16x6(float[] panel, int cols, float[] x, int t0, float[] out, int r0, int rowStride) {
+        FloatVector a00 = FloatVector.zero(F8);
+        FloatVector a01 = FloatVector.zero(F8);
+        FloatVector a10 = FloatVector.zero(F8);
+        FloatVector a11 = FloatVector.zero(F8);
+        FloatVector a20 = FloatVector.zero(F8);
+        FloatVector a21 = FloatVector.zero(F8);
+        FloatVector a30 = FloatVector.zero(F8);
+        FloatVector a31 = FloatVector.zero(F8);
+        FloatVector a40 = FloatVector.zero(F8);
+        FloatVector a41 = FloatVector.zero(F8);
+        FloatVector a50 = FloatVector.zero(F8);
+        FloatVector a51 = FloatVector.zero(F8);
+        int x0 = t0 * cols;
+        for (int k = 0; k < cols; k++) {
+            FloatVector p0 = FloatVector.fromArray(F8, panel, k * 16);
+            FloatVector p1 = FloatVector.fromArray(F8, panel, k * 16 + 8);
+            FloatVector b = FloatVector.broadcast(F8, x[x0 + k]);
+            a00 = p0.fma(b, a00);
+            a01 = p1.fma(b, a01);
+            b = FloatVector.broadcast(F8, x[x0 + cols + k]);
+            a10 = p0.fma(b, a10);
+            a11 = p1.fma(b, a11);
+            b = FloatVector.broadcast(F8, x[x0 + 2 * cols + k]);
+            a20 = p0.fma(b, a20);
+            a21 = p1.fma(b, a21);
+            b = FloatVector.broadcast(F8, x[x0 + 3 * cols + k]);
+            a30 = p0.fma(b, a30);
+            a31 = p1.fma(b, a31);
+            b = FloatVector.broadcast(F8, x[x0 + 4 * cols + k]);
+            a40 = p0.fma(b, a40);
+            a41 = p1.fma(b, a41);
+            b = FloatVector.broadcast(F8, x[x0 + 5 * cols + k]);
+            a50 = p0.fma(b, a50);
+            a51 = p1.fma(b, a51);
+        }
+        int o = t0 * rowStride + r0;
+        a00.intoArray(out, o);
+        a01.intoArray(out, o + 8);
+        a10.intoArray(out, o + rowStride);
+        a11.intoArray(out, o + rowStride + 8);
+        a20.intoArray(out, o + 2 * rowStride);
+        a21.intoArray(out, o + 2 * rowStride + 8);
+        a30.intoArray(out, o + 3 * rowStride);
+        a31.intoArray(out, o + 3 * rowStride + 8);
+        a40.intoArray(out, o + 4 * rowStride);
+        a41.intoArray(out, o + 4 * rowStride + 8);
+        a50.intoArray(out, o + 5 * rowStride);
+        a51.intoArray(out, o + 5 * rowStride + 8);
+    }
+
+    /** As {@link #panel16x6} for one activation vector (the batch remainder). */
+    public static void panel16x1(float[] panel, int cols, float[] x, int t, float[] out, int r0, int rowStride) {
+        FloatVector a0 = FloatVector.zero(F8);
+        FloatVector a1 = FloatVector.zero(F8);
+        int x0 = t * cols;
+        for (int k = 0; k < cols; k++) {
+            FloatVector b = FloatVector.broadcast(F8, x[x0 + k]);
+            a0 = FloatVector.fromArray(F8, panel, k * 16).fma(b, a0);
+            a1 = FloatVector.fromArray(F8, panel, k * 16 + 8).fma(b, a1);
+        }
+        a0.intoArray(out, t * rowStride + r0);
+        a1.intoArray(out, t * rowStride + r0 + 8);
+    }
+
+    /** Whether the panel kernels can run (they assume 8-lane float vectors). */
+    public static boolean panelKernelsAvailable() {
+        return F8.length() == 8 && F.length() >= 8;
     }
 
     /** {@code out = x / sqrt(mean(x²) + eps) * weight}. */

@@ -21,7 +21,8 @@ class CpuBackendTest {
             "F32, 7, 40, 1, 1", "F32, 37, 96, 3, 2", "F32, 130, 256, 5, 2",
             "F16, 9, 64, 2, 2", "F16, 66, 512, 1, 2",
             "BF16, 13, 96, 4, 1",
-            "Q8_0, 5, 64, 1, 1", "Q8_0, 131, 512, 7, 2", "Q8_0, 64, 2048, 2, 2"})
+            "Q8_0, 5, 64, 1, 1", "Q8_0, 131, 512, 7, 2", "Q8_0, 64, 2048, 2, 2",
+            "F16, 48, 96, 37, 1", "F32, 35, 40, 32, 2", "BF16, 17, 64, 45, 1", "Q8_0, 70, 64, 13, 2"})
     void matmulEqualsScalarOracle(GgmlType type, int rows, int cols, int batch, int threads) {
         BlockFormat f = BlockFormats.require(type);
         SplittableRandom r = new SplittableRandom(rows * 31L + cols);
