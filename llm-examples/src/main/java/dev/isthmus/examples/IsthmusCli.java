@@ -34,11 +34,16 @@ public final class IsthmusCli {
 
     /** Runs the command line and returns its exit code (for tests and embedding). */
     public static int run(String... args) {
+        return commandLine().execute(args);
+    }
+
+    /** The configured command line: errors print one line naming the problem, not a stack trace. */
+    static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new IsthmusCli());
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             commandLine.getErr().println("isthmus: " + ex.getMessage());
             return 1;
         });
-        return cli.execute(args);
+        return cli;
     }
 }

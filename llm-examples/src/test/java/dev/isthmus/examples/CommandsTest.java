@@ -1,39 +1,23 @@
 package dev.isthmus.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** The generation, embedding and retrieval commands, end to end on the shared test models. */
 class CommandsTest {
 
     private static Path shared(String relative) {
-        Path p = Path.of(System.getProperty("isthmus.shared", "../shared"), "testdata", relative);
-        assumeTrue(Files.exists(p), "../shared/testdata is absent: " + p + " not found");
-        return p;
+        return Cli.shared("testdata/" + relative);
     }
 
     private static String[] run(String... args) {
-        CommandLine cli = new CommandLine(new IsthmusCli());
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cli.setOut(new PrintWriter(out));
-        cli.setErr(new PrintWriter(err));
-        cli.setExecutionExceptionHandler((ex, c, p) -> {
-            c.getErr().println("isthmus: " + ex.getMessage());
-            return 1;
-        });
-        int code = cli.execute(args);
-        return new String[] {String.valueOf(code), out.toString(), err.toString()};
+        return Cli.run(args);
     }
 
     @Test

@@ -1,36 +1,20 @@
 package dev.isthmus.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 class InspectCommandTest {
 
     private static Path model(String name) {
-        Path p = Path.of(System.getProperty("isthmus.shared", "../shared"), "testdata/models", name);
-        assumeTrue(Files.exists(p), "../shared/testdata is absent: " + p + " not found");
-        return p;
+        return Cli.shared("testdata/models/" + name);
     }
 
     private static String[] run(String... args) {
-        CommandLine cli = new CommandLine(new IsthmusCli());
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cli.setOut(new PrintWriter(out));
-        cli.setErr(new PrintWriter(err));
-        cli.setExecutionExceptionHandler((ex, c, p) -> {
-            c.getErr().println("isthmus: " + ex.getMessage());
-            return 1;
-        });
-        int code = cli.execute(args);
-        return new String[] {String.valueOf(code), out.toString(), err.toString()};
+        return Cli.run(args);
     }
 
     @Test
