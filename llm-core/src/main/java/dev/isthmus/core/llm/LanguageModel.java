@@ -73,6 +73,15 @@ public final class LanguageModel implements AutoCloseable {
         return backend.name();
     }
 
+    /**
+     * Replaces the LoRA adapters applied at run time (hot swap; an empty list runs the base model). Requests
+     * already running see the change from their next token.
+     */
+    public void setAdapters(java.util.List<dev.isthmus.core.adapter.LoraAdapter> list) {
+        checkOpen();
+        decoder.setAdapters(list);
+    }
+
     /** A completion request for {@code prompt} (BOS added when the model's tokenizer asks for it). */
     public CompletionRequest complete(String prompt) {
         return new CompletionRequest(this, prompt, null);

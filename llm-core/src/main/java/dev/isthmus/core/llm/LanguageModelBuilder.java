@@ -31,6 +31,7 @@ public final class LanguageModelBuilder {
     private Path model;
     private Path tokenizerJson;
     private Tokenizer tokenizerOverride;
+    private final java.util.List<dev.isthmus.core.adapter.LoraAdapter> adapters = new java.util.ArrayList<>();
     private String backend;
     private int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
     private int contextLength;
@@ -48,6 +49,12 @@ public final class LanguageModelBuilder {
     /** Use this Hugging Face {@code tokenizer.json} instead of the vocabulary inside the GGUF. */
     public LanguageModelBuilder tokenizer(Path tokenizerJsonPath) {
         this.tokenizerJson = tokenizerJsonPath;
+        return this;
+    }
+
+    /** Applies a LoRA adapter at run time (repeatable; see {@link LanguageModel#setAdapters} to swap later). */
+    public LanguageModelBuilder adapter(dev.isthmus.core.adapter.LoraAdapter adapter) {
+        adapters.add(Objects.requireNonNull(adapter, "adapter"));
         return this;
     }
 
@@ -112,6 +119,7 @@ public final class LanguageModelBuilder {
         try {
             b = Backends.create(backend, threads);
             DecoderModel decoder = DecoderModel.load(gguf, b);
+            decoder.setAdapters(adapters);
             Map<String, Object> metadata = gguf.metadata();
             Tokenizer tokenizer = tokenizerOverride != null ? tokenizerOverride
                     : tokenizerJson != null ? HuggingFaceTokenizerLoader.load(tokenizerJson)
@@ -142,6 +150,7 @@ public final class LanguageModelBuilder {
             b = Backends.create(backend, threads);
             dev.isthmus.core.model.ModelConfig config = ckpt.config();
             DecoderModel decoder = DecoderModel.load(config, ckpt.source(), b);
+            decoder.setAdapters(adapters);
             Tokenizer tokenizer = tokenizerOverride;
             if (tokenizer == null) {
                 Path json = tokenizerJson != null ? tokenizerJson : ckpt.tokenizerJson().orElseThrow(() ->

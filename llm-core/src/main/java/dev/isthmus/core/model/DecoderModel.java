@@ -4,7 +4,10 @@ import dev.isthmus.core.backend.Backend;
 import dev.isthmus.core.backend.cpu.CpuOps;
 import dev.isthmus.core.backend.cpu.Rope;
 import dev.isthmus.core.gguf.GgufFile;
+import dev.isthmus.core.adapter.LoraAdapter;
 import dev.isthmus.core.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The forward pass shared by the decoder families: embeddings, then per block pre-norm attention with
@@ -27,6 +30,7 @@ public final class DecoderModel {
     private final DecoderWeights weights;
     private final Backend backend;
     private final Rope rope;
+    private volatile List<LoraDelta> adapters = List.of();
 
     private DecoderModel(ModelConfig config, DecoderWeights weights, Backend backend) {
         this.config = config;
@@ -128,7 +132,7 @@ public final class DecoderModel {
         for (int l = 0; l < config.layers(); l++) {
             LayerWeights w = weights.layers().get(l);
             attention(s, l, w, n, start);
-            feedForward(s, w, n);
+            feedForward(s, l, w, n);
         }
         s.position += n;
     }
@@ -167,9 +171,9 @@ public final class DecoderModel {
                 System.arraycopy(s.qkv, i * width + qd + kvd, s.v, i * kvd, kvd);
             }
         } else {
-            backend.matmul(w.wq(), s.xb, s.q, n);
-            backend.matmul(w.wk(), s.xb, s.k, n);
-            backend.matmul(w.wv(), s.xb, s.v, n);
+            project(layer, "attn_q", w.wq(), s.xb, s.q, n);
+            project(layer, "attn_k", w.wk(), s.xb, s.k, n);
+            project(layer, "attn_v", w.wv(), s.xb, s.v, n);
             addBias(s.q, n, qd, w.bq());
             addBias(s.k, n, kvd, w.bk());
             addBias(s.v, n, kvd, w.bv());
@@ -183,9 +187,52 @@ public final class DecoderModel {
             s.cache.store(layer, start + i, s.k, i * kvd, s.v, i * kvd);
         }
         attend(s, layer, n, start);
-        backend.matmul(w.wo(), s.att, s.proj, n);
+        project(layer, "attn_output", w.wo(), s.att, s.proj, n);
         addBias(s.proj, n, d, w.bo());
         CpuOps.add(s.x, 0, s.proj, 0, n * d);
+    }
+
+    /** A projection: the backend's matmul, plus the low-rank updates of the active LoRA adapters. */
+    private void project(int layer, String role, Tensor weight, float[] in, float[] out, int n) {
+        backend.matmul(weight, in, out, n);
+        List<LoraDelta> active = adapters;
+        if (!active.isEmpty()) {
+            int cols = Math.toIntExact(weight.dim(1));
+            int rows = Math.toIntExact(weight.dim(0));
+            for (LoraDelta d : active) {
+                d.apply(layer, role, in, cols, out, rows, n);
+            }
+        }
+    }
+
+    /**
+     * Replaces the active LoRA adapters (empty list: none). Takes effect from the next forward pass; adapters
+     * whose shapes do not fit this model are refused, naming the projection.
+     */
+    public void setAdapters(List<LoraAdapter> list) {
+        List<LoraDelta> deltas = new ArrayList<>();
+        for (LoraAdapter a : list) {
+            deltas.add(LoraDelta.attach(a, this));
+        }
+        adapters = List.copyOf(deltas);
+    }
+
+    /** The weight matrix playing {@code role} in {@code layer} (for adapters to check shapes against). */
+    Tensor projection(int layer, String role) {
+        if (layer < 0 || layer >= weights.layers().size()) {
+            return null;
+        }
+        LayerWeights w = weights.layers().get(layer);
+        return switch (role) {
+            case "attn_q" -> w.wq();
+            case "attn_k" -> w.wk();
+            case "attn_v" -> w.wv();
+            case "attn_output" -> w.wo();
+            case "ffn_gate" -> w.ffnGate();
+            case "ffn_up" -> w.fusedGateUp() ? null : w.ffnUp();
+            case "ffn_down" -> w.ffnDown();
+            default -> null;
+        };
     }
 
     /** Multiply-adds below which attention runs on the calling thread (forking would cost more). */
@@ -282,13 +329,13 @@ public final class DecoderModel {
         return Float.float16ToFloat(Float.floatToFloat16(v));
     }
 
-    private void feedForward(InferenceState s, LayerWeights w, int n) {
+    private void feedForward(InferenceState s, int layer, LayerWeights w, int n) {
         int d = config.dim();
         int f = config.ffnDim();
         norm(s.xb, s.x, n, w.ffnNorm(), w.ffnNormBias());
         if (w.ffnGate() != null) {
-            backend.matmul(w.ffnGate(), s.xb, s.hb, n);
-            backend.matmul(w.ffnUp(), s.xb, s.hb2, n);
+            project(layer, "ffn_gate", w.ffnGate(), s.xb, s.hb, n);
+            project(layer, "ffn_up", w.ffnUp(), s.xb, s.hb2, n);
             CpuOps.swiglu(s.hb, 0, s.hb2, 0, n * f);
         } else if (w.fusedGateUp()) {
             backend.matmul(w.ffnUp(), s.xb, s.hb, n);
@@ -299,11 +346,11 @@ public final class DecoderModel {
             }
             CpuOps.swiglu(s.hb, 0, s.hb2, 0, n * f);
         } else {
-            backend.matmul(w.ffnUp(), s.xb, s.hb, n);
+            project(layer, "ffn_up", w.ffnUp(), s.xb, s.hb, n);
             addBias(s.hb, n, f, w.ffnUpBias());
             CpuOps.gelu(s.hb, 0, n * f);
         }
-        backend.matmul(w.ffnDown(), s.hb, s.proj, n);
+        project(layer, "ffn_down", w.ffnDown(), s.hb, s.proj, n);
         addBias(s.proj, n, d, w.ffnDownBias());
         CpuOps.add(s.x, 0, s.proj, 0, n * d);
     }
