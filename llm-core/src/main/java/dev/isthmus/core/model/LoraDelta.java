@@ -1,6 +1,7 @@
 package dev.isthmus.core.model;
 
 import dev.isthmus.core.adapter.LoraAdapter;
+import dev.isthmus.core.adapter.LoraMerger;
 import dev.isthmus.core.backend.cpu.CpuOps;
 import dev.isthmus.core.backend.cpu.Rope;
 import dev.isthmus.core.tensor.Tensor;
@@ -36,26 +37,12 @@ final class LoraDelta {
             }
             float[] b = p.b();
             if (c.ropeStyle() == Rope.Style.NORMAL && (p.role().equals("attn_q") || p.role().equals("attn_k"))) {
-                b = toAdjacentPairs(b, p.out(), p.rank(), p.role().equals("attn_q") ? c.heads() : c.kvHeads());
+                b = LoraMerger.adjacentPairs(b, p.out(), p.rank(), p.role().equals("attn_q") ? c.heads() : c.kvHeads());
             }
             fitted.put(p.layer() + "." + p.role(), new LoraAdapter.Pair(p.layer(), p.role(), p.rank(), p.in(), p.out(),
                     p.a(), b));
         }
         return new LoraDelta(Map.copyOf(fitted), adapter.effectiveScale());
-    }
-
-    /** Reorders rows from half-split rotary pairs (row h·hd + a·hd/2 + j) to adjacent ones (row h·hd + 2j + a). */
-    static float[] toAdjacentPairs(float[] b, int rows, int cols, int heads) {
-        int hd = rows / heads;
-        float[] out = new float[b.length];
-        for (int h = 0; h < heads; h++) {
-            for (int j = 0; j < hd / 2; j++) {
-                for (int a = 0; a < 2; a++) {
-                    System.arraycopy(b, (h * hd + a * (hd / 2) + j) * cols, out, (h * hd + 2 * j + a) * cols, cols);
-                }
-            }
-        }
-        return out;
     }
 
     /** {@code out[t] += scale · B (A in[t])} for each of the {@code n} batch entries, if this adapter covers the role. */

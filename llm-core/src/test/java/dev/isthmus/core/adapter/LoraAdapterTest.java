@@ -148,6 +148,17 @@ class LoraAdapterTest {
     }
 
     @Test
+    void mergingIntoAGgufGivesTheRuntimeResult() throws Exception {
+        LoraAdapter lora = LoraAdapter.load(adapterDir);
+        Path ours = dir.resolve("merged-by-isthmus.gguf");
+        LoraMerger.merge(base, lora, ours);
+        try (LanguageModel a = Llm.builder().model(ours).threads(1).build();
+             LanguageModel b = Llm.builder().model(merged).threads(1).build()) {
+            assertThat(maxDiff(a.logits(PROMPT), b.logits(PROMPT))).as("LoraMerger vs the test's merge (float vs double sums)").isLessThan(1e-2);
+        }
+    }
+
+    @Test
     void adapterForAnotherModelIsRefused() throws Exception {
         LoraAdapter lora = LoraAdapter.load(adapterDir);
         assertThatThrownBy(() -> Llm.builder().model(SharedTestData.testdata("models/synth-llama256-f32.gguf"))
