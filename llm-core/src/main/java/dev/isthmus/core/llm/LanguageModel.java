@@ -113,6 +113,48 @@ public final class LanguageModel implements AutoCloseable {
         return Perplexity.compute(this, text, ctx, maxChunks, bos);
     }
 
+    /**
+     * Scores {@code text} as one sequence: each token's log-probability given BOS (when the model uses one) and
+     * the tokens before it. The text must fit the context.
+     *
+     * <pre>{@code
+     * double logLikelihood = model.score("The capital of France is Paris.").totalLogProb();
+     * }</pre>
+     */
+    public TextScore score(String text) {
+        int[] ids = encodePrompt(text, null);
+        int start = defaultAddBos() ? 1 : 0;
+        if (ids.length - start < 1 || (start == 0 && ids.length < 2)) {
+            throw new IllegalArgumentException("nothing to score: the text has " + (ids.length - start) + " tokens"
+                    + (start == 0 ? " and no BOS to condition the first one on" : ""));
+        }
+        if (ids.length > contextLength) {
+            throw new dev.isthmus.core.model.ContextOverflowException(0, ids.length, contextLength);
+        }
+        int first = Math.max(1, start);
+        int[] scored = java.util.Arrays.copyOfRange(ids, first, ids.length);
+        double[] logProbs = new double[scored.length];
+        return scoreFrom(ids, first, logProbs, scored);
+    }
+
+    /** Runs the sequence in slices of 64 positions, keeping only the log-probability of each next token. */
+    private TextScore scoreFrom(int[] ids, int first, double[] logProbs, int[] scored) {
+        int vocab = config().vocabSize();
+        InferenceState state = newState(ids.length);
+        float[] logits = new float[Math.min(64, ids.length) * vocab];
+        for (int from = 0; from < ids.length - 1; from += 64) {
+            int n = Math.min(64, ids.length - 1 - from);
+            evaluateAll(state, ids, from, n, logits);
+            for (int j = 0; j < n; j++) {
+                int target = from + j + 1;
+                if (target >= first) {
+                    logProbs[target - first] = Perplexity.logSoftmax(logits, j * vocab, vocab, ids[target]);
+                }
+            }
+        }
+        return new TextScore(scored, logProbs);
+    }
+
     /** {@link #perplexity(String, int, int, boolean)} with windows of 512 (or the context length), BOS, all chunks. */
     public PerplexityResult perplexity(String text) {
         return perplexity(text, Math.min(512, contextLength), 0, true);
