@@ -22,7 +22,9 @@ class CpuBackendTest {
             "F16, 9, 64, 2, 2", "F16, 66, 512, 1, 2",
             "BF16, 13, 96, 4, 1",
             "Q8_0, 5, 64, 1, 1", "Q8_0, 131, 512, 7, 2", "Q8_0, 64, 2048, 2, 2",
-            "F16, 48, 96, 37, 1", "F32, 35, 40, 32, 2", "BF16, 17, 64, 45, 1", "Q8_0, 70, 64, 13, 2"})
+            "F16, 48, 96, 37, 1", "F32, 35, 40, 32, 2", "BF16, 17, 64, 45, 1", "Q8_0, 70, 64, 13, 2",
+            "F32, 9, 40, 4, 1", "F32, 18, 24, 8, 1", "F16, 38, 72, 20, 2", "F16, 35, 96, 17, 2",
+            "Q8_0, 21, 64, 31, 2", "BF16, 70, 64, 25, 2", "F32, 6, 40, 24, 1", "F16, 130, 128, 3, 2"})
     void matmulEqualsScalarOracle(GgmlType type, int rows, int cols, int batch, int threads) {
         BlockFormat f = BlockFormats.require(type);
         SplittableRandom r = new SplittableRandom(rows * 31L + cols);
