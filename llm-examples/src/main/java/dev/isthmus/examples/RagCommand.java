@@ -88,7 +88,8 @@ final class RagCommand implements Callable<Integer> {
                         out.printf("  %.3f  %s#%d  %s%n", hit.score(), p.source(), p.index(), preview(p.text()));
                     }
                     if (decoder != null) {
-                        ChatResponse answer = decoder.chat().user(RagPrompt.build(hits, q)).maxNewTokens(maxTokens).call();
+                        String prompt = fitToContext(decoder, hits, q);
+                        ChatResponse answer = decoder.chat().user(prompt).maxNewTokens(maxTokens).call();
                         out.println("A: " + answer.text().strip());
                     }
                     out.println();
@@ -100,6 +101,38 @@ final class RagCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * The RAG prompt with as many of the retrieved passages (best first) as fit the decoder's context together
+     * with the answer; the last one kept is cut if even one passage is too long.
+     */
+    private String fitToContext(LanguageModel decoder, List<ScoredPassage> hits, String question) {
+        int budget = decoder.contextLength() - maxTokens - 32; // room for the chat template's own tokens
+        List<ScoredPassage> kept = new ArrayList<>(hits);
+        while (true) {
+            String prompt = RagPrompt.build(kept, question);
+            int tokens = decoder.tokenizer().encode(prompt).length;
+            if (tokens <= budget) {
+                return prompt;
+            }
+            if (kept.size() > 1) {
+                kept.remove(kept.size() - 1);
+                continue;
+            }
+            if (kept.isEmpty()) {
+                throw new IllegalArgumentException("the question alone does not fit the model's context of "
+                        + decoder.contextLength() + " tokens with " + maxTokens + " for the answer");
+            }
+            Passage p = kept.get(0).passage();
+            int keep = (int) (p.text().length() * (double) budget / tokens * 0.9);
+            if (keep < 16) {
+                kept.clear();
+                continue;
+            }
+            kept.set(0, new ScoredPassage(new Passage(p.source(), p.index(), p.text().substring(0, keep)),
+                    kept.get(0).score()));
+        }
     }
 
     private LanguageModel loadDecoder() {

@@ -69,4 +69,16 @@ class CommandsTest {
         assertThat(r[1]).contains("Indexed 3 passages from 3 files").contains("astronomy.md#0")
                 .doesNotContain("cooking.md#0");
     }
+
+    @Test
+    void ragWithADecoderFitsThePassagesIntoItsContext(@TempDir Path temp) throws Exception {
+        String longText = "Lily played in the park with her ball. ".repeat(40);
+        Files.writeString(temp.resolve("story.md"), longText);
+        Files.writeString(temp.resolve("other.md"), "The Moon orbits the Earth every 27 days.");
+        String[] r = run("rag", "-e", shared("models/all-minilm-l6-v2-q8_0.gguf").toString(), "-t", "1",
+                "-d", temp.toString(), "-k", "3", "-q", "Where did Lily play?",
+                "--model", shared("models/stories260K.gguf").toString(), "-n", "8");
+        assertThat(r[0]).as(r[2]).isEqualTo("0");
+        assertThat(r[1]).contains("story.md#0").contains("A: ");
+    }
 }
