@@ -112,9 +112,11 @@ public final class GgufTokenizerLoader {
                 addBosDefault = true;
             }
             case "dbrx", "smaug-bpe" -> preTokenizer = new Llama3PreTokenizer(3);
+            case "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b" ->
+                    preTokenizer = new DigitIsolatingPreTokenizer();
             case "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez" -> preTokenizer = new Llama3PreTokenizer(1);
             default -> throw new TokenizerFormatException(P + "pre '" + pre
-                    + "' is not supported (supported: gpt-2, llama-bpe/llama3, qwen2 and the names llama.cpp treats alike)");
+                    + "' is not supported (supported: gpt-2, llama-bpe/llama3, qwen2, smollm/starcoder and the names llama.cpp treats alike)");
         }
         Vocabulary vocab = new Vocabulary(tokens.toArray(String[]::new), attrs.control);
         Map<String, Integer> ids = new HashMap<>(tokens.size() * 2);

@@ -147,6 +147,24 @@ class GgufVocabularyTest {
         assertThat(ids).as("ids of %s (got %s)", c, Arrays.toString(ids)).containsExactly(c.ids());
     }
 
+    /** llama.cpp's StarCoder/SmolLM split (each digit alone) on the GPT-2 vocabulary, against ids made with ref tokenize. */
+    @org.junit.jupiter.api.Test
+    void digitIsolatingPreTokenizerMatchesLlamaCpp() throws Exception {
+        Tokenizer smollm;
+        try (GgufFile gguf = GgufFile.open(SharedTestData.testdata("models/synth-gpt2.gguf"))) {
+            Map<String, Object> metadata = new java.util.HashMap<>(gguf.metadata());
+            metadata.put("tokenizer.ggml.pre", "smollm");
+            smollm = GgufTokenizerLoader.fromMetadata(metadata);
+        }
+        List<Case> cases = pair("gpt-2", "smollm", Files.readString(SharedTestData.testdata("vectors/gpt-2.inp")),
+                resource("vectors-gpt-2.smollm.out").lines().toList());
+        assertThat(cases).hasSize(46);
+        for (Case c : cases) {
+            int[] ids = smollm.encode(c.text(), EncodeOptions.PLAIN_TEXT);
+            assertThat(ids).as("ids of %s (got %s)", c, Arrays.toString(ids)).containsExactly(c.ids());
+        }
+    }
+
     @ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {" ", "a", "\n", "🦙"})
     void sentencePieceLongRunsAreNotQuadratic(String unit) {
