@@ -132,27 +132,36 @@ public final class LanguageModel implements AutoCloseable {
             throw new dev.isthmus.core.model.ContextOverflowException(0, ids.length, contextLength);
         }
         int first = Math.max(1, start);
-        int[] scored = java.util.Arrays.copyOfRange(ids, first, ids.length);
-        double[] logProbs = new double[scored.length];
-        return scoreFrom(ids, first, logProbs, scored);
+        return new TextScore(java.util.Arrays.copyOfRange(ids, first, ids.length), targetLogProbs(ids, ids.length, first));
     }
 
-    /** Runs the sequence in slices of 64 positions, keeping only the log-probability of each next token. */
-    private TextScore scoreFrom(int[] ids, int first, double[] logProbs, int[] scored) {
+    /** Positions whose logits are held at once when scoring (bounded memory for large vocabularies). */
+    private static final int SCORE_SLICE = 64;
+
+    /**
+     * The log-probability of each of {@code ids[firstTarget..length)} given the tokens before it, in a fresh state:
+     * the prefix that predicts nothing is run without logits, the rest {@value #SCORE_SLICE} positions at a time.
+     */
+    double[] targetLogProbs(int[] ids, int length, int firstTarget) {
+        if (firstTarget < 1 || firstTarget > length) {
+            throw new IllegalArgumentException("targets must start in 1.." + length + ", got " + firstTarget);
+        }
         int vocab = config().vocabSize();
-        InferenceState state = newState(ids.length);
-        float[] logits = new float[Math.min(64, ids.length) * vocab];
-        for (int from = 0; from < ids.length - 1; from += 64) {
-            int n = Math.min(64, ids.length - 1 - from);
+        InferenceState state = newState(length);
+        if (firstTarget > 1) {
+            evaluate(state, java.util.Arrays.copyOf(ids, firstTarget - 1), new float[vocab]);
+        }
+        double[] out = new double[length - firstTarget];
+        float[] logits = new float[Math.min(SCORE_SLICE, Math.max(1, out.length)) * vocab];
+        for (int from = firstTarget - 1; from < length - 1; from += SCORE_SLICE) {
+            int n = Math.min(SCORE_SLICE, length - 1 - from);
             evaluateAll(state, ids, from, n, logits);
             for (int j = 0; j < n; j++) {
                 int target = from + j + 1;
-                if (target >= first) {
-                    logProbs[target - first] = Perplexity.logSoftmax(logits, j * vocab, vocab, ids[target]);
-                }
+                out[target - firstTarget] = Perplexity.logSoftmax(logits, j * vocab, vocab, ids[target]);
             }
         }
-        return new TextScore(scored, logProbs);
+        return out;
     }
 
     /** {@link #perplexity(String, int, int, boolean)} with windows of 512 (or the context length), BOS, all chunks. */
@@ -168,15 +177,8 @@ public final class LanguageModel implements AutoCloseable {
         if (ids.length == 0) {
             throw new IllegalArgumentException("no tokens to score");
         }
-        InferenceState state = newState(ids.length);
         float[] out = new float[Math.multiplyExact(ids.length, config().vocabSize())];
-        lifecycle.readLock().lock();
-        try {
-            checkOpen();
-            decoder.forward(state, ids, 0, ids.length, out, true);
-        } finally {
-            lifecycle.readLock().unlock();
-        }
+        evaluateAll(newState(ids.length), ids, 0, ids.length, out);
         return out;
     }
 

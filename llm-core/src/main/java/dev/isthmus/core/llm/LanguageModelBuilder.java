@@ -14,6 +14,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Configures and loads a {@link LanguageModel}. Only {@link #model} is required.
@@ -126,7 +127,8 @@ public final class LanguageModelBuilder {
                     : GgufTokenizerLoader.fromMetadata(metadata);
             int trained = decoder.config().contextLength();
             int ctx = contextLength == 0 ? trained : Math.min(contextLength, trained);
-            ChatTemplateConfig chat = chatTemplate(metadata, tokenizer);
+            ChatTemplateConfig chat = chatTemplate(tokenizer, (bos, eos) -> metadata.get("tokenizer.chat_template")
+                    instanceof String ? ChatTemplateConfig.fromGgufMetadata(metadata, bos, eos) : null);
             return new LanguageModel(model.toString(), gguf, b, decoder, tokenizer, chat, ctx);
         } catch (IOException e) {
             closeQuietly(gguf, b);
@@ -160,16 +162,13 @@ public final class LanguageModelBuilder {
                         ? HuggingFaceTokenizerLoader.load(json, ckpt.tokenizerConfig().get())
                         : HuggingFaceTokenizerLoader.load(json);
             }
-            ChatTemplateConfig chat;
-            String bos = tokenizer.bosTokenId().isPresent() ? tokenizer.idToToken(tokenizer.bosTokenId().getAsInt()) : null;
-            String eos = tokenizer.eosTokenId().isPresent() ? tokenizer.idToToken(tokenizer.eosTokenId().getAsInt()) : null;
-            if (chatTemplate != null) {
-                chat = ChatTemplateConfig.ofTemplate(chatTemplate, bos, eos);
-            } else if (ckpt.tokenizerConfig().isPresent() && hasChatTemplate(ckpt.tokenizerConfig().get())) {
-                chat = ChatTemplateConfig.fromTokenizerConfig(ckpt.tokenizerConfig().get());
-            } else {
-                chat = ChatTemplateConfig.ofTemplate(CHATML, bos, eos);
-            }
+            Optional<Path> tokenizerConfig = ckpt.tokenizerConfig();
+            ChatTemplateConfig chat = chatTemplate(tokenizer, (bos, eos) -> {
+                if (tokenizerConfig.isPresent() && hasChatTemplate(tokenizerConfig.get())) {
+                    return ChatTemplateConfig.fromTokenizerConfig(tokenizerConfig.get());
+                }
+                return null;
+            });
             int ctx = contextLength == 0 ? config.contextLength() : Math.min(contextLength, config.contextLength());
             return new LanguageModel(model.toString(), ckpt, b, decoder, tokenizer, chat, ctx);
         } catch (IOException e) {
@@ -193,16 +192,21 @@ public final class LanguageModelBuilder {
         ckpt.close();
     }
 
-    private ChatTemplateConfig chatTemplate(Map<String, Object> metadata, Tokenizer tokenizer) {
+    /** Where a model file keeps its own chat template: returns null when it has none. */
+    @FunctionalInterface
+    private interface TemplateSource {
+        ChatTemplateConfig find(String bos, String eos) throws IOException;
+    }
+
+    /** The builder's template if set, else the model's own, else ChatML (as llama.cpp falls back). */
+    private ChatTemplateConfig chatTemplate(Tokenizer tokenizer, TemplateSource modelTemplate) throws IOException {
         String bos = tokenizer.bosTokenId().isPresent() ? tokenizer.idToToken(tokenizer.bosTokenId().getAsInt()) : null;
         String eos = tokenizer.eosTokenId().isPresent() ? tokenizer.idToToken(tokenizer.eosTokenId().getAsInt()) : null;
         if (chatTemplate != null) {
             return ChatTemplateConfig.ofTemplate(chatTemplate, bos, eos);
         }
-        if (metadata.get("tokenizer.chat_template") instanceof String) {
-            return ChatTemplateConfig.fromGgufMetadata(metadata, bos, eos);
-        }
-        return ChatTemplateConfig.ofTemplate(CHATML, bos, eos);
+        ChatTemplateConfig own = modelTemplate.find(bos, eos);
+        return own != null ? own : ChatTemplateConfig.ofTemplate(CHATML, bos, eos);
     }
 
     private static void closeQuietly(GgufFile gguf, Backend b) {

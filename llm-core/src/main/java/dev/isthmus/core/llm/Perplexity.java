@@ -9,8 +9,6 @@ import dev.isthmus.tokenizers.EncodeOptions;
  * scored, so every scored token sees at least ctx/2 tokens of context.
  */
 final class Perplexity {
-    /** Positions whose logits are held at once. */
-    private static final int SLICE = 64;
     private Perplexity() {
     }
 
@@ -40,31 +38,20 @@ final class Perplexity {
         if (chunks == 0) {
             throw new IllegalArgumentException("text has " + tokens.length + " tokens, fewer than one window of " + ctx);
         }
-        int vocab = model.config().vocabSize();
         int first = ctx / 2;
         double nll = 0;
         int count = 0;
         double[] running = new double[chunks];
         int[] window = new int[ctx];
-        // Logits are needed only for the scored half, and only a slice at a time: memory stays at
-        // SLICE × vocab floats even for 150k-token vocabularies and long windows.
-        int slice = Math.max(1, Math.min(SLICE, ctx - first));
-        float[] logits = new float[slice * vocab];
-        float[] ignored = new float[vocab];
         for (int c = 0; c < chunks; c++) {
             System.arraycopy(tokens, c * ctx, window, 0, ctx);
             if (bos) {
                 window[0] = bosId;
             }
-            dev.isthmus.core.model.InferenceState state = model.newState(ctx);
-            model.evaluate(state, java.util.Arrays.copyOf(window, first), ignored);
-            for (int from = first; from < ctx - 1; from += slice) {
-                int n = Math.min(slice, ctx - 1 - from);
-                model.evaluateAll(state, window, from, n, logits);
-                for (int j = 0; j < n; j++) {
-                    nll -= logSoftmax(logits, j * vocab, vocab, window[from + j + 1]);
-                    count++;
-                }
+            // Predictions from positions first … ctx-2, i.e. targets first+1 … ctx-1.
+            for (double logProb : model.targetLogProbs(window, ctx, first + 1)) {
+                nll -= logProb;
+                count++;
             }
             running[c] = Math.exp(nll / count);
         }

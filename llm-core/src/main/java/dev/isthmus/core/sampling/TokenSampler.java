@@ -128,13 +128,14 @@ public final class TokenSampler {
     private int sortedTop(float[] logits, int k) {
         int v = logits.length;
         if (k >= v) {
-            Integer[] boxed = new Integer[v];
+            // Sort keys that order like the logits (higher first) and carry the index, without boxing.
+            long[] keys = new long[v];
             for (int i = 0; i < v; i++) {
-                boxed[i] = i;
+                keys[i] = ((long) descendingKey(logits[i]) << 32) | i;
             }
-            Arrays.sort(boxed, (a, b) -> Float.compare(logits[b], logits[a]));
+            Arrays.sort(keys);
             for (int i = 0; i < v; i++) {
-                order[i] = boxed[i];
+                order[i] = (int) keys[i];
             }
             return v;
         }
@@ -156,6 +157,13 @@ public final class TokenSampler {
             siftDown(heap, i, logits);
         }
         return size;
+    }
+
+    /** An int whose ascending order is the float's descending order (NaN first, as {@code Float.compare} ranks it). */
+    private static int descendingKey(float f) {
+        int bits = Float.floatToIntBits(f);
+        int ascending = bits >= 0 ? bits ^ Integer.MIN_VALUE : ~bits;
+        return ~ascending ^ Integer.MIN_VALUE;
     }
 
     private static void siftUp(int[] heap, int i, float[] l) {

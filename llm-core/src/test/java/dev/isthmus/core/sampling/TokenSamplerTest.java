@@ -124,6 +124,19 @@ class TokenSamplerTest {
     }
 
     @Test
+    void fullSortOrdersCandidatesByDescendingLogit() {
+        float[] logits = {0.5f, -3f, Float.NEGATIVE_INFINITY, 2f, -0f, 0f, 1e-30f, -1e-30f, 7f};
+        TokenSampler s = Samplers.topP(1f).newSampler();
+        int n = s.candidates(logits.clone());
+        assertThat(n).isEqualTo(logits.length);
+        for (int i = 1; i < n; i++) {
+            assertThat(logits[s.lastOrder()[i - 1]]).as("rank %d", i).isGreaterThanOrEqualTo(logits[s.lastOrder()[i]]);
+        }
+        assertThat(s.lastOrder()[0]).isEqualTo(8);
+        assertThat(s.lastOrder()[n - 1]).isEqualTo(2);
+    }
+
+    @Test
     void topKSelectionMatchesAFullSortOnALargeVocabulary() {
         java.util.SplittableRandom r = new java.util.SplittableRandom(6);
         float[] logits = new float[50_000];
