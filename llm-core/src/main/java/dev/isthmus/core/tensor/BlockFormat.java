@@ -55,6 +55,35 @@ public interface BlockFormat {
         return false;
     }
 
+    /**
+     * Whether this format has an integer kernel ({@link #dotQuantized}) fed by activations quantized once per
+     * matrix × vector product ({@link #quantizeActivations}). Decode uses it when activations are rounded as
+     * llama.cpp rounds them: the integer products are exact, which is how llama.cpp computes them too.
+     */
+    default boolean quantizesActivations() {
+        return false;
+    }
+
+    /**
+     * Quantizes {@code count} activations into {@code dst} so that scale × level equals what
+     * {@link #roundActivations} produces.
+     *
+     * @throws UnsupportedOperationException unless {@link #quantizesActivations()}
+     */
+    default void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
+        throw new UnsupportedOperationException(type() + " has no integer kernel");
+    }
+
+    /**
+     * Dot product of {@code count} stored elements with the quantized activations from element
+     * {@code xOffset}: equal, up to float summation order, to {@link #dot} with the rounded activations.
+     *
+     * @throws UnsupportedOperationException unless {@link #quantizesActivations()}
+     */
+    default float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        throw new UnsupportedOperationException(type() + " has no integer kernel");
+    }
+
     /** Whether {@link #quantize} is implemented. */
     default boolean canQuantize() {
         return false;

@@ -42,6 +42,41 @@ public final class Q8_0Format implements BlockFormat {
     }
 
     @Override
+    public boolean quantizesActivations() {
+        return VectorKernels.INT_KERNELS;
+    }
+
+    @Override
+    public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
+        dst.quantizeQ8_0(src, srcOffset, count);
+    }
+
+    @Override
+    public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        checkBlocks(count);
+        if (xOffset % QK != 0 || xOffset + count > x.count()) {
+            throw new IllegalArgumentException("activations [" + xOffset + ", " + (xOffset + count)
+                    + ") are not whole Q8_0 blocks of the " + x.count() + " quantized");
+        }
+        return VectorKernels.dotQ8_0Quantized(data, offset, x.levels(), x.scales(), xOffset, count);
+    }
+
+    /** The scalar oracle of {@link #dotQuantized}: exact integer block sums, scaled and added in block order. */
+    float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        float sum = 0f;
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            int s = 0;
+            for (int j = 0; j < QK; j++) {
+                s += data.get(ValueLayouts.I8, block + 2 + j)
+                        * x.levels()[QuantizedActivations.q8_0Index(xOffset + b * QK + j)];
+            }
+            sum += Half.f16ToFloat(data.get(ValueLayouts.I16, block)) * x.scales()[xOffset / QK + b] * s;
+        }
+        return sum;
+    }
+
+    @Override
     public boolean canQuantize() {
         return true;
     }

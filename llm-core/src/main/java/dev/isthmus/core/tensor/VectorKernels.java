@@ -73,18 +73,58 @@ final class VectorKernels {
         return result.or(sign).reinterpretAsFloats();
     }
 
+    /**
+     * F16 dot product in llama.cpp's summation order, so that decode tracks it to the last bit where the
+     * other operands agree: rows whose length is a multiple of 8 go through its tinyBLAS kernel there (one
+     * 8-lane accumulator, reduced as {@link #sumLanes}), other lengths through {@code ggml_vec_dot_f16}
+     * (four accumulators over steps of 32, reduced pairwise, the tail added in double).
+     */
     static float dotF16(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        if (F.length() != 8) {
+            return dotF16Generic(data, offset, x, xOffset, count);
+        }
+        if (count % 8 == 0) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int i = 0; i < count; i += 8) {
+                ShortVector h = ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN);
+                acc = f16ToFloat(h).fma(FloatVector.fromArray(F, x, xOffset + i), acc);
+            }
+            return sumLanes(acc);
+        }
+        FloatVector s0 = FloatVector.zero(F);
+        FloatVector s1 = FloatVector.zero(F);
+        FloatVector s2 = FloatVector.zero(F);
+        FloatVector s3 = FloatVector.zero(F);
+        int whole = count & ~31;
+        for (int i = 0; i < whole; i += 32) {
+            long o = offset + 2L * i;
+            int xo = xOffset + i;
+            s0 = f16ToFloat(ShortVector.fromMemorySegment(S, data, o, ByteOrder.LITTLE_ENDIAN)).fma(FloatVector.fromArray(F, x, xo), s0);
+            s1 = f16ToFloat(ShortVector.fromMemorySegment(S, data, o + 16, ByteOrder.LITTLE_ENDIAN)).fma(FloatVector.fromArray(F, x, xo + 8), s1);
+            s2 = f16ToFloat(ShortVector.fromMemorySegment(S, data, o + 32, ByteOrder.LITTLE_ENDIAN)).fma(FloatVector.fromArray(F, x, xo + 16), s2);
+            s3 = f16ToFloat(ShortVector.fromMemorySegment(S, data, o + 48, ByteOrder.LITTLE_ENDIAN)).fma(FloatVector.fromArray(F, x, xo + 24), s3);
+        }
+        FloatVector v = s0.add(s2).add(s1.add(s3));
+        float t0 = v.lane(0) + v.lane(4);
+        float t1 = v.lane(1) + v.lane(5);
+        float t2 = v.lane(2) + v.lane(6);
+        float t3 = v.lane(3) + v.lane(7);
+        double sum = (t0 + t1) + (t2 + t3);
+        for (int i = whole; i < count; i++) {
+            sum += Half.f16ToFloat(data.get(ValueLayouts.I16, offset + 2L * i)) * x[xOffset + i];
+        }
+        return (float) sum;
+    }
+
+    private static float dotF16Generic(MemorySegment data, long offset, float[] x, int xOffset, int count) {
         int l = F.length();
         FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = FloatVector.zero(F);
         int i = 0;
-        for (int bound = count - 2 * l; i <= bound; i += 2 * l) {
-            ShortVector h0 = ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN);
-            ShortVector h1 = ShortVector.fromMemorySegment(S, data, offset + 2L * (i + l), ByteOrder.LITTLE_ENDIAN);
-            a0 = f16ToFloat(h0).fma(FloatVector.fromArray(F, x, xOffset + i), a0);
-            a1 = f16ToFloat(h1).fma(FloatVector.fromArray(F, x, xOffset + i + l), a1);
+        for (int bound = F.loopBound(count); i < bound; i += l) {
+            ShortVector h = ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN);
+            a0 = f16ToFloat(h).fma(FloatVector.fromArray(F, x, xOffset + i), a0);
         }
-        float sum = a0.add(a1).reduceLanes(VectorOperators.ADD);
+        float sum = a0.reduceLanes(VectorOperators.ADD);
         for (; i < count; i++) {
             sum += Half.f16ToFloat(data.get(ValueLayouts.I16, offset + 2L * i)) * x[xOffset + i];
         }
@@ -139,6 +179,59 @@ final class VectorKernels {
             }
         }
         return acc.add(acc2).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Whether the 256-bit integer kernels run well here (AVX2 or wider; NEON would emulate them). */
+    static final boolean INT_KERNELS = F.vectorBitSize() >= 256;
+    static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
+    static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
+    static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+
+    /**
+     * Q8_0 weights × Q8_0 activations in integers, computed as llama.cpp's AVX2 kernel computes them: each
+     * 32-bit lane sums the exact products of four consecutive elements (4k … 4k+3), the eight lane sums are
+     * scaled by d_w × d_x into one float accumulator, block after block, and reduced in
+     * {@link #sumLanes}'s order — so the float rounding matches too.
+     *
+     * <p>A block's 32 bytes viewed as 16 shorts hold the element pairs (2m, 2m+1); the low and high bytes
+     * are multiplied with the activations' even and odd levels (stored split, see
+     * {@link QuantizedActivations#quantizeQ8_0}), the two 16-bit products of a pair added (exact: at most
+     * 2 × 128 × 127), and the two pairs of each 32-bit lane added.
+     */
+    static float dotQ8_0Quantized(MemorySegment data, long offset, short[] levels, float[] scales, int xOffset,
+                                  int count) {
+        FloatVector acc = FloatVector.zero(F8);
+        int blocks = count / 32;
+        int xBlock = xOffset / 32;
+        for (int b = 0; b < blocks; b++) {
+            long block = offset + 34L * b;
+            float d = Half.f16ToFloat(data.get(ValueLayouts.I16, block)) * scales[xBlock + b];
+            int xo = xOffset + b * 32;
+            ShortVector w = ByteVector.fromMemorySegment(ByteVector.SPECIES_256, data, block + 2, ByteOrder.LITTLE_ENDIAN)
+                    .reinterpretAsShorts();
+            ShortVector even = w.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
+            ShortVector odd = w.lanewise(VectorOperators.ASHR, 8);
+            IntVector pairs = even.mul(ShortVector.fromArray(S16, levels, xo))
+                    .add(odd.mul(ShortVector.fromArray(S16, levels, xo + 16)))
+                    .reinterpretAsInts();
+            acc = ((FloatVector) addHalves(pairs).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F8, d), acc);
+        }
+        return sumLanes(acc);
+    }
+
+    /** Each 32-bit lane viewed as two signed 16-bit halves: their sum (x86's pmaddwd with ones). */
+    static IntVector addHalves(IntVector pairs) {
+        return pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                .add(pairs.lanewise(VectorOperators.ASHR, 16));
+    }
+
+    /** The eight lanes summed in ggml's {@code hsum_float_8} order: ((0+4)+(2+6)) + ((1+5)+(3+7)). */
+    static float sumLanes(FloatVector v) {
+        float r0 = v.lane(0) + v.lane(4);
+        float r1 = v.lane(1) + v.lane(5);
+        float r2 = v.lane(2) + v.lane(6);
+        float r3 = v.lane(3) + v.lane(7);
+        return (r0 + r2) + (r1 + r3);
     }
 
     /** Eight signed bytes at {@code offset} as eight floats. */

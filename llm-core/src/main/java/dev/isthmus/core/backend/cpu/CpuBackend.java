@@ -3,6 +3,7 @@ package dev.isthmus.core.backend.cpu;
 import dev.isthmus.core.backend.Backend;
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.BlockFormats;
+import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ForkJoinPool;
@@ -25,6 +26,7 @@ public final class CpuBackend implements Backend {
     private final int threads;
     private final ForkJoinPool pool;
     private final ThreadLocal<float[]> rowBuffer = ThreadLocal.withInitial(() -> new float[0]);
+    private final ThreadLocal<QuantizedActivations> quantizedBuffer = ThreadLocal.withInitial(QuantizedActivations::new);
     private final ThreadLocal<float[]> activationBuffer = ThreadLocal.withInitial(() -> new float[0]);
     private final ThreadLocal<float[]> panelRows = ThreadLocal.withInitial(() -> new float[0]);
     private final ThreadLocal<float[]> panelBuffer = ThreadLocal.withInitial(() -> new float[0]);
@@ -65,7 +67,15 @@ public final class CpuBackend implements Backend {
                     + x.length + " and " + out.length);
         }
         BlockFormat format = weight.format();
-        if (referenceRounding && format.roundsActivations()) {
+        QuantizedActivations quantized = null;
+        if (referenceRounding && format.quantizesActivations()
+                && (batch < PANEL_MIN_BATCH || !CpuOps.panelKernelsAvailable())) {
+            // Decode and short prompts: activations quantized once, every (row, token) through the format's
+            // integer kernel — llama.cpp's arithmetic. Longer batches are compute-bound: the float panel
+            // kernel is faster there.
+            quantized = quantizedBuffer.get();
+            format.quantizeActivations(x, 0, batch * cols, quantized);
+        } else if (referenceRounding && format.roundsActivations()) {
             float[] rounded = activationBuffer.get();
             if (rounded.length < batch * cols) {
                 rounded = new float[batch * cols];
@@ -79,7 +89,7 @@ public final class CpuBackend implements Backend {
         MemorySegment data = weight.segment();
         long rowBytes = weight.rowBytes();
         long base = weight.isPacked() ? 0 : -1;
-        Job job = new Job(weight, format, data, rowBytes, base, x, out, rows, cols, batch);
+        Job job = new Job(weight, format, data, rowBytes, base, x, quantized, out, rows, cols, batch);
         long work = (long) rows * cols * batch;
         // Memory of a confined arena may only be touched by its owner thread: compute on the caller.
         boolean shareable = data.isAccessibleBy(PROBE_THREAD);
@@ -98,19 +108,21 @@ public final class CpuBackend implements Backend {
         final long rowBytes;
         final boolean packed;
         final float[] x;
+        final QuantizedActivations quantized;
         final float[] out;
         final int rows;
         final int cols;
         final int batch;
 
-        Job(Tensor weight, BlockFormat format, MemorySegment data, long rowBytes, long base, float[] x, float[] out,
-            int rows, int cols, int batch) {
+        Job(Tensor weight, BlockFormat format, MemorySegment data, long rowBytes, long base, float[] x,
+            QuantizedActivations quantized, float[] out, int rows, int cols, int batch) {
             this.weight = weight;
             this.format = format;
             this.data = data;
             this.rowBytes = rowBytes;
             this.packed = base == 0;
             this.x = x;
+            this.quantized = quantized;
             this.out = out;
             this.rows = rows;
             this.cols = cols;
@@ -122,6 +134,14 @@ public final class CpuBackend implements Backend {
         }
 
         void run(int from, int to) {
+            if (quantized != null) {
+                for (int r = from; r < to; r++) {
+                    for (int b = 0; b < batch; b++) {
+                        out[b * rows + r] = format.dotQuantized(data, offset(r), quantized, b * cols, cols);
+                    }
+                }
+                return;
+            }
             if (batch == 1) {
                 for (int r = from; r < to; r++) {
                     out[r] = format.dot(data, offset(r), x, 0, cols);

@@ -1,0 +1,90 @@
+package dev.isthmus.core.tensor;
+
+/**
+ * Activations quantized once per matrix × vector product into the integer blocks that a weight format's
+ * integer kernel multiplies with — llama.cpp's {@code vec_dot_type} (Q8_0 blocks for Q8_0 and Q4_0 weights,
+ * Q8_K blocks for the k-quants). Levels are stored widened to 16 bits: the Vector API has no 8-bit
+ * multiply-add, and 16-bit products of two 8-bit levels (at most 127 × 128) are exact, so two of them still
+ * fit a 16-bit lane.
+ *
+ * <p>A buffer is reused from call to call; {@link BlockFormat#quantizeActivations} fills it and
+ * {@link BlockFormat#dotQuantized} reads it. It is not thread-safe to fill, but any number of threads may
+ * read a filled buffer.
+ *
+ * <pre>{@code
+ * QuantizedActivations qx = new QuantizedActivations();
+ * format.quantizeActivations(x, 0, cols, qx);
+ * float y = format.dotQuantized(weights, rowOffset, qx, 0, cols);
+ * }</pre>
+ */
+public final class QuantizedActivations {
+    private short[] levels = new short[0];
+    private float[] scales = new float[0];
+    private float[] sums = new float[0];
+    private int count;
+
+    /** Makes room for {@code count} levels, {@code blocks} scales and {@code sumCount} sums. */
+    public void reset(int count, int blocks, int sumCount) {
+        if (levels.length < count) {
+            levels = new short[count];
+        }
+        if (scales.length < blocks) {
+            scales = new float[blocks];
+        }
+        if (sums.length < sumCount) {
+            sums = new float[sumCount];
+        }
+        this.count = count;
+    }
+
+    /** The quantized levels, one per activation, in the order the filling format's kernel reads them. */
+    public short[] levels() {
+        return levels;
+    }
+
+    /** One scale per block: activation = scale × level. */
+    public float[] scales() {
+        return scales;
+    }
+
+    /** Per-(sub)block sums of the levels where the weight format needs them (k-quants' minimums). */
+    public float[] sums() {
+        return sums;
+    }
+
+    /** How many activations the buffer holds now. */
+    public int count() {
+        return count;
+    }
+
+    /**
+     * Quantizes into 32-element Q8_0 blocks exactly as llama.cpp's AVX2 {@code quantize_row_q8_0} does
+     * (scale rounded to F16, levels = round-half-even(x · 127 / amax)), so scale × level equals
+     * {@link Q8_0Format#roundActivations}'s output. Within each block the 16 even-numbered elements come
+     * first, then the 16 odd ones ({@link #q8_0Index}): the kernels multiply the low and high bytes of
+     * 16-bit weight lanes with them.
+     */
+    public void quantizeQ8_0(float[] src, int srcOffset, int n) {
+        if (n % 32 != 0) {
+            throw new IllegalArgumentException("Q8_0 activations come in blocks of 32, got " + n);
+        }
+        reset(n, n / 32, 0);
+        for (int b = 0; b < n; b += 32) {
+            float amax = 0f;
+            for (int j = 0; j < 32; j++) {
+                amax = Math.max(amax, Math.abs(src[srcOffset + b + j]));
+            }
+            scales[b / 32] = Half.f16ToFloat(Half.floatToF16(amax / 127f));
+            float id = amax != 0f ? 127f / amax : 0f;
+            for (int j = 0; j < 32; j++) {
+                levels[q8_0Index(b + j)] = (short) Math.rint(src[srcOffset + b + j] * id);
+            }
+        }
+    }
+
+    /** Where {@link #quantizeQ8_0} stores element {@code i}'s level. */
+    public static int q8_0Index(int i) {
+        int j = i & 31;
+        return (i & ~31) + (j >> 1) + ((j & 1) << 4);
+    }
+}
