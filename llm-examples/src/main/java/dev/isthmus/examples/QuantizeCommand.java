@@ -13,12 +13,18 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** Quantizes a GGUF file as llama-quantize does (same tensor types, same bytes). */
+/**
+ * Quantizes a GGUF file as llama-quantize does (same tensor types, same bytes), or a Hugging Face checkpoint as
+ * convert_hf_to_gguf + llama-quantize would; f32/f16/bf16 as TYPE just converts.
+ */
 @Command(name = "quantize", mixinStandardHelpOptions = true,
-        description = "Quantize an F32/F16/BF16 GGUF model: quantize IN.gguf OUT.gguf TYPE (q4_0, q4_k_m, q6_k, ...).")
+        description = {"Quantize an F32/F16/BF16 model: quantize IN OUT.gguf TYPE (q4_0, q4_k_m, q6_k, ...).",
+                "IN is a GGUF file, a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json)"
+                        + " or a .safetensors file with those beside it; TYPE f16, bf16 or f32 converts without"
+                        + " quantizing."})
 final class QuantizeCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", description = "input model (.gguf, F32/F16/BF16 weights)")
+    @Parameters(index = "0", description = "input model: .gguf, checkpoint directory or .safetensors (F32/F16/BF16 weights)")
     Path input;
 
     @Parameters(index = "1", description = "output file (.gguf)")

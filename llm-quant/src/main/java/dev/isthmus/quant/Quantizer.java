@@ -4,6 +4,8 @@ import dev.isthmus.core.gguf.GgufFile;
 import dev.isthmus.core.gguf.GgufTensorInfo;
 import dev.isthmus.core.gguf.GgufValue;
 import dev.isthmus.core.gguf.GgufWriter;
+import dev.isthmus.core.hf.HfCheckpoint;
+import dev.isthmus.core.hf.HfToGguf;
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.GgmlType;
@@ -14,6 +16,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -27,6 +30,8 @@ import java.util.regex.Pattern;
  * and no importance matrix, producing the same bytes: the same per-tensor types (mixed recipes and shape
  * fallbacks included), the same encoders, tensors in the same order (by layer, then name), metadata
  * copied with {@code general.quantization_version} and {@code general.file_type} moved to the end.
+ * A Hugging Face checkpoint (directory or {@code .safetensors} file with config.json) is read as the GGUF
+ * {@link HfToGguf} would write from it, without writing that intermediate file.
  *
  * <pre>{@code
  * QuantizationResult r = Quantizer.gguf(QuantizationType.Q4_K_M)
@@ -36,8 +41,9 @@ import java.util.regex.Pattern;
  * }</pre>
  *
  * <p>Input tensors must be F32, F16 or BF16 (re-quantizing a quantized tensor is refused, as llama.cpp
- * refuses it by default); 1-D tensors and norms are copied. The output tensors are held off-heap until the
- * file is written, so the output size must fit in memory.
+ * refuses it by default); 1-D tensors and norms are copied. The output is written streaming: each tensor is
+ * encoded when the writer reaches it, so memory holds one tensor's input and output, not the model. The file
+ * appears under its name only when complete; on failure no partial file is left.
  *
  * <p>Bad input:
  * <ul>
@@ -101,59 +107,83 @@ public final class Quantizer {
     }
 
     /**
-     * Reads {@code in}, writes {@code out}.
+     * Reads {@code in} — a GGUF file, or a Hugging Face checkpoint (a directory with config.json, or a
+     * {@code .safetensors} file with config.json beside it), converted on the fly as {@link HfToGguf} converts
+     * it — and writes {@code out}, one tensor in memory at a time.
      *
      * @throws IOException if a file cannot be read or written
      * @throws IllegalArgumentException if a tensor is already quantized, or a type cannot be encoded
+     * @throws dev.isthmus.core.hf.CheckpointConversionException if a checkpoint cannot be converted
      */
     public QuantizationResult quantize(Path in, Path out) throws IOException {
-        try (GgufFile source = GgufFile.open(in); Arena arena = Arena.ofShared()) {
-            List<GgufTensorInfo> tensors = new ArrayList<>(source.tensors());
-            tensors.sort(Comparator.comparing(GgufTensorInfo::name, TENSOR_ORDER));
-            TensorTypeRecipe recipe = new TensorTypeRecipe(type, source, tensors);
-            List<TensorTypeRecipe.Choice> choices = new ArrayList<>();
-            for (GgufTensorInfo t : tensors) {
-                TensorTypeRecipe.Choice choice = recipe.choose(t);
-                if (choice.type() != t.type()) {
-                    requireConvertible(in, t, choice.type());
-                }
-                choices.add(choice);
+        if (HfCheckpoint.isCheckpoint(in)) {
+            try (HfToGguf source = HfToGguf.open(in)) {
+                return quantize(in, source.metadata(), source.tensors(), source::tensorData, out);
             }
+        }
+        try (GgufFile source = GgufFile.open(in)) {
+            return quantize(in, source.values(), source.tensors(), (name, arena) -> source.tensorData(name), out);
+        }
+    }
 
-            GgufWriter writer = GgufWriter.create();
-            source.values().forEach(writer::put);
-            writer.remove("general.quantization_version").put("general.quantization_version", GgufValue.uint32(2));
-            writer.remove("general.file_type").put("general.file_type", GgufValue.uint32(type.fileType()));
-            writer.remove("split.no").remove("split.count").remove("split.tensors.count");
+    /** Where a tensor's input bytes come from: a view of a mapping, or a converted copy in the arena. */
+    private interface TensorInput {
+        MemorySegment data(String name, Arena arena);
+    }
 
-            List<TensorReport> reports = new ArrayList<>();
-            ExecutorService pool = threads > 1 ? Executors.newFixedThreadPool(threads, r -> {
-                Thread t = new Thread(r, "isthmus-quantize");
-                t.setDaemon(true);
-                return t;
-            }) : null;
-            try {
-                for (int i = 0; i < tensors.size(); i++) {
-                    GgufTensorInfo t = tensors.get(i);
-                    TensorTypeRecipe.Choice choice = choices.get(i);
-                    MemorySegment data = source.tensorData(t.name());
-                    if (choice.type() != t.type()) {
-                        data = convert(in, t, data, choice.type(), arena, pool);
+    private QuantizationResult quantize(Path in, Map<String, GgufValue> values, List<GgufTensorInfo> inputTensors,
+                                        TensorInput input, Path out) throws IOException {
+        List<GgufTensorInfo> tensors = new ArrayList<>(inputTensors);
+        tensors.sort(Comparator.comparing(GgufTensorInfo::name, TENSOR_ORDER));
+        TensorTypeRecipe recipe = new TensorTypeRecipe(type, values, tensors);
+        List<TensorTypeRecipe.Choice> choices = new ArrayList<>();
+        for (GgufTensorInfo t : tensors) {
+            TensorTypeRecipe.Choice choice = recipe.choose(t);
+            if (choice.type() != t.type()) {
+                requireConvertible(in, t, choice.type());
+            }
+            choices.add(choice);
+        }
+
+        GgufWriter writer = GgufWriter.create();
+        values.forEach(writer::put);
+        writer.remove("general.quantization_version").put("general.quantization_version", GgufValue.uint32(2));
+        writer.remove("general.file_type").put("general.file_type", GgufValue.uint32(type.fileType()));
+        writer.remove("split.no").remove("split.count").remove("split.tensors.count");
+
+        List<TensorReport> reports = new ArrayList<>();
+        ExecutorService pool = threads > 1 ? Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "isthmus-quantize");
+            t.setDaemon(true);
+            return t;
+        }) : null;
+        try {
+            for (int i = 0; i < tensors.size(); i++) {
+                GgufTensorInfo t = tensors.get(i);
+                TensorTypeRecipe.Choice choice = choices.get(i);
+                TensorReport report = new TensorReport(i, tensors.size(), t.name(), t.type(), choice.type(),
+                        t.byteSize(), choice.type().byteSize(t.elementCount()), choice.fallback());
+                // the writer calls this when it reaches the tensor, so one tensor's input and output are in memory
+                writer.addTensor(t.name(), choice.type(), t.ggufDims(), target -> {
+                    try (Arena arena = Arena.ofShared()) {
+                        MemorySegment data = input.data(t.name(), arena);
+                        if (choice.type() == t.type()) {
+                            MemorySegment.copy(data, 0, target, 0, target.byteSize());
+                        } else {
+                            convert(in, t, data, choice.type(), target, pool);
+                        }
                     }
-                    writer.addTensor(t.name(), choice.type(), t.ggufDims(), data);
-                    TensorReport report = new TensorReport(i, tensors.size(), t.name(), t.type(), choice.type(),
-                            t.byteSize(), data.byteSize(), choice.fallback());
                     reports.add(report);
                     listener.tensorDone(report);
-                }
-            } finally {
-                if (pool != null) {
-                    pool.shutdownNow();
-                }
+                });
             }
             writer.write(out);
-            return new QuantizationResult(out, type, reports);
+        } finally {
+            if (pool != null) {
+                pool.shutdownNow();
+            }
         }
+        return new QuantizationResult(out, type, reports);
     }
 
     /** Refuses, before any work, a conversion the quantizer cannot or must not do. */
@@ -167,8 +197,8 @@ public final class Quantizer {
         }
     }
 
-    private static MemorySegment convert(Path file, GgufTensorInfo t, MemorySegment src, GgmlType target, Arena arena,
-                                         ExecutorService pool) throws IOException {
+    private static void convert(Path file, GgufTensorInfo t, MemorySegment src, GgmlType target, MemorySegment dst,
+                                ExecutorService pool) throws IOException {
         requireConvertible(file, t, target);
         BlockFormat from = BlockFormats.require(t.type(), "tensor '" + t.name() + "'");
         BlockFormat to = BlockFormats.require(target, "tensor '" + t.name() + "'");
@@ -176,7 +206,6 @@ public final class Quantizer {
         long rows = t.elementCount() / rowLength;
         long srcRowBytes = t.type().byteSize(rowLength);
         long dstRowBytes = target.byteSize(rowLength);
-        MemorySegment dst = arena.allocate(dstRowBytes * rows, 64);
         List<RowBatch> work = new ArrayList<>();
         for (long r0 = 0; r0 < rows; r0 += ROWS_PER_TASK) {
             long start = r0;
@@ -204,7 +233,6 @@ public final class Quantizer {
             });
         }
         run(work, pool);
-        return dst;
     }
 
     /** Index of the first NaN or infinite value, or −1. */

@@ -1,10 +1,10 @@
 package dev.isthmus.quant;
 
-import dev.isthmus.core.gguf.GgufFile;
 import dev.isthmus.core.gguf.GgufTensorInfo;
 import dev.isthmus.core.gguf.GgufValue;
 import dev.isthmus.core.tensor.GgmlType;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -35,9 +35,10 @@ final class TensorTypeRecipe {
     private int iFfnDown;
     private int fallbacks;
 
-    TensorTypeRecipe(QuantizationType ftype, GgufFile file, List<GgufTensorInfo> tensors) {
+    TensorTypeRecipe(QuantizationType ftype, Map<String, GgufValue> file, List<GgufTensorInfo> tensors) {
         this.ftype = ftype;
-        this.arch = file.value("general.architecture").map(v -> (String) v.value()).orElse("");
+        GgufValue archValue = file.get("general.architecture");
+        this.arch = archValue == null ? "" : (String) archValue.value();
         this.nLayer = (int) intValue(file, arch + ".block_count", 0);
         long nHead = intValue(file, arch + ".attention.head_count", 0);
         long nHeadKv = intValue(file, arch + ".attention.head_count_kv", nHead);
@@ -60,8 +61,9 @@ final class TensorTypeRecipe {
     }
 
     /** Integer metadata, taking the first element of a per-layer array. */
-    private static long intValue(GgufFile file, String key, long fallback) {
-        return file.value(key).map(TensorTypeRecipe::firstLong).orElse(fallback);
+    private static long intValue(Map<String, GgufValue> file, String key, long fallback) {
+        GgufValue v = file.get(key);
+        return v == null ? fallback : firstLong(v);
     }
 
     private static long firstLong(GgufValue v) {

@@ -3,13 +3,16 @@ package dev.isthmus.core.gguf;
 import dev.isthmus.core.tensor.GgmlType;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -28,6 +31,9 @@ import java.util.Objects;
  *         .addTensor("output_norm.weight", GgmlType.F32, new long[] {64}, data);
  * w.write(Path.of("out.gguf"));
  * }</pre>
+ *
+ * <p>Tensors given as a {@link TensorDataProducer} are produced one at a time while the data section is
+ * written, so converting or quantizing a model needs memory for one tensor, not the model.
  */
 public final class GgufWriter {
     private static final int COPY_CHUNK = 1 << 24;
@@ -36,7 +42,9 @@ public final class GgufWriter {
     private final Map<String, GgufValue> metadata = new LinkedHashMap<>();
     private final List<PendingTensor> tensors = new ArrayList<>();
 
-    private record PendingTensor(String name, GgmlType type, long[] ggufDims, MemorySegment data) {
+    /** Exactly one of {@code data} and {@code producer} is set. */
+    private record PendingTensor(String name, GgmlType type, long[] ggufDims, long byteSize, MemorySegment data,
+                                 TensorDataProducer producer) {
     }
 
     private GgufWriter() {
@@ -81,25 +89,41 @@ public final class GgufWriter {
      * exactly the bytes they need and stay readable until {@link #write} returns.
      */
     public GgufWriter addTensor(String name, GgmlType type, long[] ggufDims, MemorySegment data) {
-        long elements = 1;
-        for (long d : ggufDims) {
-            elements = Math.multiplyExact(elements, d);
-        }
-        long expected = type.byteSize(elements);
+        long expected = checkTensor(name, type, ggufDims);
         if (data.byteSize() != expected) {
             throw new IllegalArgumentException("tensor '" + name + "' needs " + expected + " bytes, data has "
                     + data.byteSize());
         }
+        tensors.add(new PendingTensor(name, type, ggufDims.clone(), expected, data, null));
+        return this;
+    }
+
+    /**
+     * Adds a tensor whose bytes {@code producer} writes when {@link #write} reaches it (the size follows
+     * from {@code type} and {@code ggufDims}).
+     */
+    public GgufWriter addTensor(String name, GgmlType type, long[] ggufDims, TensorDataProducer producer) {
+        long size = checkTensor(name, type, ggufDims);
+        tensors.add(new PendingTensor(name, type, ggufDims.clone(), size, null,
+                Objects.requireNonNull(producer, "producer")));
+        return this;
+    }
+
+    /** Validates a new tensor entry and returns its byte size. */
+    private long checkTensor(String name, GgmlType type, long[] ggufDims) {
         if (ggufDims.length < 1 || ggufDims.length > GgufParser.MAX_DIMS) {
             throw new IllegalArgumentException("tensor '" + name + "' must have 1.." + GgufParser.MAX_DIMS + " dims");
+        }
+        long elements = 1;
+        for (long d : ggufDims) {
+            elements = Math.multiplyExact(elements, d);
         }
         for (PendingTensor t : tensors) {
             if (t.name.equals(name)) {
                 throw new IllegalArgumentException("duplicate tensor '" + name + "'");
             }
         }
-        tensors.add(new PendingTensor(name, type, ggufDims.clone(), data));
-        return this;
+        return type.byteSize(elements);
     }
 
     private int alignment() {
@@ -113,11 +137,24 @@ public final class GgufWriter {
         return (int) a.asLong();
     }
 
-    /** Writes the file, replacing {@code path} if it exists. */
+    /**
+     * Writes the file, replacing {@code path} if it exists. The bytes go to a sibling temporary file that is
+     * renamed at the end, so a failure half-way (a producer refusing a tensor, a full disk) leaves no
+     * truncated model behind and any previous file intact.
+     */
     public void write(Path path) throws IOException {
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            write(channel);
+        // not Files.createTempFile: its owner-only permissions would carry over to the model file
+        Path part = path.toAbsolutePath().resolveSibling(path.getFileName() + "."
+                + Long.toHexString(System.nanoTime() ^ Thread.currentThread().threadId()) + ".part");
+        try {
+            try (FileChannel channel = FileChannel.open(part, StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.WRITE)) {
+                write(channel);
+            }
+            Files.move(part, path, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException | RuntimeException | Error e) {
+            Files.deleteIfExists(part);
+            throw e;
         }
     }
 
@@ -143,17 +180,30 @@ public final class GgufWriter {
             }
             header.putInt(t.type.id());
             header.putLong(offset);
-            offset = GgufParser.align(offset + t.data.byteSize(), alignment);
+            offset = GgufParser.align(offset + t.byteSize, alignment);
         }
         header.padTo(alignment);
         writeFully(channel, ByteBuffer.wrap(header.toByteArray()));
         for (PendingTensor t : tensors) {
-            for (long at = 0; at < t.data.byteSize(); at += COPY_CHUNK) {
-                long n = Math.min(COPY_CHUNK, t.data.byteSize() - at);
-                writeFully(channel, t.data.asSlice(at, n).asByteBuffer());
+            if (t.data != null) {
+                writeSegment(channel, t.data);
+            } else {
+                // Shared: producers may fill the buffer from worker threads.
+                try (Arena arena = Arena.ofShared()) {
+                    MemorySegment buffer = arena.allocate(Math.max(1, t.byteSize), 64).asSlice(0, t.byteSize);
+                    t.producer.produce(buffer);
+                    writeSegment(channel, buffer);
+                }
             }
-            long padding = GgufParser.align(t.data.byteSize(), alignment) - t.data.byteSize();
+            long padding = GgufParser.align(t.byteSize, alignment) - t.byteSize;
             writeFully(channel, ByteBuffer.allocate((int) padding));
+        }
+    }
+
+    private static void writeSegment(WritableByteChannel channel, MemorySegment data) throws IOException {
+        for (long at = 0; at < data.byteSize(); at += COPY_CHUNK) {
+            long n = Math.min(COPY_CHUNK, data.byteSize() - at);
+            writeFully(channel, data.asSlice(at, n).asByteBuffer());
         }
     }
 

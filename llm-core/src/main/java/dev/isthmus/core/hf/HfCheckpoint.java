@@ -25,7 +25,7 @@ import java.util.regex.Pattern;
 
 /**
  * A Hugging Face checkpoint directory: {@code config.json}, one or more {@code *.safetensors} shards
- * (memory-mapped) and usually {@code tokenizer.json}. Tensors are found under llama.cpp's names through a
+ * (memory-mapped) and usually {@code tokenizer.json}; or one {@code .safetensors} file with those beside it. Tensors are found under llama.cpp's names through a
  * name map, so the same forward pass runs GGUF files and checkpoints; Llama-family checkpoints keep their
  * unpermuted q/k weights and use half-split (NeoX) rotary pairs, which is the same computation.
  *
@@ -38,6 +38,7 @@ import java.util.regex.Pattern;
 public final class HfCheckpoint implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern LAYER = Pattern.compile("blk\\.(\\d+)\\.(.+)");
+    private static final Pattern HF_LAYER = Pattern.compile("model\\.layers\\.(\\d+)\\.(.+)");
     private static final Map<String, String> LAYER_NAMES = Map.ofEntries(
             Map.entry("attn_norm.weight", "input_layernorm.weight"),
             Map.entry("attn_q.weight", "self_attn.q_proj.weight"),
@@ -65,25 +66,53 @@ public final class HfCheckpoint implements AutoCloseable {
         this.byName = byName;
     }
 
-    /** Whether {@code path} looks like a checkpoint directory (has a config.json). */
+    /**
+     * Whether {@code path} looks like a checkpoint: a directory with a config.json, or a {@code .safetensors}
+     * file with a config.json beside it.
+     */
     public static boolean isCheckpoint(Path path) {
+        if (isSafetensorsFile(path)) {
+            path = directoryOf(path);
+        }
         return Files.isDirectory(path) && Files.isRegularFile(path.resolve("config.json"));
     }
 
+    private static boolean isSafetensorsFile(Path path) {
+        return Files.isRegularFile(path) && path.getFileName().toString().endsWith(".safetensors");
+    }
+
+    private static Path directoryOf(Path file) {
+        Path parent = file.toAbsolutePath().getParent();
+        return parent == null ? Path.of(".") : parent;
+    }
+
     /**
-     * Opens the checkpoint in {@code dir}.
+     * Opens the checkpoint in {@code path}: a directory, or a single {@code .safetensors} file whose directory
+     * holds config.json (and the tokenizer files).
      *
      * @throws ModelLoadException if config.json or the weights are missing or inconsistent
      */
-    public static HfCheckpoint open(Path dir) throws IOException {
+    public static HfCheckpoint open(Path path) throws IOException {
+        boolean singleFile = isSafetensorsFile(path);
+        Path dir = singleFile ? directoryOf(path) : path;
         Path configFile = dir.resolve("config.json");
         if (!Files.isRegularFile(configFile)) {
             throw new ModelLoadException(dir + " has no config.json: not a Hugging Face checkpoint");
         }
-        JsonNode config = JSON.readTree(Files.readString(configFile));
+        JsonNode config;
+        try {
+            config = JSON.readTree(Files.readString(configFile));
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new ModelLoadException(configFile + " is not valid JSON: " + e.getOriginalMessage());
+        }
+        if (config == null || !config.isObject()) {
+            throw new ModelLoadException(configFile + " must hold a JSON object");
+        }
         TreeSet<String> shards = new TreeSet<>();
         Path index = dir.resolve("model.safetensors.index.json");
-        if (Files.isRegularFile(index)) {
+        if (singleFile) {
+            shards.add(path.getFileName().toString());
+        } else if (Files.isRegularFile(index)) {
             for (Iterator<JsonNode> it = JSON.readTree(Files.readString(index)).path("weight_map").elements(); it.hasNext(); ) {
                 shards.add(it.next().asText());
             }
@@ -101,7 +130,12 @@ public final class HfCheckpoint implements AutoCloseable {
                 if (!p.startsWith(dir.normalize())) {
                     throw new ModelLoadException("shard name '" + shard + "' points outside " + dir);
                 }
-                SafetensorsFile f = SafetensorsFile.open(p);
+                SafetensorsFile f;
+                try {
+                    f = SafetensorsFile.open(p);
+                } catch (dev.isthmus.core.safetensors.SafetensorsFormatException e) {
+                    throw new ModelLoadException(p + ": " + e.getMessage());
+                }
                 files.add(f);
                 f.tensors().forEach(t -> byName.put(t.name(), f));
             }
@@ -110,6 +144,21 @@ public final class HfCheckpoint implements AutoCloseable {
             throw e;
         }
         return new HfCheckpoint(dir, config, List.copyOf(files), byName);
+    }
+
+    /** The checkpoint's directory. */
+    public Path directory() {
+        return dir;
+    }
+
+    /** config.json as parsed. */
+    JsonNode configJson() {
+        return config;
+    }
+
+    /** Every tensor of the shards under its Hugging Face name, in shard order, with the shard holding it. */
+    Map<String, SafetensorsFile> tensorFiles() {
+        return java.util.Collections.unmodifiableMap(byName);
     }
 
     /** The family named by {@code model_type}. */
@@ -225,6 +274,33 @@ public final class HfCheckpoint implements AutoCloseable {
         if (m.matches()) {
             String part = LAYER_NAMES.get(m.group(2));
             return part == null ? null : "model.layers." + m.group(1) + "." + part;
+        }
+        return null;
+    }
+
+    /** The llama.cpp name of a Hugging Face tensor name (null when there is no equivalent). */
+    static String ggufName(String hf) {
+        switch (hf) {
+            case "model.embed_tokens.weight":
+                return "token_embd.weight";
+            case "model.norm.weight":
+                return "output_norm.weight";
+            case "lm_head.weight":
+                return "output.weight";
+            default:
+                break;
+        }
+        Matcher m = HF_LAYER.matcher(hf);
+        if (!m.matches()) {
+            return null;
+        }
+        if (m.group(2).equals("mlp.gate_up_proj.weight")) {
+            return "blk." + m.group(1) + ".ffn_up.weight";
+        }
+        for (Map.Entry<String, String> e : LAYER_NAMES.entrySet()) {
+            if (e.getValue().equals(m.group(2))) {
+                return "blk." + m.group(1) + "." + e.getKey();
+            }
         }
         return null;
     }
