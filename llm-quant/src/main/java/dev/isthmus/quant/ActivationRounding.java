@@ -1,6 +1,7 @@
 package dev.isthmus.quant;
 
 import dev.isthmus.core.tensor.Half;
+import dev.isthmus.core.tensor.QuantizedActivations;
 
 /**
  * How llama.cpp's CPU backend rounds activations before multiplying them with quantized weights (the
@@ -53,5 +54,53 @@ final class ActivationRounding {
                 dst[dstOffset + b + j] = d * q;
             }
         }
+    }
+
+    /**
+     * Quantizes into 256-element Q8_K blocks ({@code quantize_row_q8_K_ref}), one float scale per block, laid
+     * out for the k-quant integer kernels: within every 32 levels the 16 even-numbered elements come first,
+     * then the odd ones ({@link QuantizedActivations#evenOddIndex}); the sums of every 16 levels (ggml's
+     * {@code bsums}) are stored per block as the 8 even-numbered sums, then the 8 odd ones
+     * ({@link #q8_KSumIndex}).
+     */
+    static void q8_K(float[] src, int srcOffset, int count, QuantizedActivations dst) {
+        dst.reset(count, count / 256, count / 16);
+        short[] levels = dst.levels();
+        float[] scales = dst.scales();
+        int[] sums = dst.sums();
+        for (int b = 0; b < count; b += 256) {
+            float max = 0;
+            float amax = 0;
+            for (int j = 0; j < 256; j++) {
+                float ax = Math.abs(src[srcOffset + b + j]);
+                if (ax > amax) {
+                    amax = ax;
+                    max = src[srcOffset + b + j];
+                }
+            }
+            if (amax == 0) {
+                java.util.Arrays.fill(levels, b, b + 256, (short) 0);
+                java.util.Arrays.fill(sums, b / 16, b / 16 + 16, 0);
+                scales[b / 256] = 0f;
+                continue;
+            }
+            float iscale = -127f / max;
+            scales[b / 256] = 1 / iscale;
+            for (int g = 0; g < 16; g++) {
+                int sum = 0;
+                for (int j = b + 16 * g; j < b + 16 * g + 16; j++) {
+                    int q = Math.min(127, KQuantMath.nearestInt(iscale * src[srcOffset + j]));
+                    levels[QuantizedActivations.evenOddIndex(j)] = (short) q;
+                    sum += q;
+                }
+                sums[q8_KSumIndex(b / 16 + g)] = sum;
+            }
+        }
+    }
+
+    /** Where {@link #q8_K} stores the sum of the {@code g}-th 16 levels. */
+    static int q8_KSumIndex(int g) {
+        int j = g & 15;
+        return (g & ~15) + (j >> 1) + ((j & 1) << 3);
     }
 }

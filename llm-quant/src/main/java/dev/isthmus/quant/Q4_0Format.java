@@ -6,17 +6,21 @@ import static dev.isthmus.quant.QuantVectors.LANES;
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.Half;
+import dev.isthmus.core.tensor.IntLanes;
+import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * GGML Q4_0: 32 weights per 18-byte block, {@code d} (F16) then 16 bytes of 4-bit levels; weight j is
  * d × (level − 8), levels 0..15 in the low nibbles, 16..31 in the high nibbles.
  */
-public final class Q4_0Format implements BlockFormat, ScalarTwin {
+public final class Q4_0Format implements BlockFormat, ScalarTwin, IntegerTwin {
     static final int QK = 32;
     static final int BLOCK_BYTES = 18;
 
@@ -94,6 +98,70 @@ public final class Q4_0Format implements BlockFormat, ScalarTwin {
             hi = QuantVectors.toFloat(QuantVectors.highNibble(q).sub(8)).fma(QuantVectors.x(x, xb + QK / 2 + j), hi);
         }
         return lo.add(hi);
+    }
+
+    @Override
+    public boolean quantizesActivations() {
+        return IntLanes.AVAILABLE;
+    }
+
+    @Override
+    public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
+        dst.quantizeQ8_0EvenOdd(src, srcOffset, count);
+    }
+
+    /**
+     * Integer kernel in the arithmetic of llama.cpp's AVX2 {@code ggml_vec_dot_q4_0_q8_0}: the 16 level bytes
+     * are spread so that byte b of a 256-bit vector holds element b's nibble (the low nibbles feed the first
+     * half, the high nibbles the second); viewed as 16-bit lanes they hold element pairs (2m, 2m+1), whose
+     * products with the even and odd activations sum per 32-bit lane over elements 4k … 4k+3, then meet
+     * d_w·d_x in one float FMA chain, reduced as ggml reduces it.
+     */
+    @Override
+    public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        QuantVectors.checkQuantized(this, x, xOffset, count, QK);
+        short[] levels = x.levels();
+        float[] scales = x.scales();
+        FloatVector acc = FloatVector.zero(IntLanes.F);
+        int blocks = count / QK;
+        int xBlock = xOffset / QK;
+        for (int b = 0; b < blocks; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            ShortVector nibbles = ((IntVector) IntVector.fromMemorySegment(IntVector.SPECIES_128, data, block + 2,
+                    QuantVectors.LE).reinterpretShape(IntLanes.I, 0)).rearrange(BOTH_HALVES)
+                    .lanewise(VectorOperators.LSHR, NIBBLE_SHIFT).and(0x0F0F_0F0F).reinterpretAsShorts();
+            int xo = xOffset + b * QK;
+            IntVector pairs = nibbles.and((short) 0xFF).sub((short) 8).mul(ShortVector.fromArray(IntLanes.S, levels, xo))
+                    .add(nibbles.lanewise(VectorOperators.LSHR, 8).sub((short) 8)
+                            .mul(ShortVector.fromArray(IntLanes.S, levels, xo + 16)))
+                    .reinterpretAsInts();
+            float d = QuantVectors.f16(data, block) * scales[xBlock + b];
+            acc = IntLanes.toFloat(IntLanes.addHalves(pairs)).fma(FloatVector.broadcast(IntLanes.F, d), acc);
+        }
+        return IntLanes.sumLanes(acc);
+    }
+
+    /** Lanes 0-3 and 4-7 both take the block's four 32-bit words. */
+    private static final VectorShuffle<Integer> BOTH_HALVES = VectorShuffle.fromValues(IntLanes.I, 0, 1, 2, 3, 0, 1, 2, 3);
+    /** Low nibbles in the first half (elements 0-15), high nibbles in the second (16-31). */
+    private static final IntVector NIBBLE_SHIFT = IntVector.fromArray(IntLanes.I, new int[] {0, 0, 0, 0, 4, 4, 4, 4}, 0);
+
+    /** The oracle of {@link #dotQuantized}: exact integer block sums, scaled and added in block order. */
+    @Override
+    public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        float sum = 0f;
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            int xo = xOffset + b * QK;
+            int s = 0;
+            for (int j = 0; j < QK / 2; j++) {
+                int q = QuantVectors.u8(data, block + 2 + j);
+                s += ((q & 0x0F) - 8) * x.levels()[QuantizedActivations.evenOddIndex(xo + j)]
+                        + ((q >> 4) - 8) * x.levels()[QuantizedActivations.evenOddIndex(xo + j + QK / 2)];
+            }
+            sum += QuantVectors.f16(data, block) * x.scales()[xOffset / QK + b] * s;
+        }
+        return sum;
     }
 
     /** llama.cpp multiplies Q4_0 weights with Q8_0 activation blocks. */

@@ -6,11 +6,14 @@ import static dev.isthmus.quant.QuantVectors.LANES;
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.Half;
+import dev.isthmus.core.tensor.IntLanes;
+import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -19,7 +22,7 @@ import jdk.incubator.vector.VectorOperators;
  * d·scale_s·level − dmin·min_s; each 32-byte run of levels holds sub-block 2c in its low nibbles and
  * 2c+1 in its high nibbles.
  */
-public final class Q4_KFormat implements BlockFormat, ScalarTwin {
+public final class Q4_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 144;
 
@@ -118,6 +121,110 @@ public final class Q4_KFormat implements BlockFormat, ScalarTwin {
             }
         }
         return acc0.add(acc1).sub(accMin).reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    public boolean quantizesActivations() {
+        return IntLanes.AVAILABLE;
+    }
+
+    @Override
+    public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
+        checkBlocks(count);
+        ActivationRounding.q8_K(src, srcOffset, count, dst);
+    }
+
+    /**
+     * Integer kernel in the arithmetic of llama.cpp's AVX2 {@code ggml_vec_dot_q4_K_q8_K}: a 32-byte run of
+     * levels viewed as 16-bit lanes holds element pairs (2m, 2m+1) of two sub-blocks (low and high nibbles);
+     * their products with the even and odd activations give, per 32-bit lane, the four elements 4k … 4k+3,
+     * weighted by the sub-block scale and summed over the super-block in integers; d·d_x then meets the 8
+     * lane sums in one float FMA chain. The minimums form a second chain of 4 lanes (pairs of sub-blocks),
+     * both reduced as ggml reduces them.
+     */
+    @Override
+    public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        QuantVectors.checkQuantized(this, x, xOffset, count, QK);
+        short[] levels = x.levels();
+        float[] xScales = x.scales();
+        int[] xSums = x.sums();
+        FloatVector acc = FloatVector.zero(IntLanes.F);
+        float m0 = 0f;
+        float m1 = 0f;
+        float m2 = 0f;
+        float m3 = 0f;
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            long sLo = data.get(ValueLayouts.I64, block + 4);
+            int sHi = data.get(ValueLayouts.I32, block + 12);
+            int xb = xOffset + b * QK;
+            IntVector sum = IntVector.zero(IntLanes.I);
+            for (int c = 0; c < 4; c++) {
+                ShortVector q = ShortVector.fromMemorySegment(IntLanes.S, data, block + 16 + 32 * c, QuantVectors.LE);
+                int xo = xb + 64 * c;
+                ShortVector evenX = ShortVector.fromArray(IntLanes.S, levels, xo);
+                ShortVector oddX = ShortVector.fromArray(IntLanes.S, levels, xo + 16);
+                IntVector low = q.and((short) 0x0F).mul(evenX)
+                        .add(q.lanewise(VectorOperators.LSHR, 8).and((short) 0x0F).mul(oddX)).reinterpretAsInts();
+                ShortVector evenY = ShortVector.fromArray(IntLanes.S, levels, xo + 32);
+                ShortVector oddY = ShortVector.fromArray(IntLanes.S, levels, xo + 48);
+                IntVector high = q.lanewise(VectorOperators.LSHR, 4).and((short) 0x0F).mul(evenY)
+                        .add(q.lanewise(VectorOperators.LSHR, 12).mul(oddY)).reinterpretAsInts();
+                sum = sum.add(IntLanes.addHalves(low).mul(KQuantMath.scaleK4(2 * c, sLo, sHi))
+                        .add(IntLanes.addHalves(high).mul(KQuantMath.scaleK4(2 * c + 1, sLo, sHi))));
+            }
+            float dx = xScales[xb / QK];
+            acc = IntLanes.toFloat(sum).fma(FloatVector.broadcast(IntLanes.F, dx * QuantVectors.f16(data, block)), acc);
+            float dmin = -dx * QuantVectors.f16(data, block + 2);
+            int s16 = xb / 16;
+            m0 = Math.fma(dmin, (float) minimums(0, sLo, sHi, xSums, s16), m0);
+            m1 = Math.fma(dmin, (float) minimums(1, sLo, sHi, xSums, s16), m1);
+            m2 = Math.fma(dmin, (float) minimums(2, sLo, sHi, xSums, s16), m2);
+            m3 = Math.fma(dmin, (float) minimums(3, sLo, sHi, xSums, s16), m3);
+        }
+        return IntLanes.sumLanes(acc) + ((m0 + m2) + (m1 + m3));
+    }
+
+    /** min_{2i}·S_{2i} + min_{2i+1}·S_{2i+1}, S_j the activation sum of sub-block j (two 16-element sums). */
+    private static int minimums(int i, long sLo, int sHi, int[] xSums, int s16) {
+        int j = 2 * i;
+        // Sums are stored even-numbered first: 16-element sums 2j and 2j+1 sit at j and 8 + j.
+        int sumJ = xSums[s16 + j] + xSums[s16 + 8 + j];
+        int sumJ1 = xSums[s16 + j + 1] + xSums[s16 + 8 + j + 1];
+        return KQuantMath.minK4(j, sLo, sHi) * sumJ + KQuantMath.minK4(j + 1, sLo, sHi) * sumJ1;
+    }
+
+    @Override
+    public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        float sum = 0f;
+        byte[] scales = new byte[12];
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, block + 4, scales, 0, 12);
+            int xb = xOffset + b * QK;
+            int dots = 0;
+            int mins = 0;
+            for (int c = 0; c < 4; c++) {
+                int lo = 0;
+                int hi = 0;
+                int loSum = 0;
+                int hiSum = 0;
+                for (int l = 0; l < 32; l++) {
+                    int q = QuantVectors.u8(data, block + 16 + 32 * c + l);
+                    short a = x.levels()[QuantizedActivations.evenOddIndex(xb + 64 * c + l)];
+                    short a2 = x.levels()[QuantizedActivations.evenOddIndex(xb + 64 * c + 32 + l)];
+                    lo += (q & 0xF) * a;
+                    hi += (q >> 4) * a2;
+                    loSum += a;
+                    hiSum += a2;
+                }
+                dots += KQuantMath.scaleK4(2 * c, scales) * lo + KQuantMath.scaleK4(2 * c + 1, scales) * hi;
+                mins += KQuantMath.minK4(2 * c, scales) * loSum + KQuantMath.minK4(2 * c + 1, scales) * hiSum;
+            }
+            float dx = x.scales()[xb / QK];
+            sum += dx * QuantVectors.f16(data, block) * dots - dx * QuantVectors.f16(data, block + 2) * mins;
+        }
+        return sum;
     }
 
     /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */

@@ -6,11 +6,15 @@ import static dev.isthmus.quant.QuantVectors.LANES;
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.Half;
+import dev.isthmus.core.tensor.IntLanes;
+import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -19,7 +23,7 @@ import jdk.incubator.vector.VectorOperators;
  * Each 128-weight half interleaves four 32-weight runs: ql[l] low/high nibble, ql[l+32] low/high nibble,
  * with qh[l] bits 0-1, 2-3, 4-5, 6-7 on top.
  */
-public final class Q6_KFormat implements BlockFormat, ScalarTwin {
+public final class Q6_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 210;
 
@@ -155,6 +159,109 @@ public final class Q6_KFormat implements BlockFormat, ScalarTwin {
             }
         }
         return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    public boolean quantizesActivations() {
+        return IntLanes.AVAILABLE;
+    }
+
+    @Override
+    public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
+        checkBlocks(count);
+        ActivationRounding.q8_K(src, srcOffset, count, dst);
+    }
+
+    /**
+     * Integer kernel in the arithmetic of llama.cpp's AVX2 {@code ggml_vec_dot_q6_K_q8_K}: each 32-element run
+     * of 6-bit levels (0..63) is assembled in 16-bit lanes holding element pairs (2m, 2m+1), multiplied with
+     * the even and odd activations, summed per 32-bit lane over four elements 4k … 4k+3 and weighted by the
+     * scale of the lane's 16-element sub-block; the −32 offset comes off per lane through the activations'
+     * 16-element sums, and d·d_x meets the exact lane sums in one float FMA chain per super-block.
+     */
+    @Override
+    public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        QuantVectors.checkQuantized(this, x, xOffset, count, QK);
+        short[] levels = x.levels();
+        float[] xScales = x.scales();
+        int[] xSums = x.sums();
+        FloatVector acc = FloatVector.zero(IntLanes.F);
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            int xb = xOffset + b * QK;
+            IntVector sum = IntVector.zero(IntLanes.I);
+            for (int n = 0; n < 2; n++) {
+                long ql = block + 64 * n;
+                ShortVector a = ShortVector.fromMemorySegment(IntLanes.S, data, ql, QuantVectors.LE);
+                ShortVector c = ShortVector.fromMemorySegment(IntLanes.S, data, ql + 32, QuantVectors.LE);
+                ShortVector h = ShortVector.fromMemorySegment(IntLanes.S, data, block + 128 + 32 * n, QuantVectors.LE);
+                ShortVector q1 = a.and((short) 0x0F0F).or(h.and((short) 0x0303).lanewise(VectorOperators.LSHL, 4));
+                ShortVector q2 = c.and((short) 0x0F0F).or(h.and((short) 0x0C0C).lanewise(VectorOperators.LSHL, 2));
+                ShortVector q3 = a.lanewise(VectorOperators.LSHR, 4).and((short) 0x0F0F).or(h.and((short) 0x3030));
+                ShortVector q4 = c.lanewise(VectorOperators.LSHR, 4).and((short) 0x0F0F)
+                        .or(h.and((short) 0xC0C0).lanewise(VectorOperators.LSHR, 2));
+                long sc = block + 192 + 8 * n;
+                int xn = xb + 128 * n;
+                sum = sum.add(run(q1, levels, xn, data, sc)).add(run(q2, levels, xn + 32, data, sc + 2))
+                        .add(run(q3, levels, xn + 64, data, sc + 4)).add(run(q4, levels, xn + 96, data, sc + 6));
+            }
+            // Σ scale·16-sum over pairs of sub-blocks (2k, 2k+1), times 32: the offset per lane.
+            IntVector scales = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, data, block + 192,
+                    QuantVectors.LE).convertShape(VectorOperators.B2S, IntLanes.S, 0)).reinterpretAsInts();
+            IntVector evenScales = scales.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            IntVector oddScales = scales.lanewise(VectorOperators.ASHR, 16);
+            int s16 = xb / 16;
+            IntVector offsets = IntVector.fromArray(IntLanes.I, xSums, s16).mul(evenScales)
+                    .add(IntVector.fromArray(IntLanes.I, xSums, s16 + 8).mul(oddScales))
+                    .lanewise(VectorOperators.LSHL, 5);
+            float d = xScales[xb / QK] * QuantVectors.f16(data, block + 208);
+            acc = IntLanes.toFloat(sum.sub(offsets)).fma(FloatVector.broadcast(IntLanes.F, d), acc);
+        }
+        return IntLanes.sumLanes(acc);
+    }
+
+    /** One 32-element run: lanes 0-3 carry the first 16-element sub-block (scale at sc), lanes 4-7 the second. */
+    private static IntVector run(ShortVector q, short[] levels, int at, MemorySegment data, long sc) {
+        IntVector pairs = q.and((short) 0xFF).mul(ShortVector.fromArray(IntLanes.S, levels, at))
+                .add(q.lanewise(VectorOperators.LSHR, 8).mul(ShortVector.fromArray(IntLanes.S, levels, at + 16)))
+                .reinterpretAsInts();
+        IntVector scale = IntVector.broadcast(IntLanes.I, data.get(ValueLayouts.I8, sc))
+                .blend(data.get(ValueLayouts.I8, sc + 1), UPPER_HALF);
+        return IntLanes.addHalves(pairs).mul(scale);
+    }
+
+    private static final VectorMask<Integer> UPPER_HALF = VectorMask.fromLong(IntLanes.I, 0xF0);
+
+    @Override
+    public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        float sum = 0f;
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            int xb = xOffset + b * QK;
+            int dots = 0;
+            for (int n = 0; n < 2; n++) {
+                long ql = block + 64 * n;
+                long qh = block + 128 + 32 * n;
+                long sc = block + 192 + 8 * n;
+                for (int l = 0; l < 32; l++) {
+                    int is = l / 16;
+                    int a = QuantVectors.u8(data, ql + l);
+                    int c = QuantVectors.u8(data, ql + l + 32);
+                    int h = QuantVectors.u8(data, qh + l);
+                    int at = xb + 128 * n + l;
+                    dots += data.get(ValueLayouts.I8, sc + is) * ((a & 0xF | (h & 3) << 4) - 32) * level(x, at);
+                    dots += data.get(ValueLayouts.I8, sc + is + 2) * ((c & 0xF | (h >> 2 & 3) << 4) - 32) * level(x, at + 32);
+                    dots += data.get(ValueLayouts.I8, sc + is + 4) * ((a >> 4 | (h >> 4 & 3) << 4) - 32) * level(x, at + 64);
+                    dots += data.get(ValueLayouts.I8, sc + is + 6) * ((c >> 4 | (h >> 6 & 3) << 4) - 32) * level(x, at + 96);
+                }
+            }
+            sum += QuantVectors.f16(data, block + 208) * x.scales()[xb / QK] * dots;
+        }
+        return sum;
+    }
+
+    private static short level(QuantizedActivations x, int element) {
+        return x.levels()[QuantizedActivations.evenOddIndex(element)];
     }
 
     /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */

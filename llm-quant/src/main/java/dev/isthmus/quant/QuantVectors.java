@@ -1,12 +1,16 @@
 package dev.isthmus.quant;
 
+import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.Half;
+import dev.isthmus.core.tensor.IntLanes;
+import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -65,6 +69,21 @@ final class QuantVectors {
 
     static FloatVector x(float[] x, int offset) {
         return FloatVector.fromArray(F, x, offset);
+    }
+
+    /** Sixteen bytes at {@code offset}, sign-extended to the 16 lanes of {@link IntLanes#S}. */
+    static ShortVector shorts16(MemorySegment data, long offset) {
+        return (ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, data, offset, LE)
+                .convertShape(VectorOperators.B2S, IntLanes.S, 0);
+    }
+
+    /** Refuses activations that are not the whole blocks a {@code dotQuantized} call reads. */
+    static void checkQuantized(BlockFormat format, QuantizedActivations x, int xOffset, int count, int block) {
+        format.checkBlocks(count);
+        if (xOffset % block != 0 || xOffset < 0 || xOffset + count > x.count()) {
+            throw new IllegalArgumentException("activations [" + xOffset + ", " + (xOffset + count)
+                    + ") are not whole " + block + "-element blocks of the " + x.count() + " quantized");
+        }
     }
 
     static float f16(MemorySegment data, long offset) {

@@ -43,12 +43,12 @@ public final class Q8_0Format implements BlockFormat {
 
     @Override
     public boolean quantizesActivations() {
-        return VectorKernels.INT_KERNELS;
+        return IntLanes.AVAILABLE;
     }
 
     @Override
     public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
-        dst.quantizeQ8_0(src, srcOffset, count);
+        dst.quantizeQ8_0EvenOdd(src, srcOffset, count);
     }
 
     @Override
@@ -69,7 +69,7 @@ public final class Q8_0Format implements BlockFormat {
             int s = 0;
             for (int j = 0; j < QK; j++) {
                 s += data.get(ValueLayouts.I8, block + 2 + j)
-                        * x.levels()[QuantizedActivations.q8_0Index(xOffset + b * QK + j)];
+                        * x.levels()[QuantizedActivations.evenOddIndex(xOffset + b * QK + j)];
             }
             sum += Half.f16ToFloat(data.get(ValueLayouts.I16, block)) * x.scales()[xOffset / QK + b] * s;
         }

@@ -20,7 +20,7 @@ package dev.isthmus.core.tensor;
 public final class QuantizedActivations {
     private short[] levels = new short[0];
     private float[] scales = new float[0];
-    private float[] sums = new float[0];
+    private int[] sums = new int[0];
     private int count;
 
     /** Makes room for {@code count} levels, {@code blocks} scales and {@code sumCount} sums. */
@@ -32,7 +32,7 @@ public final class QuantizedActivations {
             scales = new float[blocks];
         }
         if (sums.length < sumCount) {
-            sums = new float[sumCount];
+            sums = new int[sumCount];
         }
         this.count = count;
     }
@@ -47,8 +47,8 @@ public final class QuantizedActivations {
         return scales;
     }
 
-    /** Per-(sub)block sums of the levels where the weight format needs them (k-quants' minimums). */
-    public float[] sums() {
+    /** Per-(sub)block sums of the levels where the weight format needs them, in the order it reads them. */
+    public int[] sums() {
         return sums;
     }
 
@@ -60,11 +60,22 @@ public final class QuantizedActivations {
     /**
      * Quantizes into 32-element Q8_0 blocks exactly as llama.cpp's AVX2 {@code quantize_row_q8_0} does
      * (scale rounded to F16, levels = round-half-even(x · 127 / amax)), so scale × level equals
-     * {@link Q8_0Format#roundActivations}'s output. Within each block the 16 even-numbered elements come
-     * first, then the 16 odd ones ({@link #q8_0Index}): the kernels multiply the low and high bytes of
-     * 16-bit weight lanes with them.
+     * {@link Q8_0Format#roundActivations}'s output; levels in element order.
      */
     public void quantizeQ8_0(float[] src, int srcOffset, int n) {
+        quantizeQ8_0(src, srcOffset, n, false);
+    }
+
+    /**
+     * As {@link #quantizeQ8_0}, but within each block the 16 even-numbered elements come first, then the
+     * 16 odd ones ({@link #evenOddIndex}): kernels that view two weight bytes as one 16-bit lane multiply
+     * its low and high bytes with them.
+     */
+    public void quantizeQ8_0EvenOdd(float[] src, int srcOffset, int n) {
+        quantizeQ8_0(src, srcOffset, n, true);
+    }
+
+    private void quantizeQ8_0(float[] src, int srcOffset, int n, boolean evenOdd) {
         if (n % 32 != 0) {
             throw new IllegalArgumentException("Q8_0 activations come in blocks of 32, got " + n);
         }
@@ -77,13 +88,13 @@ public final class QuantizedActivations {
             scales[b / 32] = Half.f16ToFloat(Half.floatToF16(amax / 127f));
             float id = amax != 0f ? 127f / amax : 0f;
             for (int j = 0; j < 32; j++) {
-                levels[q8_0Index(b + j)] = (short) Math.rint(src[srcOffset + b + j] * id);
+                levels[evenOdd ? evenOddIndex(b + j) : b + j] = (short) Math.rint(src[srcOffset + b + j] * id);
             }
         }
     }
 
-    /** Where {@link #quantizeQ8_0} stores element {@code i}'s level. */
-    public static int q8_0Index(int i) {
+    /** Where {@link #quantizeQ8_0EvenOdd} stores element {@code i}'s level. */
+    public static int evenOddIndex(int i) {
         int j = i & 31;
         return (i & ~31) + (j >> 1) + ((j & 1) << 4);
     }

@@ -76,7 +76,7 @@ final class VectorKernels {
     /**
      * F16 dot product in llama.cpp's summation order, so that decode tracks it to the last bit where the
      * other operands agree: rows whose length is a multiple of 8 go through its tinyBLAS kernel there (one
-     * 8-lane accumulator, reduced as {@link #sumLanes}), other lengths through {@code ggml_vec_dot_f16}
+     * 8-lane accumulator, reduced as {@link IntLanes#sumLanes}), other lengths through {@code ggml_vec_dot_f16}
      * (four accumulators over steps of 32, reduced pairwise, the tail added in double).
      */
     static float dotF16(MemorySegment data, long offset, float[] x, int xOffset, int count) {
@@ -89,7 +89,7 @@ final class VectorKernels {
                 ShortVector h = ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN);
                 acc = f16ToFloat(h).fma(FloatVector.fromArray(F, x, xOffset + i), acc);
             }
-            return sumLanes(acc);
+            return IntLanes.sumLanes(acc);
         }
         FloatVector s0 = FloatVector.zero(F);
         FloatVector s1 = FloatVector.zero(F);
@@ -181,17 +181,11 @@ final class VectorKernels {
         return acc.add(acc2).reduceLanes(VectorOperators.ADD);
     }
 
-    /** Whether the 256-bit integer kernels run well here (AVX2 or wider; NEON would emulate them). */
-    static final boolean INT_KERNELS = F.vectorBitSize() >= 256;
-    static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
-    static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
-    static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
-
     /**
      * Q8_0 weights × Q8_0 activations in integers, computed as llama.cpp's AVX2 kernel computes them: each
      * 32-bit lane sums the exact products of four consecutive elements (4k … 4k+3), the eight lane sums are
      * scaled by d_w × d_x into one float accumulator, block after block, and reduced in
-     * {@link #sumLanes}'s order — so the float rounding matches too.
+     * {@link IntLanes#sumLanes}'s order — so the float rounding matches too.
      *
      * <p>A block's 32 bytes viewed as 16 shorts hold the element pairs (2m, 2m+1); the low and high bytes
      * are multiplied with the activations' even and odd levels (stored split, see
@@ -200,7 +194,7 @@ final class VectorKernels {
      */
     static float dotQ8_0Quantized(MemorySegment data, long offset, short[] levels, float[] scales, int xOffset,
                                   int count) {
-        FloatVector acc = FloatVector.zero(F8);
+        FloatVector acc = FloatVector.zero(IntLanes.F);
         int blocks = count / 32;
         int xBlock = xOffset / 32;
         for (int b = 0; b < blocks; b++) {
@@ -211,27 +205,12 @@ final class VectorKernels {
                     .reinterpretAsShorts();
             ShortVector even = w.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
             ShortVector odd = w.lanewise(VectorOperators.ASHR, 8);
-            IntVector pairs = even.mul(ShortVector.fromArray(S16, levels, xo))
-                    .add(odd.mul(ShortVector.fromArray(S16, levels, xo + 16)))
+            IntVector pairs = even.mul(ShortVector.fromArray(IntLanes.S, levels, xo))
+                    .add(odd.mul(ShortVector.fromArray(IntLanes.S, levels, xo + 16)))
                     .reinterpretAsInts();
-            acc = ((FloatVector) addHalves(pairs).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F8, d), acc);
+            acc = IntLanes.toFloat(IntLanes.addHalves(pairs)).fma(FloatVector.broadcast(IntLanes.F, d), acc);
         }
-        return sumLanes(acc);
-    }
-
-    /** Each 32-bit lane viewed as two signed 16-bit halves: their sum (x86's pmaddwd with ones). */
-    static IntVector addHalves(IntVector pairs) {
-        return pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                .add(pairs.lanewise(VectorOperators.ASHR, 16));
-    }
-
-    /** The eight lanes summed in ggml's {@code hsum_float_8} order: ((0+4)+(2+6)) + ((1+5)+(3+7)). */
-    static float sumLanes(FloatVector v) {
-        float r0 = v.lane(0) + v.lane(4);
-        float r1 = v.lane(1) + v.lane(5);
-        float r2 = v.lane(2) + v.lane(6);
-        float r3 = v.lane(3) + v.lane(7);
-        return (r0 + r2) + (r1 + r3);
+        return IntLanes.sumLanes(acc);
     }
 
     /** Eight signed bytes at {@code offset} as eight floats. */

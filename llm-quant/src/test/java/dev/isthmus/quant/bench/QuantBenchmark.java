@@ -3,6 +3,7 @@ package dev.isthmus.quant.bench;
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.QuantizedActivations;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
@@ -53,6 +54,7 @@ public class QuantBenchmark {
     private final float[] y = new float[ROWS];
     /** Four decoded rows, as the CPU backend's batched (prefill) path decodes them before its float kernel. */
     private final float[] rows4 = new float[4 * COLS];
+    private final QuantizedActivations quantized = new QuantizedActivations();
 
     /** Per-iteration rates: JMH divides these by the iteration time. */
     @State(Scope.Thread)
@@ -97,6 +99,24 @@ public class QuantBenchmark {
     public float[] matvec(Streamed counters) {
         for (int i = 0; i < ROWS; i++) {
             y[i] = format.dot(weights, i * rowBytes, x, 0, COLS);
+        }
+        counters.gbPerS += rowBytes * ROWS / 1e9;
+        counters.gflops += 2.0 * ROWS * COLS / 1e9;
+        return y;
+    }
+
+    /**
+     * Decode as the CPU backend runs it: activations quantized once, then every row through the format's
+     * integer kernel (formats without one fall back to {@link #matvec}'s float kernel).
+     */
+    @Benchmark
+    public float[] matvecQuantized(Streamed counters) {
+        if (!format.quantizesActivations()) {
+            return matvec(counters);
+        }
+        format.quantizeActivations(x, 0, COLS, quantized);
+        for (int i = 0; i < ROWS; i++) {
+            y[i] = format.dotQuantized(weights, i * rowBytes, quantized, 0, COLS);
         }
         counters.gbPerS += rowBytes * ROWS / 1e9;
         counters.gflops += 2.0 * ROWS * COLS / 1e9;

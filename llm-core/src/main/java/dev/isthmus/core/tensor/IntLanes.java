@@ -1,0 +1,48 @@
+package dev.isthmus.core.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Building blocks of the integer kernels ({@link BlockFormat#dotQuantized}) shared by core and llm-quant.
+ * They work on 256-bit vectors (16 shorts, 8 ints, 8 floats): wide enough for one 32-element block per
+ * step, and what AVX2 machines run natively; {@link #AVAILABLE} says whether they run well here.
+ *
+ * <pre>{@code
+ * IntVector sums = IntLanes.addHalves(products.reinterpretAsInts());
+ * acc = IntLanes.toFloat(sums).fma(FloatVector.broadcast(IntLanes.F, scale), acc);
+ * }</pre>
+ */
+public final class IntLanes {
+    /** Whether the preferred vector shape is at least 256 bits (NEON's 128 would emulate these kernels). */
+    public static final boolean AVAILABLE = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 256;
+    public static final VectorSpecies<Short> S = ShortVector.SPECIES_256;
+    public static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
+    public static final VectorSpecies<Float> F = FloatVector.SPECIES_256;
+
+    private IntLanes() {
+    }
+
+    /** Each 32-bit lane viewed as two signed 16-bit halves: their sum (x86's pmaddwd with ones). */
+    public static IntVector addHalves(IntVector pairs) {
+        return pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                .add(pairs.lanewise(VectorOperators.ASHR, 16));
+    }
+
+    /** Int lanes to float lanes (exact below 2^24, which every kernel's block sums are). */
+    public static FloatVector toFloat(IntVector v) {
+        return (FloatVector) v.convert(VectorOperators.I2F, 0);
+    }
+
+    /** The eight lanes summed in ggml's {@code hsum_float_8} order: ((0+4)+(2+6)) + ((1+5)+(3+7)). */
+    public static float sumLanes(FloatVector v) {
+        float r0 = v.lane(0) + v.lane(4);
+        float r1 = v.lane(1) + v.lane(5);
+        float r2 = v.lane(2) + v.lane(6);
+        float r3 = v.lane(3) + v.lane(7);
+        return (r0 + r2) + (r1 + r3);
+    }
+}
