@@ -59,12 +59,12 @@ final class ActivationRounding {
     /**
      * Quantizes into 256-element Q8_K blocks ({@code quantize_row_q8_K_ref}), one float scale per block, laid
      * out for the k-quant integer kernels: within every 32 levels the 16 even-numbered elements come first,
-     * then the odd ones ({@link QuantizedActivations#evenOddIndex}); the sums of every 16 levels (ggml's
-     * {@code bsums}) are stored per block as the 8 even-numbered sums, then the 8 odd ones
-     * ({@link #q8_KSumIndex}).
+     * then the odd ones ({@link QuantizedActivations#evenOddIndex}). Each block has {@link #SUMS_PER_BLOCK}
+     * sums: those of every 16 levels (ggml's {@code bsums}), the 8 even-numbered first, then the 8 odd ones
+     * ({@link #q8_KSumIndex}), then the sums of every 32 levels (at {@link #SUMS_OF_32}).
      */
     static void q8_K(float[] src, int srcOffset, int count, QuantizedActivations dst) {
-        dst.reset(count, count / 256, count / 16);
+        dst.reset(count, count / 256, count / 256 * SUMS_PER_BLOCK);
         short[] levels = dst.levels();
         float[] scales = dst.scales();
         int[] sums = dst.sums();
@@ -78,9 +78,10 @@ final class ActivationRounding {
                     max = src[srcOffset + b + j];
                 }
             }
+            int sumBase = b / 256 * SUMS_PER_BLOCK;
             if (amax == 0) {
                 java.util.Arrays.fill(levels, b, b + 256, (short) 0);
-                java.util.Arrays.fill(sums, b / 16, b / 16 + 16, 0);
+                java.util.Arrays.fill(sums, sumBase, sumBase + SUMS_PER_BLOCK, 0);
                 scales[b / 256] = 0f;
                 continue;
             }
@@ -93,14 +94,21 @@ final class ActivationRounding {
                     levels[QuantizedActivations.evenOddIndex(j)] = (short) q;
                     sum += q;
                 }
-                sums[q8_KSumIndex(b / 16 + g)] = sum;
+                sums[sumBase + q8_KSumIndex(g)] = sum;
+            }
+            for (int j = 0; j < 8; j++) {
+                sums[sumBase + SUMS_OF_32 + j] = sums[sumBase + q8_KSumIndex(2 * j)] + sums[sumBase + q8_KSumIndex(2 * j + 1)];
             }
         }
     }
 
-    /** Where {@link #q8_K} stores the sum of the {@code g}-th 16 levels. */
+    /** Sums per Q8_K block: 16 of 16 levels, 8 of 32. */
+    static final int SUMS_PER_BLOCK = 24;
+    /** Where a block's sums of 32 levels start. */
+    static final int SUMS_OF_32 = 16;
+
+    /** Where, within its block's sums, {@link #q8_K} stores the sum of the block's {@code g}-th 16 levels. */
     static int q8_KSumIndex(int g) {
-        int j = g & 15;
-        return (g & ~15) + (j >> 1) + ((j & 1) << 3);
+        return (g >> 1) + ((g & 1) << 3);
     }
 }

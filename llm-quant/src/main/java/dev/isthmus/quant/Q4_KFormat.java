@@ -145,54 +145,48 @@ public final class Q4_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
     @Override
     public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
         QuantVectors.checkQuantized(this, x, xOffset, count, QK);
+        // Lanes 0-7: the scaled sums; 8-11: the minimums' four chains. Passed through memory because
+        // superBlock is compiled on its own: vectors crossing a call that is not inlined would be boxed.
+        float[] acc = new float[12];
         short[] levels = x.levels();
         float[] xScales = x.scales();
         int[] xSums = x.sums();
-        FloatVector acc = FloatVector.zero(IntLanes.F);
-        float m0 = 0f;
-        float m1 = 0f;
-        float m2 = 0f;
-        float m3 = 0f;
         for (int b = 0; b < count / QK; b++) {
-            long block = offset + (long) b * BLOCK_BYTES;
-            long sLo = data.get(ValueLayouts.I64, block + 4);
-            int sHi = data.get(ValueLayouts.I32, block + 12);
             int xb = xOffset + b * QK;
-            IntVector sum = IntVector.zero(IntLanes.I);
-            for (int c = 0; c < 4; c++) {
-                ShortVector q = ShortVector.fromMemorySegment(IntLanes.S, data, block + 16 + 32 * c, QuantVectors.LE);
-                int xo = xb + 64 * c;
-                ShortVector evenX = ShortVector.fromArray(IntLanes.S, levels, xo);
-                ShortVector oddX = ShortVector.fromArray(IntLanes.S, levels, xo + 16);
-                IntVector low = q.and((short) 0x0F).mul(evenX)
-                        .add(q.lanewise(VectorOperators.LSHR, 8).and((short) 0x0F).mul(oddX)).reinterpretAsInts();
-                ShortVector evenY = ShortVector.fromArray(IntLanes.S, levels, xo + 32);
-                ShortVector oddY = ShortVector.fromArray(IntLanes.S, levels, xo + 48);
-                IntVector high = q.lanewise(VectorOperators.LSHR, 4).and((short) 0x0F).mul(evenY)
-                        .add(q.lanewise(VectorOperators.LSHR, 12).mul(oddY)).reinterpretAsInts();
-                sum = sum.add(IntLanes.addHalves(low).mul(KQuantMath.scaleK4(2 * c, sLo, sHi))
-                        .add(IntLanes.addHalves(high).mul(KQuantMath.scaleK4(2 * c + 1, sLo, sHi))));
-            }
-            float dx = xScales[xb / QK];
-            acc = IntLanes.toFloat(sum).fma(FloatVector.broadcast(IntLanes.F, dx * QuantVectors.f16(data, block)), acc);
-            float dmin = -dx * QuantVectors.f16(data, block + 2);
-            int s16 = xb / 16;
-            m0 = Math.fma(dmin, (float) minimums(0, sLo, sHi, xSums, s16), m0);
-            m1 = Math.fma(dmin, (float) minimums(1, sLo, sHi, xSums, s16), m1);
-            m2 = Math.fma(dmin, (float) minimums(2, sLo, sHi, xSums, s16), m2);
-            m3 = Math.fma(dmin, (float) minimums(3, sLo, sHi, xSums, s16), m3);
+            superBlock(data, offset + (long) b * BLOCK_BYTES, levels, xb, xSums,
+                    xb / QK * ActivationRounding.SUMS_PER_BLOCK + ActivationRounding.SUMS_OF_32, xScales[xb / QK], acc);
         }
-        return IntLanes.sumLanes(acc) + ((m0 + m2) + (m1 + m3));
+        return IntLanes.sumLanes(FloatVector.fromArray(IntLanes.F, acc, 0)) + ((acc[8] + acc[10]) + (acc[9] + acc[11]));
     }
 
-    /** min_{2i}·S_{2i} + min_{2i+1}·S_{2i+1}, S_j the activation sum of sub-block j (two 16-element sums). */
-    private static int minimums(int i, long sLo, int sHi, int[] xSums, int s16) {
-        int j = 2 * i;
-        // Sums are stored even-numbered first: 16-element sums 2j and 2j+1 sit at j and 8 + j.
-        int sumJ = xSums[s16 + j] + xSums[s16 + 8 + j];
-        int sumJ1 = xSums[s16 + j + 1] + xSums[s16 + 8 + j + 1];
-        return KQuantMath.minK4(j, sLo, sHi) * sumJ + KQuantMath.minK4(j + 1, sLo, sHi) * sumJ1;
+    /**
+     * One super-block into {@code acc}. Kept in its own method, small enough for C2 to compile every
+     * Vector API call as an intrinsic (a larger method exceeds its inlining node budget and boxes vectors).
+     */
+    private static void superBlock(MemorySegment data, long block, short[] levels, int xb, int[] xSums, int s32,
+                                   float dx, float[] acc) {
+        long scales = KQuantIntegers.scales(data, block + 4);
+        IntVector sum = IntVector.zero(IntLanes.I);
+        for (int c = 0; c < 4; c++) {
+            // Run c: sub-block 2c in the low nibbles, 2c+1 in the high ones.
+            ShortVector q = ShortVector.fromMemorySegment(IntLanes.S, data, block + 16 + 32 * c, QuantVectors.LE);
+            int xo = xb + 64 * c;
+            IntVector low = q.and(LOW_NIBBLE).mul(ShortVector.fromArray(IntLanes.S, levels, xo))
+                    .add(q.lanewise(VectorOperators.LSHR, 8).and(LOW_NIBBLE).mul(ShortVector.fromArray(IntLanes.S, levels, xo + 16)))
+                    .reinterpretAsInts();
+            IntVector high = q.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLE).mul(ShortVector.fromArray(IntLanes.S, levels, xo + 32))
+                    .add(q.lanewise(VectorOperators.LSHR, 12).mul(ShortVector.fromArray(IntLanes.S, levels, xo + 48)))
+                    .reinterpretAsInts();
+            sum = sum.add(IntLanes.addHalves(low).mul(KQuantIntegers.at(scales, 2 * c))
+                    .add(IntLanes.addHalves(high).mul(KQuantIntegers.at(scales, 2 * c + 1))));
+        }
+        IntLanes.toFloat(sum).fma(FloatVector.broadcast(IntLanes.F, dx * QuantVectors.f16(data, block)),
+                FloatVector.fromArray(IntLanes.F, acc, 0)).intoArray(acc, 0);
+        KQuantIntegers.addMinimums(KQuantIntegers.mins(data, block + 4), xSums, s32,
+                -dx * QuantVectors.f16(data, block + 2), acc, 8);
     }
+
+    private static final ShortVector LOW_NIBBLE = ShortVector.broadcast(IntLanes.S, (short) 0x0F);
 
     @Override
     public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {

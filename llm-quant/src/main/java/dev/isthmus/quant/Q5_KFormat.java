@@ -5,11 +5,14 @@ import static dev.isthmus.quant.QuantVectors.LANES;
 
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.IntLanes;
+import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -17,7 +20,7 @@ import jdk.incubator.vector.VectorOperators;
  * (scale, min) pairs as in Q4_K, 32 bytes of fifth bits ({@code qh}), 128 bytes of low nibbles. In the
  * c-th 64-weight chunk, weight l takes bit 2c of qh[l], weight 32+l bit 2c+1.
  */
-public final class Q5_KFormat implements BlockFormat, ScalarTwin {
+public final class Q5_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 176;
 
@@ -124,6 +127,99 @@ public final class Q5_KFormat implements BlockFormat, ScalarTwin {
             }
         }
         return acc0.add(acc1).sub(accMin).reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    public boolean quantizesActivations() {
+        return IntLanes.AVAILABLE;
+    }
+
+    @Override
+    public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
+        checkBlocks(count);
+        ActivationRounding.q8_K(src, srcOffset, count, dst);
+    }
+
+    /**
+     * Integer kernel in the arithmetic of llama.cpp's AVX2 {@code ggml_vec_dot_q5_K_q8_K}: as Q4_K's (16-bit
+     * lanes holding element pairs, four elements per 32-bit lane, integer super-block sums, a four-lane
+     * chain for the minimums) with the fifth bit of every level added from {@code qh}.
+     */
+    @Override
+    public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        QuantVectors.checkQuantized(this, x, xOffset, count, QK);
+        // Lanes 0-7: the scaled sums; 8-11: the minimums' chains (through memory: see Q4_KFormat).
+        float[] acc = new float[12];
+        short[] levels = x.levels();
+        float[] xScales = x.scales();
+        int[] xSums = x.sums();
+        for (int b = 0; b < count / QK; b++) {
+            int xb = xOffset + b * QK;
+            superBlock(data, offset + (long) b * BLOCK_BYTES, levels, xb, xSums,
+                    xb / QK * ActivationRounding.SUMS_PER_BLOCK + ActivationRounding.SUMS_OF_32, xScales[xb / QK], acc);
+        }
+        return IntLanes.sumLanes(FloatVector.fromArray(IntLanes.F, acc, 0)) + ((acc[8] + acc[10]) + (acc[9] + acc[11]));
+    }
+
+    /** One super-block into {@code acc}, in a method small enough for C2 to keep every vector in registers. */
+    private static void superBlock(MemorySegment data, long block, short[] levels, int xb, int[] xSums, int s32,
+                                   float dx, float[] acc) {
+        long scales = KQuantIntegers.scales(data, block + 4);
+        ShortVector h = ShortVector.fromMemorySegment(IntLanes.S, data, block + 16, QuantVectors.LE);
+        IntVector sum = IntVector.zero(IntLanes.I);
+        // Sub-block j: nibbles (low for even j, high for odd) of run j/2, bit j of qh on top. One loop body keeps
+        // the method within C2's inlining budget.
+        for (int j = 0; j < 8; j++) {
+            ShortVector q = ShortVector.fromMemorySegment(IntLanes.S, data, block + 48 + 32 * (j >> 1), QuantVectors.LE);
+            ShortVector level = q.lanewise(VectorOperators.LSHR, 4 * (j & 1)).and(LOW_NIBBLES)
+                    .or(h.lanewise(VectorOperators.LSHR, j).and(LOW_BITS).lanewise(VectorOperators.LSHL, 4));
+            int xo = xb + 32 * j;
+            IntVector pairs = level.and(LOW_BYTE).mul(ShortVector.fromArray(IntLanes.S, levels, xo))
+                    .add(level.lanewise(VectorOperators.LSHR, 8).mul(ShortVector.fromArray(IntLanes.S, levels, xo + 16)))
+                    .reinterpretAsInts();
+            sum = sum.add(IntLanes.addHalves(pairs).mul(KQuantIntegers.at(scales, j)));
+        }
+        IntLanes.toFloat(sum).fma(FloatVector.broadcast(IntLanes.F, dx * QuantVectors.f16(data, block)),
+                FloatVector.fromArray(IntLanes.F, acc, 0)).intoArray(acc, 0);
+        KQuantIntegers.addMinimums(KQuantIntegers.mins(data, block + 4), xSums, s32,
+                -dx * QuantVectors.f16(data, block + 2), acc, 8);
+    }
+
+    private static final ShortVector LOW_NIBBLES = ShortVector.broadcast(IntLanes.S, (short) 0x0F0F);
+    private static final ShortVector LOW_BITS = ShortVector.broadcast(IntLanes.S, (short) 0x0101);
+    private static final ShortVector LOW_BYTE = ShortVector.broadcast(IntLanes.S, (short) 0xFF);
+
+    @Override
+    public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        float sum = 0f;
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            int xb = xOffset + b * QK;
+            long scales = KQuantIntegers.scales(data, block + 4);
+            long mins = KQuantIntegers.mins(data, block + 4);
+            int dots = 0;
+            int minimums = 0;
+            for (int c = 0; c < 4; c++) {
+                for (int half = 0; half < 2; half++) {
+                    int j = 2 * c + half;
+                    int levelSum = 0;
+                    int dot = 0;
+                    for (int l = 0; l < 32; l++) {
+                        int q = QuantVectors.u8(data, block + 48 + 32 * c + l);
+                        int h = QuantVectors.u8(data, block + 16 + l);
+                        int level = (half == 0 ? q & 0xF : q >> 4) + ((h >> j) & 1) * 16;
+                        short a = x.levels()[QuantizedActivations.evenOddIndex(xb + 32 * j + l)];
+                        dot += level * a;
+                        levelSum += a;
+                    }
+                    dots += KQuantIntegers.at(scales, j) * dot;
+                    minimums += KQuantIntegers.at(mins, j) * levelSum;
+                }
+            }
+            float dx = x.scales()[xb / QK];
+            sum += dx * QuantVectors.f16(data, block) * dots - dx * QuantVectors.f16(data, block + 2) * minimums;
+        }
+        return sum;
     }
 
     /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */

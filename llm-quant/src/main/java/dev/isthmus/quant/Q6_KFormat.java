@@ -14,8 +14,8 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * GGML Q6_K: super-blocks of 256 weights in 210 bytes: 128 bytes of low nibbles ({@code ql}), 64 bytes of
@@ -182,55 +182,74 @@ public final class Q6_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
     @Override
     public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
         QuantVectors.checkQuantized(this, x, xOffset, count, QK);
+        // Passed through memory because superBlock is compiled on its own: vectors crossing a call that is
+        // not inlined would be boxed.
+        float[] acc = new float[8];
         short[] levels = x.levels();
         float[] xScales = x.scales();
         int[] xSums = x.sums();
-        FloatVector acc = FloatVector.zero(IntLanes.F);
         for (int b = 0; b < count / QK; b++) {
-            long block = offset + (long) b * BLOCK_BYTES;
             int xb = xOffset + b * QK;
-            IntVector sum = IntVector.zero(IntLanes.I);
-            for (int n = 0; n < 2; n++) {
-                long ql = block + 64 * n;
-                ShortVector a = ShortVector.fromMemorySegment(IntLanes.S, data, ql, QuantVectors.LE);
-                ShortVector c = ShortVector.fromMemorySegment(IntLanes.S, data, ql + 32, QuantVectors.LE);
-                ShortVector h = ShortVector.fromMemorySegment(IntLanes.S, data, block + 128 + 32 * n, QuantVectors.LE);
-                ShortVector q1 = a.and((short) 0x0F0F).or(h.and((short) 0x0303).lanewise(VectorOperators.LSHL, 4));
-                ShortVector q2 = c.and((short) 0x0F0F).or(h.and((short) 0x0C0C).lanewise(VectorOperators.LSHL, 2));
-                ShortVector q3 = a.lanewise(VectorOperators.LSHR, 4).and((short) 0x0F0F).or(h.and((short) 0x3030));
-                ShortVector q4 = c.lanewise(VectorOperators.LSHR, 4).and((short) 0x0F0F)
-                        .or(h.and((short) 0xC0C0).lanewise(VectorOperators.LSHR, 2));
-                long sc = block + 192 + 8 * n;
-                int xn = xb + 128 * n;
-                sum = sum.add(run(q1, levels, xn, data, sc)).add(run(q2, levels, xn + 32, data, sc + 2))
-                        .add(run(q3, levels, xn + 64, data, sc + 4)).add(run(q4, levels, xn + 96, data, sc + 6));
-            }
-            // Σ scale·16-sum over pairs of sub-blocks (2k, 2k+1), times 32: the offset per lane.
-            IntVector scales = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, data, block + 192,
-                    QuantVectors.LE).convertShape(VectorOperators.B2S, IntLanes.S, 0)).reinterpretAsInts();
-            IntVector evenScales = scales.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
-            IntVector oddScales = scales.lanewise(VectorOperators.ASHR, 16);
-            int s16 = xb / 16;
-            IntVector offsets = IntVector.fromArray(IntLanes.I, xSums, s16).mul(evenScales)
-                    .add(IntVector.fromArray(IntLanes.I, xSums, s16 + 8).mul(oddScales))
-                    .lanewise(VectorOperators.LSHL, 5);
-            float d = xScales[xb / QK] * QuantVectors.f16(data, block + 208);
-            acc = IntLanes.toFloat(sum.sub(offsets)).fma(FloatVector.broadcast(IntLanes.F, d), acc);
+            superBlock(data, offset + (long) b * BLOCK_BYTES, levels, xb, xSums, xb / QK * ActivationRounding.SUMS_PER_BLOCK,
+                    xScales[xb / QK], acc);
         }
-        return IntLanes.sumLanes(acc);
+        return IntLanes.sumLanes(FloatVector.fromArray(IntLanes.F, acc, 0));
     }
 
-    /** One 32-element run: lanes 0-3 carry the first 16-element sub-block (scale at sc), lanes 4-7 the second. */
-    private static IntVector run(ShortVector q, short[] levels, int at, MemorySegment data, long sc) {
-        IntVector pairs = q.and((short) 0xFF).mul(ShortVector.fromArray(IntLanes.S, levels, at))
-                .add(q.lanewise(VectorOperators.LSHR, 8).mul(ShortVector.fromArray(IntLanes.S, levels, at + 16)))
-                .reinterpretAsInts();
-        IntVector scale = IntVector.broadcast(IntLanes.I, data.get(ValueLayouts.I8, sc))
-                .blend(data.get(ValueLayouts.I8, sc + 1), UPPER_HALF);
-        return IntLanes.addHalves(pairs).mul(scale);
+    /**
+     * One super-block into {@code acc}; a loop over the four runs of each half keeps the method small enough
+     * for C2 to compile every Vector API call as an intrinsic.
+     */
+    private static void superBlock(MemorySegment data, long block, short[] levels, int xb, int[] xSums, int s16,
+                                   float dx, float[] acc) {
+        IntVector sum = IntVector.zero(IntLanes.I);
+        for (int n = 0; n < 2; n++) {
+            ShortVector a = ShortVector.fromMemorySegment(IntLanes.S, data, block + 64 * n, QuantVectors.LE);
+            ShortVector c = ShortVector.fromMemorySegment(IntLanes.S, data, block + 64 * n + 32, QuantVectors.LE);
+            ShortVector h = ShortVector.fromMemorySegment(IntLanes.S, data, block + 128 + 32 * n, QuantVectors.LE);
+            // The half's 8 sub-block scales; run k takes scales 2k (lanes 0-3) and 2k+1 (lanes 4-7).
+            IntVector sc = (IntVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_64, data, block + 192 + 8 * n,
+                    QuantVectors.LE).convertShape(VectorOperators.B2I, IntLanes.I, 0);
+            int xn = xb + 128 * n;
+            for (int k = 0; k < 4; k++) {
+                // Run k: low bits from a (k even) or c (k odd), low or high nibbles, bits 2k..2k+1 of h on top.
+                ShortVector q = ((k & 1) == 0 ? a : c).lanewise(VectorOperators.LSHR, 4 * (k >> 1)).and(LOW_NIBBLES)
+                        .or(h.lanewise(VectorOperators.LSHR, 2 * k).and(HIGH_PAIRS).lanewise(VectorOperators.LSHL, 4));
+                int at = xn + 32 * k;
+                IntVector pairs = q.and(LOW_BYTE).mul(ShortVector.fromArray(IntLanes.S, levels, at))
+                        .add(q.lanewise(VectorOperators.LSHR, 8).mul(ShortVector.fromArray(IntLanes.S, levels, at + 16)))
+                        .reinterpretAsInts();
+                sum = sum.add(IntLanes.addHalves(pairs).mul(sc.rearrange(RUN_SCALES[k])));
+            }
+        }
+        // Σ scale·16-sum over pairs of sub-blocks (2k, 2k+1), times 32: the offset per lane.
+        IntVector scales = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, data, block + 192,
+                QuantVectors.LE).convertShape(VectorOperators.B2S, IntLanes.S, 0)).reinterpretAsInts();
+        IntVector evenScales = scales.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+        IntVector offsets = IntVector.fromArray(IntLanes.I, xSums, s16).mul(evenScales)
+                .add(IntVector.fromArray(IntLanes.I, xSums, s16 + 8).mul(scales.lanewise(VectorOperators.ASHR, 16)))
+                .lanewise(VectorOperators.LSHL, 5);
+        float d = dx * QuantVectors.f16(data, block + 208);
+        IntLanes.toFloat(sum.sub(offsets)).fma(FloatVector.broadcast(IntLanes.F, d), FloatVector.fromArray(IntLanes.F, acc, 0))
+                .intoArray(acc, 0);
     }
 
-    private static final VectorMask<Integer> UPPER_HALF = VectorMask.fromLong(IntLanes.I, 0xF0);
+    private static final ShortVector LOW_NIBBLES = ShortVector.broadcast(IntLanes.S, (short) 0x0F0F);
+    private static final ShortVector HIGH_PAIRS = ShortVector.broadcast(IntLanes.S, (short) 0x0303);
+    private static final ShortVector LOW_BYTE = ShortVector.broadcast(IntLanes.S, (short) 0xFF);
+
+    /** For run k of a half: its two sub-block scales, each over four lanes. */
+    private static final VectorShuffle<Integer>[] RUN_SCALES = runScales();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Integer>[] runScales() {
+        VectorShuffle<Integer>[] shuffles = new VectorShuffle[4];
+        for (int k = 0; k < 4; k++) {
+            int a = 2 * k;
+            shuffles[k] = VectorShuffle.fromValues(IntLanes.I, a, a, a, a, a + 1, a + 1, a + 1, a + 1);
+        }
+        return shuffles;
+    }
 
     @Override
     public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {

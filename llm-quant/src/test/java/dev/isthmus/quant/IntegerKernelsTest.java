@@ -38,7 +38,7 @@ class IntegerKernelsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_K", "Q5_K", "Q6_K"})
     void integerKernelEqualsItsTwinAndTheFloatKernel(GgmlType type) {
         BlockFormat f = integerFormat(type);
         for (int n : new int[] {256, 512, 2048, 4096 + 256}) {
@@ -74,7 +74,7 @@ class IntegerKernelsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_K", "Q5_K", "Q6_K"})
     void offsetsSelectWholeBlocksOfTheActivations(GgmlType type) {
         BlockFormat f = integerFormat(type);
         int n = 512;
