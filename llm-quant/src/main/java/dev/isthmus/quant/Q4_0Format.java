@@ -14,7 +14,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 
 /**
  * GGML Q4_0: 32 weights per 18-byte block, {@code d} (F16) then 16 bytes of 4-bit levels; weight j is
@@ -107,15 +106,15 @@ public final class Q4_0Format implements BlockFormat, ScalarTwin, IntegerTwin {
 
     @Override
     public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
-        dst.quantizeQ8_0EvenOdd(src, srcOffset, count);
+        dst.quantizeQ8_0(src, srcOffset, count);
     }
 
     /**
-     * Integer kernel in the arithmetic of llama.cpp's AVX2 {@code ggml_vec_dot_q4_0_q8_0}: the 16 level bytes
-     * are spread so that byte b of a 256-bit vector holds element b's nibble (the low nibbles feed the first
-     * half, the high nibbles the second); viewed as 16-bit lanes they hold element pairs (2m, 2m+1), whose
-     * products with the even and odd activations sum per 32-bit lane over elements 4k … 4k+3, then meet
-     * d_w·d_x in one float FMA chain, reduced as ggml reduces it.
+     * Integer kernel: byte j of a block holds levels j (low nibble) and j + 16 (high nibble); widened to 16
+     * lanes they multiply the two halves of the activation block, the two products per lane (each at most
+     * 8 × 127) are summed per 32-bit lane, and the block's scale d_w × d_x is applied in float. (On AVX2,
+     * llama.cpp multiplies Q4_0 rows in an interleaved 8-row layout whose float order no single-row kernel
+     * reproduces, so this one takes the cheapest lane order.)
      */
     @Override
     public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
@@ -127,12 +126,10 @@ public final class Q4_0Format implements BlockFormat, ScalarTwin, IntegerTwin {
         int xBlock = xOffset / QK;
         for (int b = 0; b < blocks; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
-            ShortVector nibbles = ((IntVector) IntVector.fromMemorySegment(IntVector.SPECIES_128, data, block + 2,
-                    QuantVectors.LE).reinterpretShape(IntLanes.I, 0)).rearrange(BOTH_HALVES)
-                    .lanewise(VectorOperators.LSHR, NIBBLE_SHIFT).and(0x0F0F_0F0F).reinterpretAsShorts();
+            ShortVector q = QuantVectors.shorts16(data, block + 2);
             int xo = xOffset + b * QK;
-            IntVector pairs = nibbles.and((short) 0xFF).sub((short) 8).mul(ShortVector.fromArray(IntLanes.S, levels, xo))
-                    .add(nibbles.lanewise(VectorOperators.LSHR, 8).sub((short) 8)
+            IntVector pairs = q.and(LOW_NIBBLE).sub(EIGHT).mul(ShortVector.fromArray(IntLanes.S, levels, xo))
+                    .add(q.lanewise(VectorOperators.ASHR, 4).and(LOW_NIBBLE).sub(EIGHT)
                             .mul(ShortVector.fromArray(IntLanes.S, levels, xo + 16)))
                     .reinterpretAsInts();
             float d = QuantVectors.f16(data, block) * scales[xBlock + b];
@@ -141,10 +138,8 @@ public final class Q4_0Format implements BlockFormat, ScalarTwin, IntegerTwin {
         return IntLanes.sumLanes(acc);
     }
 
-    /** Lanes 0-3 and 4-7 both take the block's four 32-bit words. */
-    private static final VectorShuffle<Integer> BOTH_HALVES = VectorShuffle.fromValues(IntLanes.I, 0, 1, 2, 3, 0, 1, 2, 3);
-    /** Low nibbles in the first half (elements 0-15), high nibbles in the second (16-31). */
-    private static final IntVector NIBBLE_SHIFT = IntVector.fromArray(IntLanes.I, new int[] {0, 0, 0, 0, 4, 4, 4, 4}, 0);
+    private static final ShortVector LOW_NIBBLE = ShortVector.broadcast(IntLanes.S, (short) 0x0F);
+    private static final ShortVector EIGHT = ShortVector.broadcast(IntLanes.S, (short) 8);
 
     /** The oracle of {@link #dotQuantized}: exact integer block sums, scaled and added in block order. */
     @Override
@@ -156,8 +151,7 @@ public final class Q4_0Format implements BlockFormat, ScalarTwin, IntegerTwin {
             int s = 0;
             for (int j = 0; j < QK / 2; j++) {
                 int q = QuantVectors.u8(data, block + 2 + j);
-                s += ((q & 0x0F) - 8) * x.levels()[QuantizedActivations.evenOddIndex(xo + j)]
-                        + ((q >> 4) - 8) * x.levels()[QuantizedActivations.evenOddIndex(xo + j + QK / 2)];
+                s += ((q & 0x0F) - 8) * x.levels()[xo + j] + ((q >> 4) - 8) * x.levels()[xo + j + QK / 2];
             }
             sum += QuantVectors.f16(data, block) * x.scales()[xOffset / QK + b] * s;
         }
