@@ -26,26 +26,61 @@ final class VectorKernels {
     private VectorKernels() {
     }
 
-    /** Dot product of little-endian floats in {@code data} with {@code x}. */
+    /**
+     * Dot product of little-endian floats in {@code data} with {@code x}, in llama.cpp's summation order:
+     * lengths that are a multiple of 8 as its tinyBLAS kernel (one 8-lane FMA accumulator, reduced as
+     * {@link IntLanes#sumLanes}), others as {@code ggml_vec_dot_f32} (four accumulators over steps of 32,
+     * reduced pairwise, the tail added in order).
+     */
     static float dotF32(MemorySegment data, long offset, float[] x, int xOffset, int count) {
-        // Four independent accumulators hide the FMA latency.
-        int l = F.length();
-        FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = FloatVector.zero(F);
-        FloatVector a2 = FloatVector.zero(F);
-        FloatVector a3 = FloatVector.zero(F);
-        int i = 0;
-        for (int bound = count - 4 * l; i <= bound; i += 4 * l) {
+        if (F.length() != 8) {
+            return dotF32Generic(data, offset, x, xOffset, count);
+        }
+        if (count % 8 == 0) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int i = 0; i < count; i += 8) {
+                acc = FloatVector.fromMemorySegment(F, data, offset + 4L * i, ByteOrder.LITTLE_ENDIAN)
+                        .fma(FloatVector.fromArray(F, x, xOffset + i), acc);
+            }
+            return IntLanes.sumLanes(acc);
+        }
+        FloatVector s0 = FloatVector.zero(F);
+        FloatVector s1 = FloatVector.zero(F);
+        FloatVector s2 = FloatVector.zero(F);
+        FloatVector s3 = FloatVector.zero(F);
+        int whole = count & ~31;
+        for (int i = 0; i < whole; i += 32) {
             long o = offset + 4L * i;
-            a0 = FloatVector.fromMemorySegment(F, data, o, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOffset + i), a0);
-            a1 = FloatVector.fromMemorySegment(F, data, o + 4L * l, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOffset + i + l), a1);
-            a2 = FloatVector.fromMemorySegment(F, data, o + 8L * l, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOffset + i + 2 * l), a2);
-            a3 = FloatVector.fromMemorySegment(F, data, o + 12L * l, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOffset + i + 3 * l), a3);
+            int xo = xOffset + i;
+            s0 = FloatVector.fromMemorySegment(F, data, o, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xo), s0);
+            s1 = FloatVector.fromMemorySegment(F, data, o + 32, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xo + 8), s1);
+            s2 = FloatVector.fromMemorySegment(F, data, o + 64, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xo + 16), s2);
+            s3 = FloatVector.fromMemorySegment(F, data, o + 96, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xo + 24), s3);
         }
-        for (int bound = F.loopBound(count); i < bound; i += l) {
-            a0 = FloatVector.fromMemorySegment(F, data, offset + 4L * i, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOffset + i), a0);
+        float sum = pairwiseSum(s0.add(s2).add(s1.add(s3)));
+        for (int i = whole; i < count; i++) {
+            sum += data.get(ValueLayouts.F32, offset + 4L * i) * x[xOffset + i];
         }
-        float sum = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+        return sum;
+    }
+
+    /** ggml's {@code GGML_F32x8_REDUCE} tail: lanes i and i+4 added, then two horizontal adds. */
+    private static float pairwiseSum(FloatVector v) {
+        float t0 = v.lane(0) + v.lane(4);
+        float t1 = v.lane(1) + v.lane(5);
+        float t2 = v.lane(2) + v.lane(6);
+        float t3 = v.lane(3) + v.lane(7);
+        return (t0 + t1) + (t2 + t3);
+    }
+
+    private static float dotF32Generic(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (int bound = F.loopBound(count); i < bound; i += F.length()) {
+            acc = FloatVector.fromMemorySegment(F, data, offset + 4L * i, ByteOrder.LITTLE_ENDIAN)
+                    .fma(FloatVector.fromArray(F, x, xOffset + i), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
         for (; i < count; i++) {
             sum += data.get(ValueLayouts.F32, offset + 4L * i) * x[xOffset + i];
         }
@@ -104,12 +139,7 @@ final class VectorKernels {
             s2 = f16ToFloat(ShortVector.fromMemorySegment(S, data, o + 32, ByteOrder.LITTLE_ENDIAN)).fma(FloatVector.fromArray(F, x, xo + 16), s2);
             s3 = f16ToFloat(ShortVector.fromMemorySegment(S, data, o + 48, ByteOrder.LITTLE_ENDIAN)).fma(FloatVector.fromArray(F, x, xo + 24), s3);
         }
-        FloatVector v = s0.add(s2).add(s1.add(s3));
-        float t0 = v.lane(0) + v.lane(4);
-        float t1 = v.lane(1) + v.lane(5);
-        float t2 = v.lane(2) + v.lane(6);
-        float t3 = v.lane(3) + v.lane(7);
-        double sum = (t0 + t1) + (t2 + t3);
+        double sum = pairwiseSum(s0.add(s2).add(s1.add(s3)));
         for (int i = whole; i < count; i++) {
             sum += Half.f16ToFloat(data.get(ValueLayouts.I16, offset + 2L * i)) * x[xOffset + i];
         }
@@ -131,18 +161,51 @@ final class VectorKernels {
         return sum;
     }
 
+    /**
+     * BF16 dot product in llama.cpp's order: lengths that are a multiple of 8 as its AVX2 tinyBLAS kernel
+     * (one FMA accumulator, {@link IntLanes#sumLanes}), others as {@code ggml_vec_dot_bf16} (products added
+     * without FMA into four accumulators over steps of 32, the tail in double).
+     */
     static float dotBF16(MemorySegment data, long offset, float[] x, int xOffset, int count) {
-        int l = F.length();
-        FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = FloatVector.zero(F);
-        int i = 0;
-        for (int bound = count - 2 * l; i <= bound; i += 2 * l) {
-            a0 = bf16ToFloat(ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN))
-                    .fma(FloatVector.fromArray(F, x, xOffset + i), a0);
-            a1 = bf16ToFloat(ShortVector.fromMemorySegment(S, data, offset + 2L * (i + l), ByteOrder.LITTLE_ENDIAN))
-                    .fma(FloatVector.fromArray(F, x, xOffset + i + l), a1);
+        if (F.length() != 8) {
+            return dotBF16Generic(data, offset, x, xOffset, count);
         }
-        float sum = a0.add(a1).reduceLanes(VectorOperators.ADD);
+        if (count % 8 == 0) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int i = 0; i < count; i += 8) {
+                acc = bf16ToFloat(ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN))
+                        .fma(FloatVector.fromArray(F, x, xOffset + i), acc);
+            }
+            return IntLanes.sumLanes(acc);
+        }
+        FloatVector c1 = FloatVector.zero(F);
+        FloatVector c2 = FloatVector.zero(F);
+        FloatVector c3 = FloatVector.zero(F);
+        FloatVector c4 = FloatVector.zero(F);
+        int whole = count & ~31;
+        for (int i = 0; i < whole; i += 32) {
+            long o = offset + 2L * i;
+            int xo = xOffset + i;
+            c1 = bf16ToFloat(ShortVector.fromMemorySegment(S, data, o, ByteOrder.LITTLE_ENDIAN)).mul(FloatVector.fromArray(F, x, xo)).add(c1);
+            c2 = bf16ToFloat(ShortVector.fromMemorySegment(S, data, o + 16, ByteOrder.LITTLE_ENDIAN)).mul(FloatVector.fromArray(F, x, xo + 8)).add(c2);
+            c3 = bf16ToFloat(ShortVector.fromMemorySegment(S, data, o + 32, ByteOrder.LITTLE_ENDIAN)).mul(FloatVector.fromArray(F, x, xo + 16)).add(c3);
+            c4 = bf16ToFloat(ShortVector.fromMemorySegment(S, data, o + 48, ByteOrder.LITTLE_ENDIAN)).mul(FloatVector.fromArray(F, x, xo + 24)).add(c4);
+        }
+        double sum = IntLanes.sumLanes(c1.add(c3).add(c2.add(c4)));
+        for (int i = whole; i < count; i++) {
+            sum += Half.bf16ToFloat(data.get(ValueLayouts.I16, offset + 2L * i)) * x[xOffset + i];
+        }
+        return (float) sum;
+    }
+
+    private static float dotBF16Generic(MemorySegment data, long offset, float[] x, int xOffset, int count) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (int bound = F.loopBound(count); i < bound; i += F.length()) {
+            acc = bf16ToFloat(ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN))
+                    .fma(FloatVector.fromArray(F, x, xOffset + i), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
         for (; i < count; i++) {
             sum += Half.bf16ToFloat(data.get(ValueLayouts.I16, offset + 2L * i)) * x[xOffset + i];
         }
