@@ -91,6 +91,7 @@ final class VectorKernels {
 
     /** Widens {@link #F}-many binary16 values to floats: exact for normals, subnormals, infinities, NaN. */
     static FloatVector f16ToFloat(ShortVector h) {
+        // Sign-extended, so bit 31 already holds the half's sign.
         IntVector bits = (IntVector) h.convertShape(VectorOperators.S2I, I, 0);
         IntVector magnitude = bits.and(0x7FFF);
         // Shifting the 15 magnitude bits into a float's exponent/mantissa gives value × 2^-112 exactly,
@@ -104,8 +105,7 @@ final class VectorKernels {
             specialBits = specialBits.blend(specialBits.or(0x0040_0000), magnitude.compare(VectorOperators.GT, 0x7C00));
             result = result.blend(specialBits, special);
         }
-        IntVector sign = bits.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        return result.or(sign).reinterpretAsFloats();
+        return result.or(bits.and(0x8000_0000)).reinterpretAsFloats();
     }
 
     /**
