@@ -5,6 +5,7 @@ import static dev.isthmus.quant.QuantVectors.LANES;
 
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
@@ -116,7 +117,7 @@ public final class IQ4_NLFormat implements BlockFormat, ScalarTwin {
             acc0 = s0.fma(d, acc0);
             acc1 = s1.fma(d, acc1);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return IntLanes.sum(acc0.add(acc1));
     }
 
     /** llama.cpp multiplies IQ4_NL weights with Q8_0 activation blocks. */

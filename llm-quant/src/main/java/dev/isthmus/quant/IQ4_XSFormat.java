@@ -5,6 +5,7 @@ import static dev.isthmus.quant.QuantVectors.LANES;
 
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
@@ -100,7 +101,7 @@ public final class IQ4_XSFormat implements BlockFormat, ScalarTwin {
                 acc1 = s1.fma(dl, acc1);
             }
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return IntLanes.sum(acc0.add(acc1));
     }
 
     /** llama.cpp multiplies IQ4_XS weights with Q8_K activation blocks. */

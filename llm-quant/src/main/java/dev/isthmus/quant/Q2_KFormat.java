@@ -5,6 +5,7 @@ import static dev.isthmus.quant.QuantVectors.LANES;
 
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.Half;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
@@ -124,7 +125,7 @@ public final class Q2_KFormat implements BlockFormat, ScalarTwin {
                 }
             }
         }
-        return acc0.add(acc1).sub(accMin0.add(accMin1)).reduceLanes(VectorOperators.ADD);
+        return IntLanes.sum(acc0.add(acc1).sub(accMin0.add(accMin1)));
     }
 
     /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */

@@ -84,7 +84,7 @@ public final class Q4_0Format implements BlockFormat, ScalarTwin, IntegerTwin {
             long block = offset + (long) b * BLOCK_BYTES;
             acc0 = blockSum(data, block, x, xOffset + b * QK).fma(FloatVector.broadcast(F, QuantVectors.f16(data, block)), acc0);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return IntLanes.sum(acc0.add(acc1));
     }
 
     /** Σ (level − 8)·x over one block, unscaled, as lane partial sums. */

@@ -5,6 +5,7 @@ import static dev.isthmus.quant.QuantVectors.LANES;
 
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.Half;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
@@ -88,7 +89,7 @@ public final class Q4_1Format implements BlockFormat, ScalarTwin {
             acc = lo.add(hi).fma(FloatVector.broadcast(F, QuantVectors.f16(data, block)), acc);
             accMin = sumX.fma(FloatVector.broadcast(F, QuantVectors.f16(data, block + 2)), accMin);
         }
-        return acc.add(accMin).reduceLanes(VectorOperators.ADD);
+        return IntLanes.sum(acc.add(accMin));
     }
 
     /** llama.cpp multiplies Q4_1 weights with Q8_1 activation blocks (same values as Q8_0). */

@@ -5,6 +5,7 @@ import static dev.isthmus.quant.QuantVectors.LANES;
 
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.Half;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
@@ -97,7 +98,7 @@ public final class Q5_0Format implements BlockFormat, ScalarTwin {
                 acc1 = lo.add(hi).fma(d, acc1);
             }
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return IntLanes.sum(acc0.add(acc1));
     }
 
     /** llama.cpp multiplies Q5_0 weights with Q8_0 activation blocks. */

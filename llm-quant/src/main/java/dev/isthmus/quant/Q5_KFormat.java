@@ -126,7 +126,7 @@ public final class Q5_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
                 accMin = x2s.fma(FloatVector.broadcast(F, min * KQuantMath.minK4(2 * c + 1, sLo, sHi)), accMin);
             }
         }
-        return acc0.add(acc1).sub(accMin).reduceLanes(VectorOperators.ADD);
+        return IntLanes.sum(acc0.add(acc1).sub(accMin));
     }
 
     @Override

@@ -158,7 +158,7 @@ public final class Q6_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
                 }
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return IntLanes.sum(acc);
     }
 
     @Override

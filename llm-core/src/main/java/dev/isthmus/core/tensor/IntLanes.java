@@ -37,6 +37,22 @@ public final class IntLanes {
         return (FloatVector) v.convert(VectorOperators.I2F, 0);
     }
 
+    /**
+     * The lanes of a vector of any length summed in a fixed order (for 8 lanes {@link #sumLanes}'s), so a
+     * kernel gives the same float before and after C2 compiles it: the Vector API's own
+     * {@code reduceLanes(ADD)} adds in another order in its Java fallback than in its intrinsic.
+     */
+    public static float sum(FloatVector v) {
+        if (v.length() == 8) {
+            return sumLanes(v);
+        }
+        float sum = 0f;
+        for (int i = 0; i < v.length(); i++) {
+            sum += v.lane(i);
+        }
+        return sum;
+    }
+
     /** The eight lanes summed in ggml's {@code hsum_float_8} order: ((0+4)+(2+6)) + ((1+5)+(3+7)). */
     public static float sumLanes(FloatVector v) {
         float r0 = v.lane(0) + v.lane(4);

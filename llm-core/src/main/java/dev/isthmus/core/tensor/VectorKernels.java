@@ -80,7 +80,7 @@ final class VectorKernels {
             acc = FloatVector.fromMemorySegment(F, data, offset + 4L * i, ByteOrder.LITTLE_ENDIAN)
                     .fma(FloatVector.fromArray(F, x, xOffset + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = IntLanes.sum(acc);
         for (; i < count; i++) {
             sum += data.get(ValueLayouts.F32, offset + 4L * i) * x[xOffset + i];
         }
@@ -154,7 +154,7 @@ final class VectorKernels {
             ShortVector h = ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN);
             a0 = f16ToFloat(h).fma(FloatVector.fromArray(F, x, xOffset + i), a0);
         }
-        float sum = a0.reduceLanes(VectorOperators.ADD);
+        float sum = IntLanes.sum(a0);
         for (; i < count; i++) {
             sum += Half.f16ToFloat(data.get(ValueLayouts.I16, offset + 2L * i)) * x[xOffset + i];
         }
@@ -205,7 +205,7 @@ final class VectorKernels {
             acc = bf16ToFloat(ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN))
                     .fma(FloatVector.fromArray(F, x, xOffset + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = IntLanes.sum(acc);
         for (; i < count; i++) {
             sum += Half.bf16ToFloat(data.get(ValueLayouts.I16, offset + 2L * i)) * x[xOffset + i];
         }
@@ -241,7 +241,7 @@ final class VectorKernels {
                 acc2 = s.fma(FloatVector.broadcast(F, d), acc2);
             }
         }
-        return acc.add(acc2).reduceLanes(VectorOperators.ADD);
+        return IntLanes.sum(acc.add(acc2));
     }
 
     /**
@@ -294,7 +294,7 @@ final class VectorKernels {
                         .convertShape(VectorOperators.B2F, F, 0);
                 acc = q.fma(FloatVector.fromArray(F, x, xOffset + b * 32 + j), acc);
             }
-            sum += d * acc.reduceLanes(VectorOperators.ADD);
+            sum += d * IntLanes.sum(acc);
         }
         return sum;
     }
