@@ -5,6 +5,7 @@ import dev.isthmus.core.gguf.GgufFile;
 import dev.isthmus.core.gguf.GgufValue;
 import dev.isthmus.core.gguf.GgufValueType;
 import dev.isthmus.core.gguf.GgufWriter;
+import dev.isthmus.core.gguf.LlamaFileType;
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.GgmlType;
@@ -67,20 +68,9 @@ final class SyntheticModel {
                 w.addTensor(p + "ffn_up.weight", type, new long[] {s.dim(), s.ffn()}, matrix(arena, format, s.ffn(), s.dim(), random));
                 w.addTensor(p + "ffn_down.weight", type, new long[] {s.ffn(), s.dim()}, matrix(arena, format, s.dim(), s.ffn(), random));
             }
-            w.put("general.file_type", new GgufValue(GgufValueType.UINT32, (long) fileType(type)));
+            w.put("general.file_type", new GgufValue(GgufValueType.UINT32, (long) LlamaFileType.of(type)));
             w.write(out);
         }
-    }
-
-    private static int fileType(GgmlType type) {
-        return switch (type) {
-            case F32 -> 0;
-            case F16 -> 1;
-            case Q8_0 -> 7;
-            case BF16 -> 32;
-            case Q4_0 -> 2;
-            default -> 0;
-        };
     }
 
     private static MemorySegment ones(Arena arena, int n) {

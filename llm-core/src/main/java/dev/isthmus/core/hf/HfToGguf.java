@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.isthmus.core.gguf.GgufTensorInfo;
 import dev.isthmus.core.gguf.GgufValue;
 import dev.isthmus.core.gguf.GgufWriter;
+import dev.isthmus.core.gguf.LlamaFileType;
 import dev.isthmus.core.model.Family;
 import dev.isthmus.core.model.ModelConfig;
 import dev.isthmus.core.safetensors.SafetensorsFile;
@@ -286,11 +287,7 @@ public final class HfToGguf implements AutoCloseable {
             md.put(arch + ".attention.key_length", GgufValue.uint32(c.headDim()));
             md.put(arch + ".attention.value_length", GgufValue.uint32(c.headDim()));
         }
-        md.put("general.file_type", GgufValue.uint32(switch (mainType) {
-            case F16 -> 1;
-            case BF16 -> 32;
-            default -> 0;
-        }));
+        md.put("general.file_type", GgufValue.uint32(LlamaFileType.of(mainType)));
         md.put(arch + ".vocab_size", GgufValue.uint32(c.vocabSize()));
         md.put(arch + ".rope.dimension_count", GgufValue.uint32(c.ropeDims()));
         if (c.family() == Family.PHI3) {

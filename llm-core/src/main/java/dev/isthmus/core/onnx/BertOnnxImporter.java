@@ -6,6 +6,7 @@ import dev.isthmus.core.gguf.GgufArray;
 import dev.isthmus.core.gguf.GgufValue;
 import dev.isthmus.core.gguf.GgufValueType;
 import dev.isthmus.core.gguf.GgufWriter;
+import dev.isthmus.core.gguf.LlamaFileType;
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.GgmlType;
@@ -69,7 +70,7 @@ public final class BertOnnxImporter {
             w.put("general.architecture", GgufValue.string("bert"));
             w.put("general.name", GgufValue.string(name));
             w.put("general.alignment", GgufValue.uint32(32));
-            w.put("general.file_type", GgufValue.uint32(fileType(matrixType)));
+            w.put("general.file_type", GgufValue.uint32(LlamaFileType.of(matrixType)));
             w.put("bert.context_length", GgufValue.uint32(positions.dims()[0]));
             w.put("bert.embedding_length", GgufValue.uint32(dim));
             w.put("bert.feed_forward_length", GgufValue.uint32(ffn));
@@ -102,16 +103,6 @@ public final class BertOnnxImporter {
             }
             w.write(out);
         }
-    }
-
-    private static long fileType(GgmlType t) {
-        return switch (t) {
-            case F32 -> 0;
-            case F16 -> 1;
-            case Q8_0 -> 7;
-            case BF16 -> 32;
-            default -> throw new IllegalArgumentException("matrices can be F32, F16, BF16 or Q8_0, not " + t);
-        };
     }
 
     /** WordPiece vocabulary in llama.cpp's form: words get the "▁" prefix, "##" continuations lose it. */
