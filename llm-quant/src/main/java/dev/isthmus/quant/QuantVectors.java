@@ -13,6 +13,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -75,6 +76,45 @@ final class QuantVectors {
     static ShortVector shorts16(MemorySegment data, long offset) {
         return (ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, data, offset, LE)
                 .convertShape(VectorOperators.B2S, IntLanes.S, 0);
+    }
+
+    /**
+     * The 16 bytes of a 32-weight nibble block (byte j: weight j low, weight j + 16 high) spread so that byte b
+     * of the result holds weight b's nibble, viewed as 16-bit lanes of weight pairs (2m, 2m+1): the element
+     * order of llama.cpp's {@code bytes_from_nibbles_32}.
+     */
+    static ShortVector nibblesInOrder(MemorySegment data, long offset) {
+        return ((IntVector) IntVector.fromMemorySegment(IntVector.SPECIES_128, data, offset, LE)
+                .reinterpretShape(IntLanes.I, 0)).rearrange(BOTH_HALVES)
+                .lanewise(VectorOperators.LSHR, NIBBLE_SHIFT).and(0x0F0F_0F0F).reinterpretAsShorts();
+    }
+
+    /** Byte b of the result is 16 where bit b of {@code qh} is set (llama.cpp's {@code bytes_from_bits_32}, masked). */
+    static ShortVector fifthBits(int qh) {
+        // Lane k takes bits 4k..4k+3 and spreads them over its four bytes: b·0x00204081 puts bit i at bit 8i.
+        return IntVector.broadcast(IntLanes.I, qh).lanewise(VectorOperators.LSHR, FOUR_BIT_SHIFT).and(0xF)
+                .mul(0x0020_4081).and(0x0101_0101).lanewise(VectorOperators.LSHL, 4).reinterpretAsShorts();
+    }
+
+    /** Lanes 0-3 and 4-7 both take the block's four 32-bit words. */
+    private static final VectorShuffle<Integer> BOTH_HALVES = VectorShuffle.fromValues(IntLanes.I, 0, 1, 2, 3, 0, 1, 2, 3);
+    /** Low nibbles in the first half (weights 0-15), high nibbles in the second (16-31). */
+    private static final IntVector NIBBLE_SHIFT = IntVector.fromArray(IntLanes.I, new int[] {0, 0, 0, 0, 4, 4, 4, 4}, 0);
+    private static final IntVector FOUR_BIT_SHIFT = IntVector.fromArray(IntLanes.I, new int[] {0, 4, 8, 12, 16, 20, 24, 28}, 0);
+
+    /**
+     * Σ over the 32-bit lanes' pairs of 16-bit lanes: weight pairs (even, odd) times the even and odd activation
+     * levels at {@code at}, each weight level less {@code offset} — lane k sums weights 4k … 4k+3.
+     */
+    static IntVector pairSums(ShortVector levelsInOrder, int offset, short[] levels, int at) {
+        ShortVector even = levelsInOrder.and((short) 0xFF);
+        ShortVector odd = levelsInOrder.lanewise(VectorOperators.LSHR, 8);
+        if (offset != 0) {
+            even = even.sub((short) offset);
+            odd = odd.sub((short) offset);
+        }
+        return IntLanes.addHalves(even.mul(ShortVector.fromArray(IntLanes.S, levels, at))
+                .add(odd.mul(ShortVector.fromArray(IntLanes.S, levels, at + 16))).reinterpretAsInts());
     }
 
     /** Refuses activations that are not the whole blocks a {@code dotQuantized} call reads. */

@@ -75,11 +75,24 @@ public final class QuantizedActivations {
         quantizeQ8_0(src, srcOffset, n, true);
     }
 
+    /**
+     * As {@link #quantizeQ8_0EvenOdd}, plus llama.cpp's Q8_1 block sums: {@code scales[blocks + b]} holds
+     * s = d·Σ levels of block b rounded to F16, with the unrounded d = amax/127 ({@code quantize_row_q8_1}).
+     */
+    public void quantizeQ8_1EvenOdd(float[] src, int srcOffset, int n) {
+        quantizeQ8_0(src, srcOffset, n, true, true);
+    }
+
     private void quantizeQ8_0(float[] src, int srcOffset, int n, boolean evenOdd) {
+        quantizeQ8_0(src, srcOffset, n, evenOdd, false);
+    }
+
+    private void quantizeQ8_0(float[] src, int srcOffset, int n, boolean evenOdd, boolean blockSums) {
         if (n % 32 != 0) {
             throw new IllegalArgumentException("Q8_0 activations come in blocks of 32, got " + n);
         }
-        reset(n, n / 32, 0);
+        int blocks = n / 32;
+        reset(n, blockSums ? 2 * blocks : blocks, 0);
         for (int b = 0; b < n; b += 32) {
             float amax = 0f;
             for (int j = 0; j < 32; j++) {
@@ -87,8 +100,14 @@ public final class QuantizedActivations {
             }
             scales[b / 32] = Half.f16ToFloat(Half.floatToF16(amax / 127f));
             float id = amax != 0f ? 127f / amax : 0f;
+            int sum = 0;
             for (int j = 0; j < 32; j++) {
-                levels[evenOdd ? evenOddIndex(b + j) : b + j] = (short) Math.rint(src[srcOffset + b + j] * id);
+                short level = (short) Math.rint(src[srcOffset + b + j] * id);
+                levels[evenOdd ? evenOddIndex(b + j) : b + j] = level;
+                sum += level;
+            }
+            if (blockSums) {
+                scales[blocks + b / 32] = Half.f16ToFloat(Half.floatToF16(amax / 127f * sum));
             }
         }
     }
