@@ -47,6 +47,19 @@ public interface Backend extends AutoCloseable {
     void matmul(Tensor weight, float[] x, float[] out, int batch, boolean referenceRounding);
 
     /**
+     * Prepares {@code stacked} weight matrices (same column count; their rows concatenated, in order) with an
+     * optional {@code bias} (one per stacked row, or {@code null}) and {@code activation} for repeated
+     * full-precision products. The default multiplies through {@link #matmul(Tensor, float[], float[], int,
+     * boolean)} without reference rounding on every call; backends override it to decode or upload once.
+     *
+     * @throws IllegalArgumentException if the weights are not 2-D with equal column counts, or the bias length
+     *                                  is not the total row count
+     */
+    default Linear linear(java.util.List<Tensor> stacked, float[] bias, Linear.Activation activation) {
+        return new MatmulLinear(this, stacked, bias, activation);
+    }
+
+    /**
      * Runs {@code body} for every index in {@code [0, count)}, in parallel where the backend has threads.
      * Used for the light, independent per-head work (attention) between matmuls. The default runs in order.
      */

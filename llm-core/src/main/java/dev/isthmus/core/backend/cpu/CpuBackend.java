@@ -1,11 +1,13 @@
 package dev.isthmus.core.backend.cpu;
 
 import dev.isthmus.core.backend.Backend;
+import dev.isthmus.core.backend.Linear;
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.RecursiveAction;
 import java.util.concurrent.TimeUnit;
@@ -30,6 +32,9 @@ public final class CpuBackend implements Backend {
     private final ThreadLocal<float[]> activationBuffer = ThreadLocal.withInitial(() -> new float[0]);
     private final ThreadLocal<float[]> panelRows = ThreadLocal.withInitial(() -> new float[0]);
     private final ThreadLocal<float[]> panelBuffer = ThreadLocal.withInitial(() -> new float[0]);
+    /** The threads of {@link #linear} layers, started with the first one. */
+    private WorkerTeam team;
+    private boolean closed;
 
     public CpuBackend(int threads) {
         if (threads < 1) {
@@ -243,6 +248,37 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    /**
+     * Decodes the weights once to float panels ({@link PackedLinear}) that a product reads directly, from one
+     * activation row up; products run on a {@link WorkerTeam} of this backend's thread count. Falls back to the
+     * default (a {@link #matmul} per call) where the panel kernels cannot run or the weights are too large.
+     */
+    @Override
+    public Linear linear(List<Tensor> stacked, float[] bias, Linear.Activation activation) {
+        long rows = 0;
+        for (Tensor w : stacked) {
+            rows += w.rank() == 2 ? w.dim(0) : 0;
+        }
+        if (!PackedKernels.available() || stacked.isEmpty() || stacked.get(0).rank() != 2
+                || !PackedLinear.fits(rows, stacked.get(0).dim(1))) {
+            return Backend.super.linear(stacked, bias, activation);
+        }
+        return PackedLinear.pack(stacked, bias, activation, team(), threads);
+    }
+
+    private synchronized WorkerTeam team() {
+        if (threads == 1) {
+            return null;
+        }
+        if (closed) {
+            throw new IllegalStateException("backend is closed");
+        }
+        if (team == null) {
+            team = new WorkerTeam(threads - 1, "isthmus-cpu");
+        }
+        return team;
+    }
+
     @Override
     public void parallelFor(int count, java.util.function.IntConsumer body) {
         if (pool == null || count < 2) {
@@ -278,6 +314,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void close() {
+        synchronized (this) {
+            closed = true;
+            if (team != null) {
+                team.close();
+            }
+        }
         if (pool != null) {
             pool.shutdown();
             try {
