@@ -11,26 +11,34 @@ import java.util.List;
  * tile of activation rows with no decoding or transposing, from one activation row up.
  *
  * <p>Weights that are all exactly representable as IEEE halves (F16 files; BF16 ones within the half's range)
- * are kept as halves, which halves the memory a product streams — small-batch products are bound by it — and
- * widened a panel at a time into a per-thread buffer; others (quantized formats) are kept as floats. Either
- * way the arithmetic is on the exact decoded weights.
+ * are kept as halves, in pairs (rows j and j+8 of a column in one int), which halves the memory a product
+ * streams — small-batch products are bound by it. Few activation rows widen them in registers ({@link
+ * PackedKernels#halfTiles}); many widen a panel once into a per-thread buffer for the float tiles. Others
+ * (quantized formats) are kept as floats. Either way the arithmetic is on the exact decoded weights.
  *
  * <p>Work is split into chunks of (activation rows × panels) handed out over a {@link WorkerTeam}: blocks of
- * activation rows small enough to stay in the L2 cache, panel ranges so that every thread gets several chunks.
+ * activation rows that stay in the L3 cache, panel ranges so that every thread gets several chunks.
  */
 final class PackedLinear implements Linear {
     static final int PANEL = 16;
-    /** Activation rows of a block are kept within about this many bytes (L2-resident while the panels stream). */
-    private static final int BLOCK_BYTES = 256 * 1024;
-    /** Up to this many activation rows per block, half weights go through the half tiles. */
-    private static final int HALF_TILE_ROWS = 64;
+    /**
+     * Activation rows of a block are kept within about this many bytes: a panel (16 rows, in L1/L2) is widened once
+     * per block and its tiles stream the block's rows from L3, a few bytes per multiply-add.
+     */
+    private static final int BLOCK_BYTES = 2 * 1024 * 1024;
+    /**
+     * Up to this many activation rows per block, half weights go through the half tiles; above it, widening a
+     * panel once and running the float tiles costs less (measured on 384×1536: equal at 20 rows, 1.2× at 42).
+     */
+    private static final int HALF_TILE_ROWS = 20;
     /** Below this many multiply-adds a product runs on the calling thread. */
     private static final long PARALLEL_THRESHOLD = 1L << 16;
+    /** A thread's buffer for one widened panel of halves, grown to the widest layer it has run. */
+    private static final ThreadLocal<float[]> WIDENED = ThreadLocal.withInitial(() -> new float[0]);
 
     /** Float panels, or {@code null} where the weights are kept as {@link #halves}. */
     private final float[] panels;
     private final int[] halves;
-    private final ThreadLocal<float[]> widened;
     private final float[] bias;
     private final int rows;
     private final int cols;
@@ -43,7 +51,6 @@ final class PackedLinear implements Linear {
                          WorkerTeam team, int threads) {
         this.panels = panels;
         this.halves = halves;
-        this.widened = halves == null ? null : ThreadLocal.withInitial(() -> new float[PANEL * cols]);
         this.bias = bias;
         this.rows = rows;
         this.cols = cols;
@@ -147,9 +154,9 @@ final class PackedLinear implements Linear {
                     + (long) batch * cols + " inputs and " + (long) batch * rows + " outputs, got " + x.length
                     + " and " + out.length);
         }
-        int block = Math.max(6, BLOCK_BYTES / Float.BYTES / cols / 6 * 6);
-        int blocks = (batch + block - 1) / block;
-        block = (batch + blocks - 1) / blocks;
+        int most = Math.max(6, BLOCK_BYTES / Float.BYTES / cols / 6 * 6);
+        int blocks = (batch + most - 1) / most;
+        int blockSize = (batch + blocks - 1) / blocks;
         long work = (long) batch * rows * cols;
         int groups = 1;
         if (team != null && work >= PARALLEL_THRESHOLD) {
@@ -159,7 +166,6 @@ final class PackedLinear implements Linear {
         }
         int perGroup = (panelCount + groups - 1) / groups;
         int groupCount = (panelCount + perGroup - 1) / perGroup;
-        int blockSize = block;
         int chunks = blocks * groupCount;
         if (chunks == 1 || team == null) {
             for (int c = 0; c < chunks; c++) {
@@ -179,7 +185,14 @@ final class PackedLinear implements Linear {
         // per-thread buffer and run the float tiles over all of them.
         boolean direct = halves != null && t1 - t0 <= HALF_TILE_ROWS;
         float[] w = panels;
-        float[] buffer = halves == null || direct ? null : widened.get();
+        float[] buffer = null;
+        if (halves != null && !direct) {
+            buffer = WIDENED.get();
+            if (buffer.length < PANEL * cols) {
+                buffer = new float[PANEL * cols];
+                WIDENED.set(buffer);
+            }
+        }
         for (int p = p0; p < p1; p++) {
             int r0 = p * PANEL;
             int width = Math.min(PANEL, rows - r0);
