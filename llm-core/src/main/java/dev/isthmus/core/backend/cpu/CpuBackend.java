@@ -8,12 +8,9 @@ import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.RecursiveAction;
-import java.util.concurrent.TimeUnit;
 
 /**
- * Matrix multiplication on the CPU: rows of the weight matrix are split over a fork-join pool; each
+ * Matrix multiplication on the CPU: rows of the weight matrix are split over a {@link WorkerTeam}; each
  * row is decoded by its {@link BlockFormat} (Vector API kernels) once and multiplied with every
  * activation vector of the batch, so prefill reads the weights once per chunk rather than once per token.
  */
@@ -26,13 +23,12 @@ public final class CpuBackend implements Backend {
     private static final Thread PROBE_THREAD = Thread.ofPlatform().unstarted(() -> { });
 
     private final int threads;
-    private final ForkJoinPool pool;
     private final ThreadLocal<float[]> rowBuffer = ThreadLocal.withInitial(() -> new float[0]);
     private final ThreadLocal<QuantizedActivations> quantizedBuffer = ThreadLocal.withInitial(QuantizedActivations::new);
     private final ThreadLocal<float[]> activationBuffer = ThreadLocal.withInitial(() -> new float[0]);
     private final ThreadLocal<float[]> panelRows = ThreadLocal.withInitial(() -> new float[0]);
     private final ThreadLocal<float[]> panelBuffer = ThreadLocal.withInitial(() -> new float[0]);
-    /** The threads of {@link #linear} layers, started with the first one. */
+    /** The worker threads (besides the caller) of every parallel step, started with the first one. */
     private WorkerTeam team;
     private boolean closed;
 
@@ -41,7 +37,6 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         }
         this.threads = threads;
-        this.pool = threads > 1 ? new ForkJoinPool(threads) : null;
     }
 
     @Override
@@ -98,11 +93,14 @@ public final class CpuBackend implements Backend {
         long work = (long) rows * cols * batch;
         // Memory of a confined arena may only be touched by its owner thread: compute on the caller.
         boolean shareable = data.isAccessibleBy(PROBE_THREAD);
-        if (pool == null || work < PARALLEL_THRESHOLD || rows < 2 || !shareable) {
+        if (threads == 1 || work < PARALLEL_THRESHOLD || rows < 2 || !shareable) {
             job.run(0, rows);
         } else {
-            int grain = Math.max(1, rows / (threads * 4));
-            pool.invoke(new Split(job, 0, rows, grain));
+            // Four chunks per thread, whole 16-row panels each, handed out by the spinning team: a decode step
+            // runs ~60 of these per token, too short for a fork-join wake-up each.
+            int chunkRows = Math.max(16, ((rows + 4 * threads - 1) / (4 * threads) + 15) & ~15);
+            int chunks = (rows + chunkRows - 1) / chunkRows;
+            team().run(chunks, i -> job.run(i * chunkRows, Math.min(rows, (i + 1) * chunkRows)));
         }
     }
 
@@ -224,30 +222,6 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    private static final class Split extends RecursiveAction {
-        private final Job job;
-        private final int from;
-        private final int to;
-        private final int grain;
-
-        Split(Job job, int from, int to, int grain) {
-            this.job = job;
-            this.from = from;
-            this.to = to;
-            this.grain = grain;
-        }
-
-        @Override
-        protected void compute() {
-            if (to - from <= grain) {
-                job.run(from, to);
-                return;
-            }
-            int mid = (from + to) >>> 1;
-            invokeAll(new Split(job, from, mid, grain), new Split(job, mid, to, grain));
-        }
-    }
-
     /**
      * Decodes the weights once to float panels ({@link PackedLinear}) that a product reads directly, from one
      * activation row up; products run on a {@link WorkerTeam} of this backend's thread count. Falls back to the
@@ -281,35 +255,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void parallelFor(int count, java.util.function.IntConsumer body) {
-        if (pool == null || count < 2) {
+        if (threads == 1 || count < 2) {
             for (int i = 0; i < count; i++) {
                 body.accept(i);
             }
             return;
         }
-        pool.invoke(new ForEach(body, 0, count));
-    }
-
-    private static final class ForEach extends RecursiveAction {
-        private final java.util.function.IntConsumer body;
-        private final int from;
-        private final int to;
-
-        ForEach(java.util.function.IntConsumer body, int from, int to) {
-            this.body = body;
-            this.from = from;
-            this.to = to;
-        }
-
-        @Override
-        protected void compute() {
-            if (to - from <= 1) {
-                body.accept(from);
-                return;
-            }
-            int mid = (from + to) >>> 1;
-            invokeAll(new ForEach(body, from, mid), new ForEach(body, mid, to));
-        }
+        team().run(count, body::accept);
     }
 
     @Override
@@ -318,14 +270,6 @@ public final class CpuBackend implements Backend {
             closed = true;
             if (team != null) {
                 team.close();
-            }
-        }
-        if (pool != null) {
-            pool.shutdown();
-            try {
-                pool.awaitTermination(10, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
             }
         }
     }
