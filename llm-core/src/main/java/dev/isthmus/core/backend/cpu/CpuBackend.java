@@ -204,12 +204,7 @@ public final class CpuBackend implements Backend {
                 for (int j = 0; j < 16; j++) {
                     format.dequantize(data, offset(r + j), rows16, j * cols, cols);
                 }
-                for (int j = 0; j < 16; j++) {
-                    int src = j * cols;
-                    for (int k = 0; k < cols; k++) {
-                        panel[k * 16 + j] = rows16[src + k];
-                    }
-                }
+                CpuOps.transpose16(rows16, panel, cols);
                 int t = 0;
                 for (; t + 6 <= batch; t += 6) {
                     CpuOps.panel16x6(panel, cols, x, t, out, r, rows);

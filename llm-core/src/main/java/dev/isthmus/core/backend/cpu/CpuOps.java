@@ -4,6 +4,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -179,6 +180,69 @@ public final class CpuOps {
     public static boolean panelKernelsAvailable() {
         return F8.length() == 8 && F.length() >= 8;
     }
+
+    /**
+     * Lays 16 rows of {@code cols} floats ({@code rows[j·cols + k]}) out column-major for the panel kernels
+     * ({@code panel[k·16 + j]}): 8×8 blocks transposed in registers (three rounds of two-vector shuffles), a
+     * scalar loop where {@code cols} is not a multiple of 8.
+     */
+    public static void transpose16(float[] rows, float[] panel, int cols) {
+        if (cols % 8 != 0 || F8.length() != 8) {
+            for (int j = 0; j < 16; j++) {
+                int src = j * cols;
+                for (int k = 0; k < cols; k++) {
+                    panel[k * 16 + j] = rows[src + k];
+                }
+            }
+            return;
+        }
+        for (int jb = 0; jb < 16; jb += 8) {
+            int r = jb * cols;
+            for (int k = 0; k < cols; k += 8) {
+                FloatVector r0 = FloatVector.fromArray(F8, rows, r + k);
+                FloatVector r1 = FloatVector.fromArray(F8, rows, r + cols + k);
+                FloatVector r2 = FloatVector.fromArray(F8, rows, r + 2 * cols + k);
+                FloatVector r3 = FloatVector.fromArray(F8, rows, r + 3 * cols + k);
+                FloatVector r4 = FloatVector.fromArray(F8, rows, r + 4 * cols + k);
+                FloatVector r5 = FloatVector.fromArray(F8, rows, r + 5 * cols + k);
+                FloatVector r6 = FloatVector.fromArray(F8, rows, r + 6 * cols + k);
+                FloatVector r7 = FloatVector.fromArray(F8, rows, r + 7 * cols + k);
+                // Round 1 interleaves single elements of row pairs, round 2 pairs, round 3 the 128-bit halves.
+                FloatVector t0 = r0.rearrange(PAIR_LO, r1);
+                FloatVector t1 = r0.rearrange(PAIR_HI, r1);
+                FloatVector t2 = r2.rearrange(PAIR_LO, r3);
+                FloatVector t3 = r2.rearrange(PAIR_HI, r3);
+                FloatVector t4 = r4.rearrange(PAIR_LO, r5);
+                FloatVector t5 = r4.rearrange(PAIR_HI, r5);
+                FloatVector t6 = r6.rearrange(PAIR_LO, r7);
+                FloatVector t7 = r6.rearrange(PAIR_HI, r7);
+                FloatVector u0 = t0.rearrange(QUAD_LO, t2);
+                FloatVector u1 = t0.rearrange(QUAD_HI, t2);
+                FloatVector u2 = t1.rearrange(QUAD_LO, t3);
+                FloatVector u3 = t1.rearrange(QUAD_HI, t3);
+                FloatVector u4 = t4.rearrange(QUAD_LO, t6);
+                FloatVector u5 = t4.rearrange(QUAD_HI, t6);
+                FloatVector u6 = t5.rearrange(QUAD_LO, t7);
+                FloatVector u7 = t5.rearrange(QUAD_HI, t7);
+                int at = k * 16 + jb;
+                u0.rearrange(HALF_LO, u4).intoArray(panel, at);
+                u1.rearrange(HALF_LO, u5).intoArray(panel, at + 16);
+                u2.rearrange(HALF_LO, u6).intoArray(panel, at + 32);
+                u3.rearrange(HALF_LO, u7).intoArray(panel, at + 48);
+                u0.rearrange(HALF_HI, u4).intoArray(panel, at + 64);
+                u1.rearrange(HALF_HI, u5).intoArray(panel, at + 80);
+                u2.rearrange(HALF_HI, u6).intoArray(panel, at + 96);
+                u3.rearrange(HALF_HI, u7).intoArray(panel, at + 112);
+            }
+        }
+    }
+
+    private static final VectorShuffle<Float> PAIR_LO = VectorShuffle.fromValues(F8, 0, 8, 1, 9, 4, 12, 5, 13);
+    private static final VectorShuffle<Float> PAIR_HI = VectorShuffle.fromValues(F8, 2, 10, 3, 11, 6, 14, 7, 15);
+    private static final VectorShuffle<Float> QUAD_LO = VectorShuffle.fromValues(F8, 0, 1, 8, 9, 4, 5, 12, 13);
+    private static final VectorShuffle<Float> QUAD_HI = VectorShuffle.fromValues(F8, 2, 3, 10, 11, 6, 7, 14, 15);
+    private static final VectorShuffle<Float> HALF_LO = VectorShuffle.fromValues(F8, 0, 1, 2, 3, 8, 9, 10, 11);
+    private static final VectorShuffle<Float> HALF_HI = VectorShuffle.fromValues(F8, 4, 5, 6, 7, 12, 13, 14, 15);
 
     /** {@code out = x / sqrt(mean(x²) + eps) * weight}. */
     public static void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] weight, int n, float eps) {

@@ -76,4 +76,22 @@ class CpuOpsTest {
             }
         }
     }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {8, 16, 64, 72, 2048, 172, 13})
+    void transpose16EqualsTheScalarLayout(int cols) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(cols);
+        float[] rows = new float[16 * cols];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = (float) r.nextGaussian();
+        }
+        float[] panel = new float[16 * cols];
+        CpuOps.transpose16(rows, panel, cols);
+        for (int j = 0; j < 16; j++) {
+            for (int k = 0; k < cols; k++) {
+                org.assertj.core.api.Assertions.assertThat(panel[k * 16 + j]).as("row %d column %d", j, k)
+                        .isEqualTo(rows[j * cols + k]);
+            }
+        }
+    }
 }
