@@ -12,7 +12,6 @@ import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -105,49 +104,19 @@ public final class Q4_1Format implements BlockFormat, ScalarTwin, IntegerTwin {
         dst.quantizeQ8_1EvenOdd(src, srcOffset, count);
     }
 
-    /**
-     * Integer kernel in the arithmetic of llama.cpp's AVX2 {@code ggml_vec_dot_q4_1_q8_1}: 4-bit levels in
-     * element order times the activations, four weights per 32-bit lane, d_w·d_x in one float FMA chain; the
-     * minimum m times the activation block sum s (Q8_1's F16 {@code s}) in a scalar FMA chain added at the end.
-     */
+    /** Integer kernel in the arithmetic of llama.cpp's AVX2 vec_dot (see {@link LegacyIntegerKernel}). */
     @Override
     public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
         QuantVectors.checkQuantized(this, x, xOffset, count, QK);
-        short[] levels = x.levels();
-        float[] scales = x.scales();
-        int sums = x.count() / QK;
-        FloatVector acc = FloatVector.zero(IntLanes.F);
-        float mins = 0f;
-        int blocks = count / QK;
-        int xBlock = xOffset / QK;
-        for (int b = 0; b < blocks; b++) {
-            long block = offset + (long) b * BLOCK_BYTES;
-            ShortVector level = QuantVectors.nibblesInOrder(data, block + 4);
-            IntVector pairs = QuantVectors.pairSums(level, 0, levels, xOffset + b * QK);
-            float d = QuantVectors.f16(data, block) * scales[xBlock + b];
-            acc = IntLanes.toFloat(pairs).fma(FloatVector.broadcast(IntLanes.F, d), acc);
-            mins = Math.fma(QuantVectors.f16(data, block + 2), scales[sums + xBlock + b], mins);
-        }
-        return IntLanes.sumLanes(acc) + mins;
+        return INTEGER.dot(data, offset, x, xOffset, count);
     }
 
     @Override
     public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
-        float sum = 0f;
-        for (int b = 0; b < count / QK; b++) {
-            long block = offset + (long) b * BLOCK_BYTES;
-            int xo = xOffset + b * QK;
-            int dot = 0;
-            for (int j = 0; j < QK / 2; j++) {
-                int q = QuantVectors.u8(data, block + 4 + j);
-                dot += ((q & 0x0F) - 0) * x.levels()[QuantizedActivations.evenOddIndex(xo + j)]
-                        + ((q >> 4) - 0) * x.levels()[QuantizedActivations.evenOddIndex(xo + j + QK / 2)];
-            }
-            sum += QuantVectors.f16(data, block) * x.scales()[xOffset / QK + b] * dot;
-            sum += QuantVectors.f16(data, block + 2) * x.scales()[x.count() / QK + xOffset / QK + b];
-        }
-        return sum;
+        return INTEGER.dotScalar(data, offset, x, xOffset, count);
     }
+
+    private static final LegacyIntegerKernel INTEGER = new LegacyIntegerKernel(BLOCK_BYTES, 4, -1, 2, 0);
 
     /** llama.cpp multiplies Q4_1 weights with Q8_1 activation blocks (same values as Q8_0). */
     @Override

@@ -12,7 +12,6 @@ import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -114,47 +113,19 @@ public final class Q5_0Format implements BlockFormat, ScalarTwin, IntegerTwin {
         dst.quantizeQ8_0EvenOdd(src, srcOffset, count);
     }
 
-    /**
-     * Integer kernel in the arithmetic of llama.cpp's AVX2 {@code ggml_vec_dot_q5_0_q8_0}: 5-bit levels in
-     * element order (nibbles plus the bit from {@code qh}), less 16, times the activations; four weights per
-     * 32-bit lane; d_w·d_x meets the lane sums in one float FMA chain, reduced as ggml reduces it.
-     */
+    /** Integer kernel in the arithmetic of llama.cpp's AVX2 vec_dot (see {@link LegacyIntegerKernel}). */
     @Override
     public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
         QuantVectors.checkQuantized(this, x, xOffset, count, QK);
-        short[] levels = x.levels();
-        float[] scales = x.scales();
-        FloatVector acc = FloatVector.zero(IntLanes.F);
-        int blocks = count / QK;
-        int xBlock = xOffset / QK;
-        for (int b = 0; b < blocks; b++) {
-            long block = offset + (long) b * BLOCK_BYTES;
-            ShortVector level = QuantVectors.nibblesInOrder(data, block + 6)
-                    .or(QuantVectors.fifthBits(data.get(ValueLayouts.I32, block + 2)));
-            IntVector pairs = QuantVectors.pairSums(level, 16, levels, xOffset + b * QK);
-            float d = QuantVectors.f16(data, block) * scales[xBlock + b];
-            acc = IntLanes.toFloat(pairs).fma(FloatVector.broadcast(IntLanes.F, d), acc);
-        }
-        return IntLanes.sumLanes(acc);
+        return INTEGER.dot(data, offset, x, xOffset, count);
     }
 
     @Override
     public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
-        float sum = 0f;
-        for (int b = 0; b < count / QK; b++) {
-            long block = offset + (long) b * BLOCK_BYTES;
-            int qh = data.get(ValueLayouts.I32, block + 2);
-            int xo = xOffset + b * QK;
-            int dot = 0;
-            for (int j = 0; j < QK / 2; j++) {
-                int q = QuantVectors.u8(data, block + 6 + j);
-                dot += (((q & 0x0F) | ((qh >>> j) & 1) << 4) - 16) * x.levels()[QuantizedActivations.evenOddIndex(xo + j)]
-                        + (((q >> 4) | ((qh >>> (j + 16)) & 1) << 4) - 16) * x.levels()[QuantizedActivations.evenOddIndex(xo + j + QK / 2)];
-            }
-            sum += QuantVectors.f16(data, block) * x.scales()[xOffset / QK + b] * dot;
-        }
-        return sum;
+        return INTEGER.dotScalar(data, offset, x, xOffset, count);
     }
+
+    private static final LegacyIntegerKernel INTEGER = new LegacyIntegerKernel(BLOCK_BYTES, 6, 2, -1, 16);
 
     /** llama.cpp multiplies Q5_0 weights with Q8_0 activation blocks. */
     @Override
