@@ -42,7 +42,10 @@ public final class QuantizedActivations {
         return levels;
     }
 
-    /** One scale per block: activation = scale × level. */
+    /**
+     * One scale per block (activation = scale × level); after them, for Q8_1 blocks, the blocks' F16 sums
+     * ({@link #quantizeQ8_1EvenOdd}).
+     */
     public float[] scales() {
         return scales;
     }
