@@ -19,6 +19,8 @@ public final class CpuBackend implements Backend {
     private static final long PARALLEL_THRESHOLD = 1L << 16;
     /** Batches from this size use the 16×6 panel kernel. */
     static final int PANEL_MIN_BATCH = 32;
+    /** Sixteen zeros: the panel tiles start their accumulators at a bias. */
+    private static final float[] NO_BIAS = new float[16];
     /** A thread that owns no arena, to ask whether a segment may be used from worker threads. */
     private static final Thread PROBE_THREAD = Thread.ofPlatform().unstarted(() -> { });
 
@@ -209,8 +211,9 @@ public final class CpuBackend implements Backend {
                 for (; t + 6 <= batch; t += 6) {
                     CpuOps.panel16x6(panel, cols, x, t, out, r, rows);
                 }
-                for (; t < batch; t++) {
-                    CpuOps.panel16x1(panel, cols, x, t, out, r, rows);
+                if (t < batch) {
+                    // The last one to five tokens in tiles of 4, 2 and 1 (the encoders' packed kernels).
+                    PackedKernels.tiles(panel, 0, cols, x, t, batch, NO_BIAS, 0, out, r, rows);
                 }
             }
             return r;
