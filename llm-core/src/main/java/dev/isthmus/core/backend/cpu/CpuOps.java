@@ -162,20 +162,6 @@ public final class CpuOps {
         a51.intoArray(out, o + 5 * rowStride + 8);
     }
 
-    /** As {@link #panel16x6} for one activation vector (the batch remainder). */
-    public static void panel16x1(float[] panel, int cols, float[] x, int t, float[] out, int r0, int rowStride) {
-        FloatVector a0 = FloatVector.zero(F8);
-        FloatVector a1 = FloatVector.zero(F8);
-        int x0 = t * cols;
-        for (int k = 0; k < cols; k++) {
-            FloatVector b = FloatVector.broadcast(F8, x[x0 + k]);
-            a0 = FloatVector.fromArray(F8, panel, k * 16).fma(b, a0);
-            a1 = FloatVector.fromArray(F8, panel, k * 16 + 8).fma(b, a1);
-        }
-        a0.intoArray(out, t * rowStride + r0);
-        a1.intoArray(out, t * rowStride + r0 + 8);
-    }
-
     /** Whether the panel kernels can run (they assume 8-lane float vectors). */
     public static boolean panelKernelsAvailable() {
         return F8.length() == 8 && F.length() >= 8;
