@@ -84,6 +84,18 @@ public interface BlockFormat {
         throw new UnsupportedOperationException(type() + " has no integer kernel");
     }
 
+    /**
+     * {@link #dotQuantized} of one row with two activation rows (at elements {@code xOffset0} and
+     * {@code xOffset1}), into {@code out[out0]} and {@code out[out1]}, each bit for bit what
+     * {@link #dotQuantized} gives. Formats override it to unpack the weights once for both; the default
+     * calls {@link #dotQuantized} twice.
+     */
+    default void dotQuantized2(MemorySegment data, long offset, QuantizedActivations x, int xOffset0, int xOffset1,
+                               int count, float[] out, int out0, int out1) {
+        out[out0] = dotQuantized(data, offset, x, xOffset0, count);
+        out[out1] = dotQuantized(data, offset, x, xOffset1, count);
+    }
+
     /** Whether {@link #quantize} is implemented. */
     default boolean canQuantize() {
         return false;

@@ -61,6 +61,19 @@ public final class Q8_0Format implements BlockFormat {
         return VectorKernels.dotQ8_0Quantized(data, offset, x.levels(), x.scales(), xOffset, count);
     }
 
+    @Override
+    public void dotQuantized2(MemorySegment data, long offset, QuantizedActivations x, int xOffset0, int xOffset1,
+                              int count, float[] out, int out0, int out1) {
+        checkBlocks(count);
+        for (int xOffset : new int[] {xOffset0, xOffset1}) {
+            if (xOffset % QK != 0 || xOffset < 0 || xOffset + count > x.count()) {
+                throw new IllegalArgumentException("activations [" + xOffset + ", " + (xOffset + count)
+                        + ") are not whole Q8_0 blocks of the " + x.count() + " quantized");
+            }
+        }
+        VectorKernels.dotQ8_0Quantized2(data, offset, x.levels(), x.scales(), xOffset0, xOffset1, count, out, out0, out1);
+    }
+
     /** The scalar oracle of {@link #dotQuantized}: exact integer block sums, scaled and added in block order. */
     float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
         float sum = 0f;

@@ -276,6 +276,32 @@ final class VectorKernels {
         return IntLanes.sumLanes(acc);
     }
 
+    /** {@link #dotQ8_0Quantized} for two activation rows, the weights split into even and odd bytes once. */
+    static void dotQ8_0Quantized2(MemorySegment data, long offset, short[] levels, float[] scales, int x0, int x1,
+                                  int count, float[] out, int out0, int out1) {
+        FloatVector acc0 = FloatVector.zero(IntLanes.F);
+        FloatVector acc1 = FloatVector.zero(IntLanes.F);
+        int blocks = count / 32;
+        for (int b = 0; b < blocks; b++) {
+            long block = offset + 34L * b;
+            float d = Half.f16ToFloat(data.get(ValueLayouts.I16, block));
+            ShortVector w = ByteVector.fromMemorySegment(ByteVector.SPECIES_256, data, block + 2, ByteOrder.LITTLE_ENDIAN)
+                    .reinterpretAsShorts();
+            ShortVector even = w.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
+            ShortVector odd = w.lanewise(VectorOperators.ASHR, 8);
+            int a = x0 + b * 32;
+            int c = x1 + b * 32;
+            IntVector p0 = even.mul(ShortVector.fromArray(IntLanes.S, levels, a))
+                    .add(odd.mul(ShortVector.fromArray(IntLanes.S, levels, a + 16))).reinterpretAsInts();
+            IntVector p1 = even.mul(ShortVector.fromArray(IntLanes.S, levels, c))
+                    .add(odd.mul(ShortVector.fromArray(IntLanes.S, levels, c + 16))).reinterpretAsInts();
+            acc0 = IntLanes.toFloat(IntLanes.addHalves(p0)).fma(FloatVector.broadcast(IntLanes.F, d * scales[a / 32]), acc0);
+            acc1 = IntLanes.toFloat(IntLanes.addHalves(p1)).fma(FloatVector.broadcast(IntLanes.F, d * scales[c / 32]), acc1);
+        }
+        out[out0] = IntLanes.sumLanes(acc0);
+        out[out1] = IntLanes.sumLanes(acc1);
+    }
+
     /** Eight signed bytes at {@code offset} as eight floats. */
     static FloatVector q8(MemorySegment data, long offset) {
         return (FloatVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_64, data, offset, ByteOrder.LITTLE_ENDIAN)

@@ -95,4 +95,23 @@ class QuantizedActivationsTest {
         assertThatThrownBy(() -> new QuantizedActivations().quantizeQ8_0(new float[40], 0, 40))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("32");
     }
+
+    @Test
+    void twoActivationRowsGiveWhatOneRowAtATimeGives() {
+        int n = 2048;
+        float[] w = gaussian(n, 11, 1);
+        float[] x = gaussian(3 * n, 12, 2);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment data = arena.allocate(GgmlType.Q8_0.byteSize(n) + 1);
+            q8.quantize(w, 0, data, 1, n);
+            QuantizedActivations qx = new QuantizedActivations();
+            q8.quantizeActivations(x, 0, 3 * n, qx);
+            float[] out = new float[4];
+            q8.dotQuantized2(data, 1, qx, 2 * n, 0, n, out, 3, 0);
+            assertThat(out[3]).isEqualTo(q8.dotQuantized(data, 1, qx, 2 * n, n));
+            assertThat(out[0]).isEqualTo(q8.dotQuantized(data, 1, qx, 0, n));
+            assertThatThrownBy(() -> q8.dotQuantized2(data, 1, qx, 0, 16, n, out, 0, 1))
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+    }
 }

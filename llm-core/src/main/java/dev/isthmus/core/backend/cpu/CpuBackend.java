@@ -141,7 +141,12 @@ public final class CpuBackend implements Backend {
         void run(int from, int to) {
             if (quantized != null) {
                 for (int r = from; r < to; r++) {
-                    for (int b = 0; b < batch; b++) {
+                    int b = 0;
+                    for (; b + 2 <= batch; b += 2) {
+                        format.dotQuantized2(data, offset(r), quantized, b * cols, (b + 1) * cols, cols, out,
+                                b * rows + r, (b + 1) * rows + r);
+                    }
+                    if (b < batch) {
                         out[b * rows + r] = format.dotQuantized(data, offset(r), quantized, b * cols, cols);
                     }
                 }
