@@ -1,14 +1,47 @@
 package dev.isthmus.quant;
 
+import dev.isthmus.core.tensor.IntLanes;
+import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
 
 /**
- * Scalar parts of the Q4_K/Q5_K integer kernels: the (scale, min) unpacking and the minimums' four FMA
- * chains, as llama.cpp's AVX2 kernels compute them.
+ * What the Q4_K and Q5_K integer kernels share: the loop over super-blocks, the (scale, min) unpacking and the
+ * minimums' four FMA chains, as llama.cpp's AVX2 kernels compute them. Each format supplies the vector work of
+ * one super-block.
  */
 final class KQuantIntegers {
+    private static final int QK = 256;
+
     private KQuantIntegers() {
+    }
+
+    /**
+     * One super-block: its scaled integer sums FMA'd into {@code acc[0..8)}, its minimums added to
+     * {@code acc[8..12)} ({@link #addMinimums}). A method of its own so C2 can compile every Vector API call
+     * in it as an intrinsic; the accumulators pass through memory because vectors crossing a call that is not
+     * inlined would be boxed.
+     */
+    interface SuperBlock {
+        void accumulate(MemorySegment data, long block, short[] levels, int xb, int[] xSums, int s32, float dx,
+                        float[] acc);
+    }
+
+    /** The dot product of one row of {@code blockBytes}-byte super-blocks with Q8_K activations. */
+    static float dot(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count, int blockBytes,
+                     SuperBlock superBlock) {
+        // Lanes 0-7: the scaled sums; 8-11: the minimums' four chains.
+        float[] acc = new float[12];
+        short[] levels = x.levels();
+        float[] xScales = x.scales();
+        int[] xSums = x.sums();
+        for (int b = 0; b < count / QK; b++) {
+            int xb = xOffset + b * QK;
+            superBlock.accumulate(data, offset + (long) b * blockBytes, levels, xb, xSums,
+                    xb / QK * ActivationRounding.SUMS_PER_BLOCK + ActivationRounding.SUMS_OF_32, xScales[xb / QK], acc);
+        }
+        return IntLanes.sumLanes(FloatVector.fromArray(IntLanes.F, acc, 0)) + ((acc[8] + acc[10]) + (acc[9] + acc[11]));
     }
 
     /** The eight 6-bit sub-block scales of the 12 bytes at {@code at}, one per byte of the result (ggml's utmp). */

@@ -118,7 +118,7 @@ public final class Q4_0Format implements BlockFormat, ScalarTwin, IntegerTwin {
      */
     @Override
     public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
-        QuantVectors.checkQuantized(this, x, xOffset, count, QK);
+        x.requireWholeBlocks(this, xOffset, count);
         short[] levels = x.levels();
         float[] scales = x.scales();
         FloatVector acc = FloatVector.zero(IntLanes.F);

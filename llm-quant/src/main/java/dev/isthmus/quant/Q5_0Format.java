@@ -116,7 +116,7 @@ public final class Q5_0Format implements BlockFormat, ScalarTwin, IntegerTwin {
     /** Integer kernel in the arithmetic of llama.cpp's AVX2 vec_dot (see {@link LegacyIntegerKernel}). */
     @Override
     public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
-        QuantVectors.checkQuantized(this, x, xOffset, count, QK);
+        x.requireWholeBlocks(this, xOffset, count);
         return INTEGER.dot(data, offset, x, xOffset, count);
     }
 

@@ -147,18 +147,8 @@ public final class Q5_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
      */
     @Override
     public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
-        QuantVectors.checkQuantized(this, x, xOffset, count, QK);
-        // Lanes 0-7: the scaled sums; 8-11: the minimums' chains (through memory: see Q4_KFormat).
-        float[] acc = new float[12];
-        short[] levels = x.levels();
-        float[] xScales = x.scales();
-        int[] xSums = x.sums();
-        for (int b = 0; b < count / QK; b++) {
-            int xb = xOffset + b * QK;
-            superBlock(data, offset + (long) b * BLOCK_BYTES, levels, xb, xSums,
-                    xb / QK * ActivationRounding.SUMS_PER_BLOCK + ActivationRounding.SUMS_OF_32, xScales[xb / QK], acc);
-        }
-        return IntLanes.sumLanes(FloatVector.fromArray(IntLanes.F, acc, 0)) + ((acc[8] + acc[10]) + (acc[9] + acc[11]));
+        x.requireWholeBlocks(this, xOffset, count);
+        return KQuantIntegers.dot(data, offset, x, xOffset, count, BLOCK_BYTES, Q5_KFormat::superBlock);
     }
 
     /** One super-block into {@code acc}, in a method small enough for C2 to keep every vector in registers. */

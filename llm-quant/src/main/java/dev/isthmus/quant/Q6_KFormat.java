@@ -181,7 +181,7 @@ public final class Q6_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
      */
     @Override
     public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
-        QuantVectors.checkQuantized(this, x, xOffset, count, QK);
+        x.requireWholeBlocks(this, xOffset, count);
         // Passed through memory because superBlock is compiled on its own: vectors crossing a call that is
         // not inlined would be boxed.
         float[] acc = new float[8];

@@ -117,15 +117,6 @@ final class QuantVectors {
                 .add(odd.mul(ShortVector.fromArray(IntLanes.S, levels, at + 16))).reinterpretAsInts());
     }
 
-    /** Refuses activations that are not the whole blocks a {@code dotQuantized} call reads. */
-    static void checkQuantized(BlockFormat format, QuantizedActivations x, int xOffset, int count, int block) {
-        format.checkBlocks(count);
-        if (xOffset % block != 0 || xOffset < 0 || xOffset + count > x.count()) {
-            throw new IllegalArgumentException("activations [" + xOffset + ", " + (xOffset + count)
-                    + ") are not whole " + block + "-element blocks of the " + x.count() + " quantized");
-        }
-    }
-
     static float f16(MemorySegment data, long offset) {
         return Half.f16ToFloat(data.get(ValueLayouts.I16, offset));
     }

@@ -53,24 +53,15 @@ public final class Q8_0Format implements BlockFormat {
 
     @Override
     public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
-        checkBlocks(count);
-        if (xOffset % QK != 0 || xOffset + count > x.count()) {
-            throw new IllegalArgumentException("activations [" + xOffset + ", " + (xOffset + count)
-                    + ") are not whole Q8_0 blocks of the " + x.count() + " quantized");
-        }
+        x.requireWholeBlocks(this, xOffset, count);
         return VectorKernels.dotQ8_0Quantized(data, offset, x.levels(), x.scales(), xOffset, count);
     }
 
     @Override
     public void dotQuantized2(MemorySegment data, long offset, QuantizedActivations x, int xOffset0, int xOffset1,
                               int count, float[] out, int out0, int out1) {
-        checkBlocks(count);
-        for (int xOffset : new int[] {xOffset0, xOffset1}) {
-            if (xOffset % QK != 0 || xOffset < 0 || xOffset + count > x.count()) {
-                throw new IllegalArgumentException("activations [" + xOffset + ", " + (xOffset + count)
-                        + ") are not whole Q8_0 blocks of the " + x.count() + " quantized");
-            }
-        }
+        x.requireWholeBlocks(this, xOffset0, count);
+        x.requireWholeBlocks(this, xOffset1, count);
         VectorKernels.dotQ8_0Quantized2(data, offset, x.levels(), x.scales(), xOffset0, xOffset1, count, out, out0, out1);
     }
 

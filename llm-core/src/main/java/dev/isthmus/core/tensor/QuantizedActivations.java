@@ -61,6 +61,21 @@ public final class QuantizedActivations {
     }
 
     /**
+     * Checks that a {@link BlockFormat#dotQuantized} call of {@code format} reads whole blocks of these activations:
+     * {@code count} whole weight blocks, starting at a block boundary, inside what was quantized.
+     *
+     * @throws IllegalArgumentException naming the range otherwise
+     */
+    public void requireWholeBlocks(BlockFormat format, int xOffset, int count) {
+        format.checkBlocks(count);
+        int block = format.blockSize();
+        if (xOffset % block != 0 || xOffset < 0 || xOffset + count > this.count) {
+            throw new IllegalArgumentException("activations [" + xOffset + ", " + (xOffset + count) + ") are not whole "
+                    + format.type() + " blocks (" + block + " elements) of the " + this.count + " quantized");
+        }
+    }
+
+    /**
      * Quantizes into 32-element Q8_0 blocks exactly as llama.cpp's AVX2 {@code quantize_row_q8_0} does
      * (scale rounded to F16, levels = round-half-even(x · 127 / amax)), so scale × level equals
      * {@link Q8_0Format#roundActivations}'s output; levels in element order.
