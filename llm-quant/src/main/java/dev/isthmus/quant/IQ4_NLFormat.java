@@ -35,7 +35,7 @@ public final class IQ4_NLFormat implements BlockFormat, ScalarTwin {
 
     /** Grid values of the high nibbles (weights 16..31); the shift runs in 16-bit lanes, x86 has no byte shifts. */
     static ByteVector highValues(ByteVector q) {
-        return q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().and((byte) 0x0F)
+        return q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, (short) 4).reinterpretAsBytes().and((byte) 0x0F)
                 .selectFrom(GRID);
     }
 

@@ -129,7 +129,7 @@ public final class Q4_0Format implements BlockFormat, ScalarTwin, IntegerTwin {
             ShortVector q = QuantVectors.shorts16(data, block + 2);
             int xo = xOffset + b * QK;
             IntVector pairs = q.and(LOW_NIBBLE).sub(EIGHT).mul(ShortVector.fromArray(IntLanes.S, levels, xo))
-                    .add(q.lanewise(VectorOperators.ASHR, 4).and(LOW_NIBBLE).sub(EIGHT)
+                    .add(q.lanewise(VectorOperators.ASHR, (short) 4).and(LOW_NIBBLE).sub(EIGHT)
                             .mul(ShortVector.fromArray(IntLanes.S, levels, xo + 16)))
                     .reinterpretAsInts();
             float d = QuantVectors.f16(data, block) * scales[xBlock + b];
@@ -157,6 +157,14 @@ public final class Q4_0Format implements BlockFormat, ScalarTwin, IntegerTwin {
         }
         return sum;
     }
+
+    /** Eight rows interleaved, as llama.cpp repacks Q4_0 on AVX2 machines. */
+    @Override
+    public java.util.Optional<dev.isthmus.core.tensor.RowGroupLayout> rowGroups() {
+        return java.util.Optional.of(ROW_GROUPS);
+    }
+
+    private static final Q4_0RowGroups ROW_GROUPS = new Q4_0RowGroups();
 
     /** llama.cpp multiplies Q4_0 weights with Q8_0 activation blocks. */
     @Override

@@ -161,10 +161,10 @@ public final class Q4_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
             ShortVector q = ShortVector.fromMemorySegment(IntLanes.S, data, block + 16 + 32 * c, QuantVectors.LE);
             int xo = xb + 64 * c;
             IntVector low = q.and(LOW_NIBBLE).mul(ShortVector.fromArray(IntLanes.S, levels, xo))
-                    .add(q.lanewise(VectorOperators.LSHR, 8).and(LOW_NIBBLE).mul(ShortVector.fromArray(IntLanes.S, levels, xo + 16)))
+                    .add(q.lanewise(VectorOperators.LSHR, (short) 8).and(LOW_NIBBLE).mul(ShortVector.fromArray(IntLanes.S, levels, xo + 16)))
                     .reinterpretAsInts();
-            IntVector high = q.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLE).mul(ShortVector.fromArray(IntLanes.S, levels, xo + 32))
-                    .add(q.lanewise(VectorOperators.LSHR, 12).mul(ShortVector.fromArray(IntLanes.S, levels, xo + 48)))
+            IntVector high = q.lanewise(VectorOperators.LSHR, (short) 4).and(LOW_NIBBLE).mul(ShortVector.fromArray(IntLanes.S, levels, xo + 32))
+                    .add(q.lanewise(VectorOperators.LSHR, (short) 12).mul(ShortVector.fromArray(IntLanes.S, levels, xo + 48)))
                     .reinterpretAsInts();
             sum = sum.add(IntLanes.addHalves(low).mul(KQuantIntegers.at(scales, 2 * c))
                     .add(IntLanes.addHalves(high).mul(KQuantIntegers.at(scales, 2 * c + 1))));

@@ -161,11 +161,11 @@ public final class Q5_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
         // the method within C2's inlining budget.
         for (int j = 0; j < 8; j++) {
             ShortVector q = ShortVector.fromMemorySegment(IntLanes.S, data, block + 48 + 32 * (j >> 1), QuantVectors.LE);
-            ShortVector level = q.lanewise(VectorOperators.LSHR, 4 * (j & 1)).and(LOW_NIBBLES)
-                    .or(h.lanewise(VectorOperators.LSHR, j).and(LOW_BITS).lanewise(VectorOperators.LSHL, 4));
+            ShortVector level = q.lanewise(VectorOperators.LSHR, (short) (4 * (j & 1))).and(LOW_NIBBLES)
+                    .or(h.lanewise(VectorOperators.LSHR, (short) j).and(LOW_BITS).lanewise(VectorOperators.LSHL, (short) 4));
             int xo = xb + 32 * j;
             IntVector pairs = level.and(LOW_BYTE).mul(ShortVector.fromArray(IntLanes.S, levels, xo))
-                    .add(level.lanewise(VectorOperators.LSHR, 8).mul(ShortVector.fromArray(IntLanes.S, levels, xo + 16)))
+                    .add(level.lanewise(VectorOperators.LSHR, (short) 8).mul(ShortVector.fromArray(IntLanes.S, levels, xo + 16)))
                     .reinterpretAsInts();
             sum = sum.add(IntLanes.addHalves(pairs).mul(KQuantIntegers.at(scales, j)));
         }

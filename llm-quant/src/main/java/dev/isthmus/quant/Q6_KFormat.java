@@ -213,11 +213,11 @@ public final class Q6_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
             int xn = xb + 128 * n;
             for (int k = 0; k < 4; k++) {
                 // Run k: low bits from a (k even) or c (k odd), low or high nibbles, bits 2k..2k+1 of h on top.
-                ShortVector q = ((k & 1) == 0 ? a : c).lanewise(VectorOperators.LSHR, 4 * (k >> 1)).and(LOW_NIBBLES)
-                        .or(h.lanewise(VectorOperators.LSHR, 2 * k).and(HIGH_PAIRS).lanewise(VectorOperators.LSHL, 4));
+                ShortVector q = ((k & 1) == 0 ? a : c).lanewise(VectorOperators.LSHR, (short) (4 * (k >> 1))).and(LOW_NIBBLES)
+                        .or(h.lanewise(VectorOperators.LSHR, (short) (2 * k)).and(HIGH_PAIRS).lanewise(VectorOperators.LSHL, (short) 4));
                 int at = xn + 32 * k;
                 IntVector pairs = q.and(LOW_BYTE).mul(ShortVector.fromArray(IntLanes.S, levels, at))
-                        .add(q.lanewise(VectorOperators.LSHR, 8).mul(ShortVector.fromArray(IntLanes.S, levels, at + 16)))
+                        .add(q.lanewise(VectorOperators.LSHR, (short) 8).mul(ShortVector.fromArray(IntLanes.S, levels, at + 16)))
                         .reinterpretAsInts();
                 sum = sum.add(IntLanes.addHalves(pairs).mul(sc.rearrange(RUN_SCALES[k])));
             }

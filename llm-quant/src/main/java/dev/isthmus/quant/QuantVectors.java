@@ -108,7 +108,7 @@ final class QuantVectors {
      */
     static IntVector pairSums(ShortVector levelsInOrder, int offset, short[] levels, int at) {
         ShortVector even = levelsInOrder.and((short) 0xFF);
-        ShortVector odd = levelsInOrder.lanewise(VectorOperators.LSHR, 8);
+        ShortVector odd = levelsInOrder.lanewise(VectorOperators.LSHR, (short) 8);
         if (offset != 0) {
             even = even.sub((short) offset);
             odd = odd.sub((short) offset);

@@ -47,6 +47,20 @@ public interface Backend extends AutoCloseable {
     void matmul(Tensor weight, float[] x, float[] out, int batch, boolean referenceRounding);
 
     /**
+     * Tells the backend that {@code weight} will be multiplied many times (a model's projection matrices, at
+     * load time). A backend may then keep it in a layout of its own — a row-interleaved copy for the CPU's
+     * decode kernels, device memory for a GPU — released by {@link #close()}; {@link #matmul} gives the same
+     * results either way, up to the summation order of the prepared layout's kernels. The default does nothing.
+     *
+     * @throws IllegalArgumentException if {@code weight} is not 2-D
+     */
+    default void prepare(Tensor weight) {
+        if (weight.rank() != 2) {
+            throw new IllegalArgumentException("only 2-D weights are prepared, " + weight + " has rank " + weight.rank());
+        }
+    }
+
+    /**
      * Prepares {@code stacked} weight matrices (same column count; their rows concatenated, in order) with an
      * optional {@code bias} (one per stacked row, or {@code null}) and {@code activation} for repeated
      * full-precision products. The default multiplies through {@link #matmul(Tensor, float[], float[], int,

@@ -38,6 +38,7 @@ public final class DecoderModel {
         this.backend = backend;
         this.rope = config.ropeStyle() == null ? null
                 : new Rope(config.ropeStyle(), config.ropeDims(), config.ropeBase(), weights.ropeFreqs());
+        weights.matrices().forEach(backend::prepare);
     }
 
     /**

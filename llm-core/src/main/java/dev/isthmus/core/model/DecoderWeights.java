@@ -13,6 +13,20 @@ import java.util.List;
 record DecoderWeights(Tensor tokenEmbedding, Tensor positionEmbedding, float[] outputNorm, float[] outputNormBias,
                       Tensor output, float[] ropeFreqs, List<LayerWeights> layers) {
 
+    /** Every matrix the forward pass multiplies with (not the embeddings it looks rows up in), each once. */
+    List<Tensor> matrices() {
+        List<Tensor> all = new ArrayList<>();
+        for (LayerWeights w : layers) {
+            for (Tensor t : new Tensor[] {w.wq(), w.wk(), w.wv(), w.wqkv(), w.wo(), w.ffnGate(), w.ffnUp(), w.ffnDown()}) {
+                if (t != null) {
+                    all.add(t);
+                }
+            }
+        }
+        all.add(output);
+        return all;
+    }
+
     static DecoderWeights load(GgufFile gguf, ModelConfig c) {
         return load(TensorSource.of(gguf), c);
     }

@@ -96,6 +96,14 @@ public interface BlockFormat {
         out[out1] = dotQuantized(data, offset, x, xOffset1, count);
     }
 
+    /**
+     * A row-interleaved layout with its own decode kernel ({@link RowGroupLayout}), for backends that may store
+     * weights their own way; empty (the default) where the single-row kernels are the fast ones.
+     */
+    default java.util.Optional<RowGroupLayout> rowGroups() {
+        return java.util.Optional.empty();
+    }
+
     /** Whether {@link #quantize} is implemented. */
     default boolean canQuantize() {
         return false;

@@ -21,6 +21,7 @@ public final class QuantizedActivations {
     private short[] levels = new short[0];
     private float[] scales = new float[0];
     private int[] sums = new int[0];
+    private int[] pairs = new int[0];
     private int count;
 
     /** Makes room for {@code count} levels, {@code blocks} scales and {@code sumCount} sums. */
@@ -53,6 +54,14 @@ public final class QuantizedActivations {
     /** Per-(sub)block sums of the levels where the weight format needs them, in the order it reads them. */
     public int[] sums() {
         return sums;
+    }
+
+    /**
+     * The levels two by two, element 2i in the low and 2i + 1 in the high 16 bits of {@code pairs[i]}, filled by
+     * {@link #quantizeQ8_0Paired}: row-group kernels broadcast one pair to every row of their group.
+     */
+    public int[] pairs() {
+        return pairs;
     }
 
     /** How many activations the buffer holds now. */
@@ -99,6 +108,29 @@ public final class QuantizedActivations {
      */
     public void quantizeQ8_1EvenOdd(float[] src, int srcOffset, int n) {
         quantizeQ8_0(src, srcOffset, n, true, true);
+    }
+
+    /**
+     * As {@link #quantizeQ8_0}, plus each block's level sum in {@code sums[block]} and the levels paired in
+     * {@link #pairs()}.
+     */
+    public void quantizeQ8_0Paired(float[] src, int srcOffset, int n) {
+        quantizeQ8_0(src, srcOffset, n, false);
+        int blocks = n / 32;
+        if (sums.length < blocks) {
+            sums = new int[blocks];
+        }
+        if (pairs.length < n / 2) {
+            pairs = new int[n / 2];
+        }
+        for (int b = 0; b < blocks; b++) {
+            int sum = 0;
+            for (int j = b * 32; j < b * 32 + 32; j += 2) {
+                sum += levels[j] + levels[j + 1];
+                pairs[j / 2] = (levels[j] & 0xFFFF) | levels[j + 1] << 16;
+            }
+            sums[b] = sum;
+        }
     }
 
     private void quantizeQ8_0(float[] src, int srcOffset, int n, boolean evenOdd) {

@@ -4,6 +4,8 @@ import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.QuantizedActivations;
+import dev.isthmus.core.tensor.RowGroupLayout;
+import dev.isthmus.core.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
@@ -88,6 +90,21 @@ public class QuantBenchmark {
         for (int j = 0; j < COLS; j++) {
             x[j] = (float) r.nextGaussian();
         }
+        pack();
+    }
+
+    private RowGroupLayout groups;
+    private MemorySegment grouped;
+
+    private void pack() {
+        Tensor w = Tensor.of("w", GgmlType.valueOf(type), weights, ROWS, COLS);
+        groups = format.rowGroups().filter(l -> l.canPack(w)).orElse(null);
+        if (groups != null) {
+            grouped = arena.allocate(groups.packedBytes(w), 64);
+            for (int g = 0; g < ROWS / groups.rows(); g++) {
+                groups.pack(w, g * groups.rows(), grouped, g * groups.groupBytes(COLS));
+            }
+        }
     }
 
     @TearDown(Level.Trial)
@@ -117,6 +134,25 @@ public class QuantBenchmark {
         format.quantizeActivations(x, 0, COLS, quantized);
         for (int i = 0; i < ROWS; i++) {
             y[i] = format.dotQuantized(weights, i * rowBytes, quantized, 0, COLS);
+        }
+        counters.gbPerS += rowBytes * ROWS / 1e9;
+        counters.gflops += 2.0 * ROWS * COLS / 1e9;
+        return y;
+    }
+
+    /**
+     * Decode on weights copied into the format's row-group layout, as the CPU backend stores them after
+     * {@code prepare} (formats without one fall back to {@link #matvecQuantized}).
+     */
+    @Benchmark
+    public float[] matvecGroups(Streamed counters) {
+        if (groups == null) {
+            return matvecQuantized(counters);
+        }
+        groups.quantizeActivations(x, 0, COLS, quantized);
+        long groupBytes = groups.groupBytes(COLS);
+        for (int g = 0; g < ROWS / groups.rows(); g++) {
+            groups.dot(grouped, g * groupBytes, quantized, 0, COLS, y, g * groups.rows());
         }
         counters.gbPerS += rowBytes * ROWS / 1e9;
         counters.gflops += 2.0 * ROWS * COLS / 1e9;

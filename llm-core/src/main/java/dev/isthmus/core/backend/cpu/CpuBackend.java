@@ -6,8 +6,13 @@ import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.Tensor;
+import dev.isthmus.core.tensor.RowGroupLayout;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Matrix multiplication on the CPU: rows of the weight matrix are split over a {@link WorkerTeam}; each
@@ -30,9 +35,23 @@ public final class CpuBackend implements Backend {
     private final ThreadLocal<float[]> activationBuffer = ThreadLocal.withInitial(() -> new float[0]);
     private final ThreadLocal<float[]> panelRows = ThreadLocal.withInitial(() -> new float[0]);
     private final ThreadLocal<float[]> panelBuffer = ThreadLocal.withInitial(() -> new float[0]);
+    /**
+     * Whether {@link #prepare} stores weights in their format's {@link RowGroupLayout} (system property
+     * {@code isthmus.cpu.rowGroups}, default true; off, decode reads the file's own layout).
+     */
+    private static final boolean ROW_GROUPS = !"false".equalsIgnoreCase(System.getProperty("isthmus.cpu.rowGroups"));
+
     /** The worker threads (besides the caller) of every parallel step, started with the first one. */
     private WorkerTeam team;
     private boolean closed;
+    /** Weights copied into row groups by {@link #prepare}, by identity (tensors do not override equals). */
+    private final Map<Tensor, Grouped> grouped = new ConcurrentHashMap<>();
+    /** Holds the row-group copies; closed with the backend. */
+    private Arena arena;
+
+    /** A weight in its format's row-group layout. */
+    private record Grouped(RowGroupLayout layout, MemorySegment data, long groupBytes) {
+    }
 
     public CpuBackend(int threads) {
         if (threads < 1) {
@@ -56,6 +75,38 @@ public final class CpuBackend implements Backend {
         return BlockFormats.find(weight.type()).isPresent();
     }
 
+    /**
+     * Copies {@code weight} into its format's {@link RowGroupLayout} where it has one and the weight fits it
+     * (off-heap, once per tensor): decode then runs the layout's group kernel. Prompts of
+     * {@value #PANEL_MIN_BATCH} tokens or more still read the weight where it lies.
+     */
+    @Override
+    public void prepare(Tensor weight) {
+        Backend.super.prepare(weight);
+        Optional<RowGroupLayout> layouts = weight.format().rowGroups();
+        if (!ROW_GROUPS || layouts.isEmpty() || grouped.containsKey(weight)
+                || !weight.segment().isAccessibleBy(PROBE_THREAD) || !layouts.get().canPack(weight)) {
+            return;
+        }
+        RowGroupLayout layout = layouts.get();
+        int cols = Math.toIntExact(weight.dim(1));
+        long groupBytes = layout.groupBytes(cols);
+        int groups = Math.toIntExact(weight.dim(0) / layout.rows());
+        MemorySegment data = arena().allocate(groupBytes * groups, 64);
+        parallelFor(groups, g -> layout.pack(weight, g * layout.rows(), data, g * groupBytes));
+        grouped.put(weight, new Grouped(layout, data, groupBytes));
+    }
+
+    private synchronized Arena arena() {
+        if (closed) {
+            throw new IllegalStateException("backend is closed");
+        }
+        if (arena == null) {
+            arena = Arena.ofShared();
+        }
+        return arena;
+    }
+
     @Override
     public void matmul(Tensor weight, float[] x, float[] out, int batch, boolean referenceRounding) {
         if (weight.rank() != 2) {
@@ -67,6 +118,11 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("matmul of " + weight + " with batch " + batch + " needs "
                     + (long) batch * cols + " inputs and " + (long) batch * rows + " outputs, got "
                     + x.length + " and " + out.length);
+        }
+        Grouped groups = grouped.get(weight);
+        if (groups != null && referenceRounding && batch < PANEL_MIN_BATCH) {
+            matmulGroups(groups, x, out, rows, cols, batch);
+            return;
         }
         BlockFormat format = weight.format();
         QuantizedActivations quantized = null;
@@ -104,6 +160,33 @@ public final class CpuBackend implements Backend {
             int chunks = (rows + chunkRows - 1) / chunkRows;
             team().run(chunks, i -> job.run(i * chunkRows, Math.min(rows, (i + 1) * chunkRows)));
         }
+    }
+
+    /** Decode and short prompts on a weight in row groups: activations quantized once, then group kernels. */
+    private void matmulGroups(Grouped g, float[] x, float[] out, int rows, int cols, int batch) {
+        QuantizedActivations quantized = quantizedBuffer.get();
+        g.layout().quantizeActivations(x, 0, batch * cols, quantized);
+        int groupRows = g.layout().rows();
+        int groups = rows / groupRows;
+        IntConsumerRange job = (from, to) -> {
+            for (int i = from; i < to; i++) {
+                for (int b = 0; b < batch; b++) {
+                    g.layout().dot(g.data(), i * g.groupBytes(), quantized, b * cols, cols, out, b * rows + i * groupRows);
+                }
+            }
+        };
+        if (threads == 1 || (long) rows * cols * batch < PARALLEL_THRESHOLD) {
+            job.run(0, groups);
+        } else {
+            int chunk = Math.max(1, (groups + 4 * threads - 1) / (4 * threads));
+            int chunks = (groups + chunk - 1) / chunk;
+            team().run(chunks, i -> job.run(i * chunk, Math.min(groups, (i + 1) * chunk)));
+        }
+    }
+
+    @FunctionalInterface
+    private interface IntConsumerRange {
+        void run(int from, int to);
     }
 
     private final class Job {
@@ -273,6 +356,10 @@ public final class CpuBackend implements Backend {
             closed = true;
             if (team != null) {
                 team.close();
+            }
+            grouped.clear();
+            if (arena != null) {
+                arena.close();
             }
         }
     }
