@@ -154,26 +154,59 @@ final class Q4_0RowGroups implements RowGroupLayout {
     }
 
     @Override
-    public void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset) {
+    public void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset, int rowStride,
+                           int colStride) {
+        if (rowStride == 1) {
+            dequantizeColumns(packed, offset, cols, dst, dstOffset, colStride);
+            return;
+        }
         for (int b = 0; b < cols / QK; b++) {
             long pair = offset + (long) (b / 2) * PAIR_BYTES;
             for (int r = 0; r < ROWS; r++) {
                 float d = QuantVectors.f16(packed, pair + 4L * r + 2 * (b % 2));
-                int y = dstOffset + r * cols + b * QK;
                 for (int q = 0; q < 4; q++) {
                     for (int e = 0; e < 2; e++) {
                         long lane = levels(pair, b) + 32L * q + 2L * (2 * r + e);
                         for (int half = 0; half < 2; half++) {
                             int v = QuantVectors.u8(packed, lane + half);
-                            int j = 4 * q + 2 * half + e;
-                            dst[y + j] = ((v & 0x0F) - 8) * d;
-                            dst[y + j + 16] = ((v >> 4) - 8) * d;
+                            int c = b * QK + 4 * q + 2 * half + e;
+                            dst[dstOffset + r * rowStride + c * colStride] = ((v & 0x0F) - 8) * d;
+                            dst[dstOffset + r * rowStride + (c + 16) * colStride] = ((v >> 4) - 8) * d;
                         }
                     }
                 }
             }
         }
     }
+
+    /**
+     * The eight rows of each column side by side: 32-bit lane r of a strip holds row r's two 16-bit lanes, so
+     * shifting by 16e + 4n and masking yields nibble n of lane 2r + e for all rows at once.
+     */
+    private static void dequantizeColumns(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset,
+                                          int colStride) {
+        for (int b = 0; b < cols / QK; b++) {
+            long pair = offset + (long) (b / 2) * PAIR_BYTES;
+            IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, pair, ByteOrder.LITTLE_ENDIAN)
+                    .lanewise(VectorOperators.LSHL, 16 - 16 * (b % 2));
+            FloatVector d = halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
+                    .reinterpretAsFloats().mul(TWO_POW_112);
+            for (int q = 0; q < 4; q++) {
+                IntVector strip = IntVector.fromMemorySegment(IntLanes.I, packed, levels(pair, b) + 32L * q,
+                        ByteOrder.LITTLE_ENDIAN);
+                int column = dstOffset + (b * QK + 4 * q) * colStride;
+                for (int e = 0; e < 2; e++) {
+                    for (int n = 0; n < 4; n++) {
+                        IntVector level = strip.lanewise(VectorOperators.LSHR, 16 * e + 4 * n).and(0x0F).sub(8);
+                        IntLanes.toFloat(level).mul(d).intoArray(dst, column + (e + NIBBLE_COLUMN[n]) * colStride);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Column of nibble n (low to high) of a 16-bit strip lane, relative to 4q + e. */
+    private static final int[] NIBBLE_COLUMN = {0, 16, 2, 18};
 
     private static final Q4_0Format Q4_0 = new Q4_0Format();
 }

@@ -107,19 +107,23 @@ class RowGroupsTest {
     }
 
     @Test
-    void decodesToTheFormatsOwnValues() {
+    void decodesToTheFormatsOwnValuesRowMajorAndAsColumnPanels() {
         try (Arena arena = Arena.ofConfined()) {
             int cols = 320;
             Tensor w = q4_0(arena, 16, cols, 7);
             MemorySegment packed = pack(arena, w);
-            float[] group = new float[8 * cols];
+            float[] rowMajor = new float[8 * cols];
+            float[] panel = new float[16 * cols];
             float[] row = new float[cols];
             for (int g = 0; g < 2; g++) {
-                layout.dequantize(packed, g * layout.groupBytes(cols), cols, group, 0);
+                layout.dequantize(packed, g * layout.groupBytes(cols), cols, rowMajor, 0, cols, 1);
+                // Both groups into one 16-row column-major panel, as prefill lays weights out.
+                layout.dequantize(packed, g * layout.groupBytes(cols), cols, panel, 8 * g, 1, 16);
                 for (int r = 0; r < 8; r++) {
                     new Q4_0Format().dequantizeScalar(w.segment(), w.rowOffset(g * 8 + r), row, 0, cols);
                     for (int i = 0; i < cols; i++) {
-                        assertThat(group[r * cols + i]).as("row %d col %d", g * 8 + r, i).isEqualTo(row[i]);
+                        assertThat(rowMajor[r * cols + i]).as("row %d col %d", g * 8 + r, i).isEqualTo(row[i]);
+                        assertThat(panel[i * 16 + 8 * g + r]).as("panel row %d col %d", g * 8 + r, i).isEqualTo(row[i]);
                     }
                 }
             }

@@ -60,6 +60,11 @@ public interface RowGroupLayout {
     void dot(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols, float[] out,
              int outOffset);
 
-    /** Decodes the group at byte {@code offset} into {@code dst}: row r at {@code dst[dstOffset + r * cols]}. */
-    void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset);
+    /**
+     * Decodes the group at byte {@code offset}: row r, column c to {@code dst[dstOffset + r * rowStride + c * colStride]}.
+     * Row-major is {@code (cols, 1)}; {@code (1, n)} writes the column-major panels of prefill's float kernels
+     * (rows of one column side by side), which implementations decode with vectors.
+     */
+    void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset, int rowStride,
+                    int colStride);
 }

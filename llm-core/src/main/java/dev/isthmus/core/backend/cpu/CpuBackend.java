@@ -84,7 +84,9 @@ public final class CpuBackend implements Backend {
     public void prepare(Tensor weight) {
         Backend.super.prepare(weight);
         Optional<RowGroupLayout> layouts = weight.format().rowGroups();
-        if (!ROW_GROUPS || layouts.isEmpty() || grouped.containsKey(weight)
+        // Prefill decodes two or more whole groups per 16-row panel, and groups feed the 4-row kernel.
+        if (!ROW_GROUPS || layouts.isEmpty() || 16 % layouts.get().rows() != 0 || layouts.get().rows() % 4 != 0
+                || grouped.containsKey(weight)
                 || !weight.segment().isAccessibleBy(PROBE_THREAD) || !layouts.get().canPack(weight)) {
             return;
         }
@@ -147,7 +149,7 @@ public final class CpuBackend implements Backend {
         MemorySegment data = weight.segment();
         long rowBytes = weight.rowBytes();
         long base = weight.isPacked() ? 0 : -1;
-        Job job = new Job(weight, format, data, rowBytes, base, x, quantized, out, rows, cols, batch);
+        Job job = new Job(weight, format, data, rowBytes, base, x, quantized, out, rows, cols, batch, groups);
         long work = (long) rows * cols * batch;
         // Memory of a confined arena may only be touched by its owner thread: compute on the caller.
         boolean shareable = data.isAccessibleBy(PROBE_THREAD);
@@ -201,9 +203,11 @@ public final class CpuBackend implements Backend {
         final int rows;
         final int cols;
         final int batch;
+        /** The weight's row groups, decoded instead of the file's rows where present. */
+        final Grouped groups;
 
         Job(Tensor weight, BlockFormat format, MemorySegment data, long rowBytes, long base, float[] x,
-            QuantizedActivations quantized, float[] out, int rows, int cols, int batch) {
+            QuantizedActivations quantized, float[] out, int rows, int cols, int batch, Grouped groups) {
             this.weight = weight;
             this.format = format;
             this.data = data;
@@ -215,6 +219,7 @@ public final class CpuBackend implements Backend {
             this.rows = rows;
             this.cols = cols;
             this.batch = batch;
+            this.groups = groups;
         }
 
         long offset(int r) {
@@ -233,6 +238,10 @@ public final class CpuBackend implements Backend {
                         out[b * rows + r] = format.dotQuantized(data, offset(r), quantized, b * cols, cols);
                     }
                 }
+                return;
+            }
+            if (groups != null) {
+                runGroups(from, to);
                 return;
             }
             if (batch == 1) {
@@ -275,6 +284,38 @@ public final class CpuBackend implements Backend {
         }
 
         /**
+         * The float kernels on weights in row groups (whose chunks start at multiples of 16 rows): panels decoded
+         * straight from two groups, then any last group through the 4-row kernel.
+         */
+        void runGroups(int from, int to) {
+            int r = from;
+            if (batch >= PANEL_MIN_BATCH && CpuOps.panelKernelsAvailable()) {
+                r = panels(from, to);
+            }
+            int groupRows = groups.layout().rows();
+            float[] rowsOfGroup = rowBuffer.get();
+            if (rowsOfGroup.length < groupRows * cols) {
+                rowsOfGroup = new float[groupRows * cols];
+                rowBuffer.set(rowsOfGroup);
+            }
+            for (; r < to; r += groupRows) {
+                groups.layout().dequantize(groups.data(), r / groupRows * groups.groupBytes(), cols, rowsOfGroup, 0, cols, 1);
+                for (int k = 0; k + 4 <= groupRows; k += 4) {
+                    int b = 0;
+                    for (; b + 2 <= batch; b += 2) {
+                        CpuOps.dot4x2(rowsOfGroup, k * cols, cols, x, b * cols, (b + 1) * cols, out, b * rows + r + k,
+                                (b + 1) * rows + r + k, 1);
+                    }
+                    for (; b < batch; b++) {
+                        for (int j = k; j < k + 4; j++) {
+                            out[b * rows + r + j] = CpuOps.dot(rowsOfGroup, j * cols, x, b * cols, cols);
+                        }
+                    }
+                }
+            }
+        }
+
+        /**
          * Rows in panels of 16: decode them, lay them out column-major, and run the 16×6 outer-product kernel
          * over the batch. Returns the first row not handled (the remainder goes to the 4×2 kernel).
          */
@@ -291,10 +332,18 @@ public final class CpuBackend implements Backend {
             }
             int r = from;
             for (; r + 16 <= to; r += 16) {
-                for (int j = 0; j < 16; j++) {
-                    format.dequantize(data, offset(r + j), rows16, j * cols, cols);
+                if (groups != null) {
+                    // Column-major straight from the groups (8 rows each): no transpose.
+                    for (int g = 0; g < 16; g += groups.layout().rows()) {
+                        groups.layout().dequantize(groups.data(), (r + g) / groups.layout().rows() * groups.groupBytes(),
+                                cols, panel, g, 1, 16);
+                    }
+                } else {
+                    for (int j = 0; j < 16; j++) {
+                        format.dequantize(data, offset(r + j), rows16, j * cols, cols);
+                    }
+                    CpuOps.transpose16(rows16, panel, cols);
                 }
-                CpuOps.transpose16(rows16, panel, cols);
                 int t = 0;
                 for (; t + 6 <= batch; t += 6) {
                     CpuOps.panel16x6(panel, cols, x, t, out, r, rows);
