@@ -41,6 +41,20 @@ public interface BlockFormat {
     float dot(MemorySegment data, long offset, float[] x, int xOffset, int count);
 
     /**
+     * {@link #dot} of the four rows at byte offsets {@code o0..o3} with the same activations, into
+     * {@code out[outOffset..outOffset+4)}; each result bit for bit what {@link #dot} gives. The default calls
+     * {@link #dot} four times; formats whose single-row kernel waits on one accumulator chain override it to
+     * interleave the four rows' chains.
+     */
+    default void dot4(MemorySegment data, long o0, long o1, long o2, long o3, float[] x, int xOffset, int count,
+                      float[] out, int outOffset) {
+        out[outOffset] = dot(data, o0, x, xOffset, count);
+        out[outOffset + 1] = dot(data, o1, x, xOffset, count);
+        out[outOffset + 2] = dot(data, o2, x, xOffset, count);
+        out[outOffset + 3] = dot(data, o3, x, xOffset, count);
+    }
+
+    /**
      * Rounds activations the way llama.cpp's CPU backend does before multiplying them with weights of this
      * format (its {@code vec_dot_type}: F16 weights meet F16 activations, Q8_0 weights Q8_0 activations, …),
      * writing the rounded floats to {@code dst}. Matching this keeps logits within float noise of the

@@ -20,6 +20,16 @@ public final class F32Format implements BlockFormat {
     }
 
     @Override
+    public void dot4(MemorySegment data, long o0, long o1, long o2, long o3, float[] x, int xOffset, int count,
+                     float[] out, int outOffset) {
+        if (!VectorKernels.fourRows(count)) {
+            BlockFormat.super.dot4(data, o0, o1, o2, o3, x, xOffset, count, out, outOffset);
+            return;
+        }
+        VectorKernels.dotF32x4(data, o0, o1, o2, o3, x, xOffset, count, out, outOffset);
+    }
+
+    @Override
     public boolean canQuantize() {
         return true;
     }

@@ -73,6 +73,55 @@ final class VectorKernels {
         return (t0 + t1) + (t2 + t3);
     }
 
+    /**
+     * {@link #dotF32} of four rows (byte offsets {@code o0..o3}) into {@code out[outOffset..+4)}, each row's sum
+     * in the same order as one row at a time: the rows' four FMA chains interleave, hiding the FMA latency
+     * that bounds a single row's chain. Only for lengths that are a multiple of 8 with 8-lane vectors.
+     */
+    static void dotF32x4(MemorySegment data, long o0, long o1, long o2, long o3, float[] x, int xOffset, int count,
+                         float[] out, int outOffset) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        for (int i = 0; i < count; i += 8) {
+            FloatVector xv = FloatVector.fromArray(F, x, xOffset + i);
+            a0 = FloatVector.fromMemorySegment(F, data, o0 + 4L * i, ByteOrder.LITTLE_ENDIAN).fma(xv, a0);
+            a1 = FloatVector.fromMemorySegment(F, data, o1 + 4L * i, ByteOrder.LITTLE_ENDIAN).fma(xv, a1);
+            a2 = FloatVector.fromMemorySegment(F, data, o2 + 4L * i, ByteOrder.LITTLE_ENDIAN).fma(xv, a2);
+            a3 = FloatVector.fromMemorySegment(F, data, o3 + 4L * i, ByteOrder.LITTLE_ENDIAN).fma(xv, a3);
+        }
+        out[outOffset] = IntLanes.sumLanes(a0);
+        out[outOffset + 1] = IntLanes.sumLanes(a1);
+        out[outOffset + 2] = IntLanes.sumLanes(a2);
+        out[outOffset + 3] = IntLanes.sumLanes(a3);
+    }
+
+    /** {@link #dotBF16}'s four-row form, as {@link #dotF32x4}. */
+    static void dotBF16x4(MemorySegment data, long o0, long o1, long o2, long o3, float[] x, int xOffset, int count,
+                          float[] out, int outOffset) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        for (int i = 0; i < count; i += 8) {
+            FloatVector xv = FloatVector.fromArray(F, x, xOffset + i);
+            a0 = bf16ToFloat(ShortVector.fromMemorySegment(S, data, o0 + 2L * i, ByteOrder.LITTLE_ENDIAN)).fma(xv, a0);
+            a1 = bf16ToFloat(ShortVector.fromMemorySegment(S, data, o1 + 2L * i, ByteOrder.LITTLE_ENDIAN)).fma(xv, a1);
+            a2 = bf16ToFloat(ShortVector.fromMemorySegment(S, data, o2 + 2L * i, ByteOrder.LITTLE_ENDIAN)).fma(xv, a2);
+            a3 = bf16ToFloat(ShortVector.fromMemorySegment(S, data, o3 + 2L * i, ByteOrder.LITTLE_ENDIAN)).fma(xv, a3);
+        }
+        out[outOffset] = IntLanes.sumLanes(a0);
+        out[outOffset + 1] = IntLanes.sumLanes(a1);
+        out[outOffset + 2] = IntLanes.sumLanes(a2);
+        out[outOffset + 3] = IntLanes.sumLanes(a3);
+    }
+
+    /** Whether the four-row kernels apply: 8-lane floats and a length that is a multiple of 8. */
+    static boolean fourRows(int count) {
+        return F.length() == 8 && count % 8 == 0;
+    }
+
     private static float dotF32Generic(MemorySegment data, long offset, float[] x, int xOffset, int count) {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;

@@ -44,6 +44,32 @@ class CoreFormatsTest {
     }
 
     @ParameterizedTest
+    @ValueSource(ints = {8, 24, 40, 256, 4096 + 40})
+    void fourRowDotIsFourSingleRowDotsBitForBit(int n) {
+        for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0}) {
+            if (n % type.blockSize() != 0) {
+                continue;
+            }
+            BlockFormat f = BlockFormats.require(type);
+            float[] x = randomFloats(n, n + 7);
+            long rowBytes = type.byteSize(n);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment data = arena.allocate(5 * rowBytes + 3);
+                for (int r = 0; r < 5; r++) {
+                    f.quantize(randomFloats(n, 31L * n + r), 0, data, 3 + r * rowBytes, n);
+                }
+                float[] out = new float[6];
+                // Rows out of order and one repeated: the offsets are independent.
+                long[] rows = {3 + 4 * rowBytes, 3, 3 + 2 * rowBytes, 3};
+                f.dot4(data, rows[0], rows[1], rows[2], rows[3], x, 0, n, out, 1);
+                for (int k = 0; k < 4; k++) {
+                    assertThat(out[1 + k]).as("%s n=%d row %d", type, n, k).isEqualTo(f.dot(data, rows[k], x, 0, n));
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
     @ValueSource(ints = {32, 64, 96, 256, 4096 + 32})
     void vectorDotEqualsScalarDequantizeThenDot(int n) {
         for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0}) {

@@ -245,7 +245,11 @@ public final class CpuBackend implements Backend {
                 return;
             }
             if (batch == 1) {
-                for (int r = from; r < to; r++) {
+                int r = from;
+                for (; r + 4 <= to; r += 4) {
+                    format.dot4(data, offset(r), offset(r + 1), offset(r + 2), offset(r + 3), x, 0, cols, out, r);
+                }
+                for (; r < to; r++) {
                     out[r] = format.dot(data, offset(r), x, 0, cols);
                 }
                 return;
