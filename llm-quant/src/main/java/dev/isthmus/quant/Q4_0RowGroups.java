@@ -109,13 +109,14 @@ final class Q4_0RowGroups implements RowGroupLayout {
     @Override
     public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
         dst.quantizeQ8_0Paired(src, srcOffset, count);
+        dst.broadcastPairs(count / 2);
     }
 
     @Override
     public void dot(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols, float[] out,
                     int outOffset) {
         x.requireWholeBlocks(Q4_0, xOffset, cols);
-        int[] pairs = x.pairs();
+        short[] pairs = x.pairVectors();
         int[] sums = x.sums();
         float[] scales = x.scales();
         int xBlock = xOffset / QK;
@@ -135,22 +136,23 @@ final class Q4_0RowGroups implements RowGroupLayout {
     }
 
     /** Σ level × activation per row of one block column (levels 0..15; the caller takes off 8 × Σ activation). */
-    private static IntVector levelSums(MemorySegment packed, long strips, int[] pairs, int pair) {
+    private static IntVector levelSums(MemorySegment packed, long strips, short[] pairs, int pair) {
         // Each 16-bit lane gathers 16 products of at most 15 × 127: below 2^15.
         ShortVector acc = ShortVector.zero(IntLanes.S);
         for (int q = 0; q < 4; q++) {
             ShortVector v = ShortVector.fromMemorySegment(IntLanes.S, packed, strips + 32L * q, ByteOrder.LITTLE_ENDIAN);
             int i = pair + 2 * q;
-            acc = acc.add(v.and(LOW_NIBBLE).mul(broadcast(pairs[i])))
-                    .add(v.lanewise(VectorOperators.LSHR, (short) 4).and(LOW_NIBBLE).mul(broadcast(pairs[i + 8])))
-                    .add(v.lanewise(VectorOperators.LSHR, (short) 8).and(LOW_NIBBLE).mul(broadcast(pairs[i + 1])))
-                    .add(v.lanewise(VectorOperators.LSHR, (short) 12).mul(broadcast(pairs[i + 9])));
+            acc = acc.add(v.and(LOW_NIBBLE).mul(broadcast(pairs, i)))
+                    .add(v.lanewise(VectorOperators.LSHR, (short) 4).and(LOW_NIBBLE).mul(broadcast(pairs, i + 8)))
+                    .add(v.lanewise(VectorOperators.LSHR, (short) 8).and(LOW_NIBBLE).mul(broadcast(pairs, i + 1)))
+                    .add(v.lanewise(VectorOperators.LSHR, (short) 12).mul(broadcast(pairs, i + 9)));
         }
         return IntLanes.addHalves(acc.reinterpretAsInts());
     }
 
-    private static ShortVector broadcast(int pair) {
-        return IntVector.broadcast(IntLanes.I, pair).reinterpretAsShorts();
+    /** Activation pair {@code pair} over all sixteen lanes ({@link QuantizedActivations#pairVectors()}). */
+    private static ShortVector broadcast(short[] pairs, int pair) {
+        return ShortVector.fromArray(IntLanes.S, pairs, 16 * pair);
     }
 
     @Override

@@ -22,6 +22,7 @@ public final class QuantizedActivations {
     private float[] scales = new float[0];
     private int[] sums = new int[0];
     private int[] pairs = new int[0];
+    private short[] pairVectors = new short[0];
     private int count;
 
     /** Makes room for {@code count} levels, {@code blocks} scales and {@code sumCount} sums. */
@@ -62,6 +63,25 @@ public final class QuantizedActivations {
      */
     public int[] pairs() {
         return pairs;
+    }
+
+    /**
+     * The first {@code pairCount} {@link #pairs()} each repeated over a 256-bit vector (sixteen 16-bit lanes),
+     * filled by {@link #broadcastPairs}: a row-group kernel loads them as operands, which costs one load where a
+     * broadcast from a scalar costs three instructions, once per group of rows.
+     */
+    public short[] pairVectors() {
+        return pairVectors;
+    }
+
+    /** Fills {@link #pairVectors()} from the first {@code pairCount} entries of {@link #pairs()}. */
+    public void broadcastPairs(int pairCount) {
+        if (pairVectors.length < 16 * pairCount) {
+            pairVectors = new short[16 * pairCount];
+        }
+        for (int i = 0; i < pairCount; i++) {
+            jdk.incubator.vector.IntVector.broadcast(IntLanes.I, pairs[i]).reinterpretAsShorts().intoArray(pairVectors, 16 * i);
+        }
     }
 
     /** How many activations the buffer holds now. */
@@ -130,6 +150,26 @@ public final class QuantizedActivations {
                 pairs[j / 2] = (levels[j] & 0xFFFF) | levels[j + 1] << 16;
             }
             sums[b] = sum;
+        }
+    }
+
+    /**
+     * Fills {@link #pairs()} from the {@link #count()} levels as they lie now: levels 2i and 2i + 1 into
+     * {@code pairs[i]}. For row-group kernels that read another filler's arrangement two levels at a time:
+     * after a k-quant's even/odd Q8_K fill, a pair holds elements (4m, 4m + 2) or (4m + 1, 4m + 3) of a block.
+     *
+     * <pre>{@code
+     * format.quantizeActivations(x, 0, cols, qx);   // levels in the format's order
+     * qx.pairLevels();                              // qx.pairs()[i] = levels[2i] | levels[2i + 1] << 16
+     * }</pre>
+     */
+    public void pairLevels() {
+        int n = count / 2;
+        if (pairs.length < n) {
+            pairs = new int[n];
+        }
+        for (int i = 0; i < n; i++) {
+            pairs[i] = (levels[2 * i] & 0xFFFF) | levels[2 * i + 1] << 16;
         }
     }
 
