@@ -97,6 +97,11 @@ public final class CpuBackend implements Backend {
         MemorySegment data = arena().allocate(groupBytes * groups, 64);
         parallelFor(groups, g -> layout.pack(weight, g * layout.rows(), data, g * groupBytes));
         grouped.put(weight, new Grouped(layout, data, groupBytes));
+        if (weight.segment().isMapped()) {
+            // The copy is what gets read from now on: let the file's pages go from this process's resident set
+            // (they stay in the page cache, and a later read, e.g. of a tied embedding row, maps them back).
+            weight.segment().unload();
+        }
     }
 
     private synchronized Arena arena() {
