@@ -120,6 +120,14 @@ public final class IQ4_NLFormat implements BlockFormat, ScalarTwin {
         return IntLanes.sum(acc0.add(acc1));
     }
 
+    /** Eight rows interleaved, as llama.cpp repacks IQ4_NL on AVX2 machines. */
+    @Override
+    public java.util.Optional<dev.isthmus.core.tensor.RowGroupLayout> rowGroups() {
+        return java.util.Optional.of(ROW_GROUPS);
+    }
+
+    private static final IQ4_NLRowGroups ROW_GROUPS = new IQ4_NLRowGroups();
+
     /** llama.cpp multiplies IQ4_NL weights with Q8_0 activation blocks. */
     @Override
     public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {

@@ -210,6 +210,14 @@ public final class Q4_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
         return sum;
     }
 
+    /** Eight rows interleaved, as llama.cpp repacks Q4_K on AVX2 machines. */
+    @Override
+    public java.util.Optional<dev.isthmus.core.tensor.RowGroupLayout> rowGroups() {
+        return java.util.Optional.of(ROW_GROUPS);
+    }
+
+    private static final Q4_KRowGroups ROW_GROUPS = new Q4_KRowGroups();
+
     /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */
     @Override
     public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {

@@ -1,0 +1,262 @@
+package dev.isthmus.quant;
+
+import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.IntLanes;
+import dev.isthmus.core.tensor.QuantizedActivations;
+import dev.isthmus.core.tensor.RowGroupLayout;
+import dev.isthmus.core.tensor.Tensor;
+import dev.isthmus.core.tensor.ValueLayouts;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * IQ4_NL weights eight rows at a time ({@link RowGroupLayout}), in {@link Q4_0RowGroups}'s layout (the blocks
+ * have the same shape: an F16 scale and 16 bytes of nibbles): blocks in pairs behind 32 bytes of scales, each
+ * block's levels in four 32-byte strips, 16-bit lane 2r + e of strip q holding bytes 4q + e and 4q + 2 + e of
+ * row r's block.
+ *
+ * <p>The nibbles index the non-linear grid ({@code kvalues_iq4nl}). A strip's low nibbles (and then its high
+ * nibbles) are looked up as bytes in one table lookup; each 16-bit lane then holds two signed grid values,
+ * sign-extended in place by shifts — no lane conversions, whose compiled code depends on profiles shared by
+ * every caller in the process.
+ *
+ * <p>The arithmetic is llama.cpp's repacked IQ4_NL kernel ({@code ggml_gemv_iq4_nl_8x8_q8_0}, the Q4_0
+ * template with the grid as its table): per row and block an exact integer sum S of grid value × activation
+ * level, then {@code acc = fma(S, d_w × d_x, acc)} block after block, so the results are bit for bit
+ * llama.cpp's.
+ */
+final class IQ4_NLRowGroups implements RowGroupLayout {
+    static final int ROWS = 8;
+    private static final int QK = 32;
+    private static final int SCALE_BYTES = 32;
+    private static final int LEVEL_BYTES = 128;
+    private static final int PAIR_BYTES = SCALE_BYTES + 2 * LEVEL_BYTES;
+    private static final ShortVector LOW_NIBBLES = ShortVector.broadcast(IntLanes.S, (short) 0x0F0F);
+    /** The grid in both 128-bit halves: lookups index 0..15 either way. */
+    private static final ByteVector GRID = ByteVector.fromArray(ByteVector.SPECIES_256, grid(), 0);
+    private static final float TWO_POW_112 = 0x1p112f;
+    private static final IQ4_NLFormat IQ4_NL = new IQ4_NLFormat();
+
+    private static byte[] grid() {
+        byte[] grid = new byte[32];
+        for (int i = 0; i < 32; i++) {
+            grid[i] = KQuantMath.IQ4NL_VALUES[i % 16];
+        }
+        return grid;
+    }
+
+    @Override
+    public int rows() {
+        return ROWS;
+    }
+
+    @Override
+    public long groupBytes(int cols) {
+        int blocks = cols / QK;
+        return (long) (blocks / 2) * PAIR_BYTES + (blocks % 2) * (SCALE_BYTES + LEVEL_BYTES);
+    }
+
+    @Override
+    public boolean canPack(Tensor weight) {
+        if (weight.type() != GgmlType.IQ4_NL || weight.rank() != 2 || weight.dim(0) % ROWS != 0
+                || weight.dim(1) % QK != 0 || !IntLanes.AVAILABLE) {
+            return false;
+        }
+        // The kernel widens scales with integer arithmetic that holds for finite values only.
+        MemorySegment data = weight.segment();
+        long blocks = weight.dim(1) / QK;
+        for (long r = 0; r < weight.dim(0); r++) {
+            long row = weight.rowOffset(r);
+            for (long b = 0; b < blocks; b++) {
+                if ((data.get(ValueLayouts.I16, row + b * IQ4_NLFormat.BLOCK_BYTES) & 0x7C00) == 0x7C00) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public void pack(Tensor weight, int firstRow, MemorySegment dst, long offset) {
+        if (weight.type() != GgmlType.IQ4_NL || weight.rank() != 2 || weight.dim(1) % QK != 0 || firstRow < 0
+                || firstRow + ROWS > weight.dim(0)) {
+            throw new IllegalArgumentException("cannot pack rows " + firstRow + ".." + (firstRow + ROWS - 1) + " of "
+                    + weight + " as IQ4_NL row groups");
+        }
+        MemorySegment src = weight.segment();
+        int blocks = Math.toIntExact(weight.dim(1) / QK);
+        for (int r = 0; r < ROWS; r++) {
+            long row = weight.rowOffset(firstRow + r);
+            for (int b = 0; b < blocks; b++) {
+                long from = row + (long) b * IQ4_NLFormat.BLOCK_BYTES;
+                long pair = offset + (long) (b / 2) * PAIR_BYTES;
+                dst.set(ValueLayouts.I16, pair + 4L * r + 2 * (b % 2), src.get(ValueLayouts.I16, from));
+                if (b % 2 == 0 && b + 1 == blocks) {
+                    dst.set(ValueLayouts.I16, pair + 4L * r + 2, (short) 0);
+                }
+                long levels = levels(pair, b);
+                for (int q = 0; q < 4; q++) {
+                    for (int e = 0; e < 2; e++) {
+                        long lane = levels + 32L * q + 2L * (2 * r + e);
+                        dst.set(ValueLayouts.I8, lane, src.get(ValueLayouts.I8, from + 2 + 4 * q + e));
+                        dst.set(ValueLayouts.I8, lane + 1, src.get(ValueLayouts.I8, from + 2 + 4 * q + 2 + e));
+                    }
+                }
+            }
+        }
+    }
+
+    /** Where block {@code b}'s levels start, in the pair at byte {@code pair}. */
+    private static long levels(long pair, int b) {
+        return pair + SCALE_BYTES + (long) (b % 2) * LEVEL_BYTES;
+    }
+
+    @Override
+    public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
+        IQ4_NL.checkBlocks(count);
+        dst.quantizeQ8_0Paired(src, srcOffset, count);
+        dst.broadcastPairs(count / 2);
+    }
+
+    /**
+     * Per row and block: S = Σ grid value × activation level, then {@code acc = fma(S, d_w × d_x, acc)}.
+     *
+     * <p>Strip q of a block gives four nibble vectors; lane 2r + e holds weights 4q + e, 4q + 2 + e (low
+     * nibbles, low and high byte) and 4q + 16 + e, 4q + 18 + e (high nibbles) of row r, which meet the
+     * activation pairs (4q, 4q + 1), (4q + 2, 4q + 3), (4q + 16, 4q + 17) and (4q + 18, 4q + 19), loaded
+     * ready-made over all lanes ({@link QuantizedActivations#pairVectors()}).
+     *
+     * <p>Why 16-bit sums are widened after every two products, and how: a grid value and an activation level
+     * both lie in [−127, 127], so a product is at most 127² = 16129 in magnitude and a sum t of two at most
+     * 32258 — it fits a signed 16-bit lane, a third product might not. The low lane of each 32-bit pair gets
+     * 32768 added (as a 16-bit lane, so nothing carries), which puts it in [510, 65026]: read as an int, the
+     * pair is then exactly 65536·hi + lo + 32768. Summing those ints over a block (8 per row, wrapping) and,
+     * apart, their high halves (x >> 16 = hi), the row's sum is Y − 65535·H − 8·32768: exact, because wrapping
+     * sums are exact modulo 2^32 and the true sum, at most 32 × 16129 in magnitude, fits an int. That costs one
+     * shift per 32-bit lane instead of the three a sign-extending widening takes.
+     *
+     * <p>Written with Vector API calls only (no helpers of our own taking or returning vectors): past C2's
+     * parse-time node budget such a helper is left a call and its vectors are boxed, while the API's own
+     * methods are inlined later.
+     */
+    @Override
+    public void dot(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols, float[] out,
+                    int outOffset) {
+        x.requireWholeBlocks(IQ4_NL, xOffset, cols);
+        short[] pairs = x.pairVectors();
+        float[] scales = x.scales();
+        int xBlock = xOffset / QK;
+        FloatVector acc = FloatVector.zero(IntLanes.F);
+        for (int b = 0; b < cols / QK; b++) {
+            long pair = offset + (long) (b / 2) * PAIR_BYTES;
+            // Block 2k's scales sit in the low halves: shifted up, both blocks read them from the high halves.
+            IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, pair, ByteOrder.LITTLE_ENDIAN)
+                    .lanewise(VectorOperators.LSHL, 16 - 16 * (b % 2));
+            FloatVector d = halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
+                    .reinterpretAsFloats().mul(TWO_POW_112).mul(scales[xBlock + b]);
+            IntVector sums = IntVector.zero(IntLanes.I);
+            IntVector highs = IntVector.zero(IntLanes.I);
+            long strips = levels(pair, b);
+            int i0 = xOffset / 2 + b * QK / 2;
+            for (int q = 0; q < 4; q++) {
+                int i = i0 + 2 * q;
+                ShortVector v = ShortVector.fromMemorySegment(IntLanes.S, packed, strips + 32L * q, ByteOrder.LITTLE_ENDIAN);
+                // Each byte's nibble replaced by its grid value: two signed values per 16-bit lane.
+                ShortVector low = v.and(LOW_NIBBLES).reinterpretAsBytes().selectFrom(GRID).reinterpretAsShorts();
+                ShortVector high = v.lanewise(VectorOperators.LSHR, (short) 4).and(LOW_NIBBLES).reinterpretAsBytes()
+                        .selectFrom(GRID).reinterpretAsShorts();
+                IntVector first = low.lanewise(VectorOperators.LSHL, (short) 8).lanewise(VectorOperators.ASHR, (short) 8)
+                        .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * i))
+                        .add(low.lanewise(VectorOperators.ASHR, (short) 8)
+                                .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i + 1))))
+                        .add(LOW_LANE_BIAS).reinterpretAsInts();
+                IntVector second = high.lanewise(VectorOperators.LSHL, (short) 8).lanewise(VectorOperators.ASHR, (short) 8)
+                        .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i + 8)))
+                        .add(high.lanewise(VectorOperators.ASHR, (short) 8)
+                                .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i + 9))))
+                        .add(LOW_LANE_BIAS).reinterpretAsInts();
+                sums = sums.add(first).add(second);
+                highs = highs.add(first.lanewise(VectorOperators.ASHR, 16)).add(second.lanewise(VectorOperators.ASHR, 16));
+            }
+            IntVector s = sums.sub(highs.mul(65535)).sub(8 * 32768);
+            acc = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(d, acc);
+        }
+        acc.intoArray(out, outOffset);
+    }
+
+    /** 32768 in the low 16-bit lane of every 32-bit lane, 0 in the high one. */
+    private static final ShortVector LOW_LANE_BIAS = IntVector.broadcast(IntLanes.I, 0x8000).reinterpretAsShorts();
+
+    @Override
+    public void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset, int rowStride,
+                           int colStride) {
+        if (rowStride == 1) {
+            dequantizeColumns(packed, offset, cols, dst, dstOffset, colStride);
+            return;
+        }
+        for (int b = 0; b < cols / QK; b++) {
+            long pair = offset + (long) (b / 2) * PAIR_BYTES;
+            for (int r = 0; r < ROWS; r++) {
+                float d = QuantVectors.f16(packed, pair + 4L * r + 2 * (b % 2));
+                for (int q = 0; q < 4; q++) {
+                    for (int e = 0; e < 2; e++) {
+                        long lane = levels(pair, b) + 32L * q + 2L * (2 * r + e);
+                        for (int half = 0; half < 2; half++) {
+                            int v = QuantVectors.u8(packed, lane + half);
+                            int c = b * QK + 4 * q + 2 * half + e;
+                            dst[dstOffset + r * rowStride + c * colStride] = d * KQuantMath.IQ4NL_VALUES[v & 0x0F];
+                            dst[dstOffset + r * rowStride + (c + 16) * colStride] = d * KQuantMath.IQ4NL_VALUES[v >> 4];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The eight rows of each column side by side: a strip's nibbles looked up as bytes, after which 32-bit lane
+     * r holds four of row r's grid values, one per byte, sign-extended by two shifts.
+     */
+    private static void dequantizeColumns(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset,
+                                          int colStride) {
+        for (int b = 0; b < cols / QK; b++) {
+            long pair = offset + (long) (b / 2) * PAIR_BYTES;
+            IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, pair, ByteOrder.LITTLE_ENDIAN)
+                    .lanewise(VectorOperators.LSHL, 16 - 16 * (b % 2));
+            FloatVector d = halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
+                    .reinterpretAsFloats().mul(TWO_POW_112);
+            for (int q = 0; q < 4; q++) {
+                ShortVector strip = ShortVector.fromMemorySegment(IntLanes.S, packed, levels(pair, b) + 32L * q,
+                        ByteOrder.LITTLE_ENDIAN);
+                int column = dstOffset + (b * QK + 4 * q) * colStride;
+                valueColumns(lookUp(strip.and(LOW_NIBBLES)).reinterpretAsInts(), d, dst, column, colStride);
+                valueColumns(lookUp(strip.lanewise(VectorOperators.LSHR, (short) 4).and(LOW_NIBBLES)).reinterpretAsInts(),
+                        d, dst, column + 16 * colStride, colStride);
+            }
+        }
+    }
+
+    /** Each byte (a nibble 0..15) replaced by its grid value. */
+    private static ShortVector lookUp(ShortVector indices) {
+        return indices.reinterpretAsBytes().selectFrom(GRID).reinterpretAsShorts();
+    }
+
+    /**
+     * Four columns from grid values whose 32-bit lane r holds row r's weights 0, 2, 1 and 3 (byte by byte, low to
+     * high) relative to {@code column}.
+     */
+    private static void valueColumns(IntVector values, FloatVector d, float[] dst, int column, int colStride) {
+        for (int k = 0; k < 4; k++) {
+            IntVector value = values.lanewise(VectorOperators.LSHL, 24 - 8 * k).lanewise(VectorOperators.ASHR, 24);
+            IntLanes.toFloat(value).mul(d).intoArray(dst, column + BYTE_COLUMN[k] * colStride);
+        }
+    }
+
+    /** Column of byte k of a strip's 32-bit lane (lane 2r: bytes 4q, 4q + 2; lane 2r + 1: 4q + 1, 4q + 3). */
+    private static final int[] BYTE_COLUMN = {0, 2, 1, 3};
+}

@@ -1,0 +1,372 @@
+package dev.isthmus.quant;
+
+import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.IntLanes;
+import dev.isthmus.core.tensor.QuantizedActivations;
+import dev.isthmus.core.tensor.RowGroupLayout;
+import dev.isthmus.core.tensor.Tensor;
+import dev.isthmus.core.tensor.ValueLayouts;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Q4_K weights eight rows at a time ({@link RowGroupLayout}), laid out so that the kernel needs no lane
+ * conversions: only full 256-bit loads, lane-wise integer arithmetic and reinterpretations.
+ *
+ * <p>A super-block column of the group takes 1152 bytes, as many as the eight rows' own super-blocks:
+ * <ul>
+ *   <li>32 bytes: 32-bit lane r holds row r's F16 {@code d} in its low half and {@code dmin} in its high half;
+ *   <li>96 bytes: three vectors, lane r of vector k holding bytes 4k..4k+3 of row r's 12-byte (scale, min)
+ *       field, unpacked lane-wise as ggml unpacks one row's;
+ *   <li>1024 bytes: four runs c of eight 32-byte strips q. In strip (c, q), 16-bit lane 2r + e holds bytes
+ *       32c + 4q + 2e and 32c + 4q + 2e + 1 of row r's levels. Its low nibbles are weights 4q + 2e and
+ *       4q + 2e + 1 of sub-block 2c, its high nibbles the same weights of sub-block 2c + 1.
+ * </ul>
+ * The activations are the k-quants' own Q8_K levels (even/odd order within every 32) paired as they lie
+ * ({@link QuantizedActivations#pairLevels}): a pair then holds weights (4q, 4q + 2) or (4q + 1, 4q + 3) of a
+ * sub-block, exactly what lanes 2r and 2r + 1 of one nibble vector need, so each nibble vector multiplies one
+ * broadcast pair and every row's products pile up lane-wise.
+ *
+ * <p>The arithmetic is llama.cpp's AVX2 repacked Q4_K kernel ({@code ggml_gemv_q4_K_8x8_q8_K}): per row and
+ * super-block the exact integer sums S = Σ scale_j × Σ level × activation level and M = Σ min_j × Σ
+ * activation level over sub-blocks j; then {@code acc = fma(S, d × d_x, acc)} and
+ * {@code accMin = fma(M, dmin × d_x, accMin)} super-block after super-block, and {@code acc − accMin} at the
+ * end — two running sums per row and no lane reduction, so the results are bit for bit llama.cpp's. Prompt
+ * tokens that llama.cpp multiplies four at a time ({@code ggml_gemm_q4_K_8x8_q8_K}) take the same steps per
+ * run of 64 columns instead of per super-block ({@link #dot}).
+ */
+final class Q4_KRowGroups implements RowGroupLayout {
+    static final int ROWS = 8;
+    private static final int QK = 256;
+    private static final int SCALES = 32;
+    private static final int STRIPS = 128;
+    private static final int BLOCK_BYTES = STRIPS + 4 * 8 * 32;
+    private static final ShortVector LOW_NIBBLE = ShortVector.broadcast(IntLanes.S, (short) 0x0F);
+    private static final float TWO_POW_112 = 0x1p112f;
+    private static final Q4_KFormat Q4_K = new Q4_KFormat();
+
+    @Override
+    public int rows() {
+        return ROWS;
+    }
+
+    @Override
+    public long groupBytes(int cols) {
+        return (long) (cols / QK) * BLOCK_BYTES;
+    }
+
+    @Override
+    public boolean canPack(Tensor weight) {
+        if (weight.type() != GgmlType.Q4_K || weight.rank() != 2 || weight.dim(0) % ROWS != 0
+                || weight.dim(1) % QK != 0 || !IntLanes.AVAILABLE) {
+            return false;
+        }
+        // The kernel widens d and dmin with integer arithmetic that holds for finite values only.
+        MemorySegment data = weight.segment();
+        long blocks = weight.dim(1) / QK;
+        for (long r = 0; r < weight.dim(0); r++) {
+            long row = weight.rowOffset(r);
+            for (long b = 0; b < blocks; b++) {
+                long block = row + b * Q4_KFormat.BLOCK_BYTES;
+                if ((data.get(ValueLayouts.I16, block) & 0x7C00) == 0x7C00
+                        || (data.get(ValueLayouts.I16, block + 2) & 0x7C00) == 0x7C00) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public void pack(Tensor weight, int firstRow, MemorySegment dst, long offset) {
+        if (weight.type() != GgmlType.Q4_K || weight.rank() != 2 || weight.dim(1) % QK != 0 || firstRow < 0
+                || firstRow + ROWS > weight.dim(0)) {
+            throw new IllegalArgumentException("cannot pack rows " + firstRow + ".." + (firstRow + ROWS - 1) + " of "
+                    + weight + " as Q4_K row groups");
+        }
+        MemorySegment src = weight.segment();
+        int blocks = Math.toIntExact(weight.dim(1) / QK);
+        for (int r = 0; r < ROWS; r++) {
+            long row = weight.rowOffset(firstRow + r);
+            for (int b = 0; b < blocks; b++) {
+                long from = row + (long) b * Q4_KFormat.BLOCK_BYTES;
+                long to = offset + (long) b * BLOCK_BYTES;
+                // d and dmin lie next to each other in the block: one 32-bit lane, d low.
+                dst.set(ValueLayouts.I32, to + 4L * r, src.get(ValueLayouts.I32, from));
+                for (int k = 0; k < 3; k++) {
+                    dst.set(ValueLayouts.I32, to + SCALES + 32L * k + 4L * r, src.get(ValueLayouts.I32, from + 4 + 4 * k));
+                }
+                for (int c = 0; c < 4; c++) {
+                    for (int q = 0; q < 8; q++) {
+                        dst.set(ValueLayouts.I32, strip(to, c, q) + 4L * r,
+                                src.get(ValueLayouts.I32, from + 16 + 32 * c + 4 * q));
+                    }
+                }
+            }
+        }
+    }
+
+    /** Where strip {@code q} of run {@code c} starts in the super-block column at byte {@code block}. */
+    private static long strip(long block, int c, int q) {
+        return block + STRIPS + 256L * c + 32L * q;
+    }
+
+    @Override
+    public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
+        Q4_K.quantizeActivations(src, srcOffset, count, dst);
+        dst.pairLevels();
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Like llama.cpp, the rounding depends on where the token sits in the product's batch: {@code x} is taken
+     * to hold the batch's tokens back to back ({@code cols} activations each, as {@code CpuBackend} fills it), and
+     * tokens in the batch's whole groups of four — those llama.cpp multiplies with its 4-token kernel,
+     * {@code ggml_gemm_q4_K_8x8_q8_K} — take one FMA per 64 columns; the rest, decode included, one per
+     * super-block as {@code ggml_gemv_q4_K_8x8_q8_K} does.
+     */
+    @Override
+    public void dot(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols, float[] out,
+                    int outOffset) {
+        x.requireWholeBlocks(Q4_K, xOffset, cols);
+        int[] pairs = x.pairs();
+        int[] sums = x.sums();
+        float[] scales = x.scales();
+        int tokens = x.count() / cols;
+        boolean fourTokenKernel = xOffset / cols < tokens - tokens % 4;
+        // One super-block's S per run of 64 columns, and the running sums (lanes 0-7: Σ S·d·d_x; 8-15:
+        // Σ M·dmin·d_x). They pass through memory between the two halves of the work, so that neither has to be
+        // inlined here: vectors crossing a call that is not inlined would be boxed, and one method doing all of
+        // it would exceed C2's node budget.
+        int[] s = new int[4 * ROWS];
+        float[] acc = new float[2 * ROWS];
+        for (int b = 0; b < cols / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            int xb = xOffset / QK + b;
+            levelSums(packed, block, pairs, xb * QK / 2, fourTokenKernel, s);
+            int s32 = xb * ActivationRounding.SUMS_PER_BLOCK + ActivationRounding.SUMS_OF_32;
+            if (fourTokenKernel) {
+                accumulateRuns(packed, block, s, sums, s32, scales[xb], acc);
+            } else {
+                accumulate(packed, block, s, sums, s32, scales[xb], acc);
+            }
+        }
+        FloatVector.fromArray(IntLanes.F, acc, 0).sub(FloatVector.fromArray(IntLanes.F, acc, ROWS)).intoArray(out, outOffset);
+    }
+
+    /**
+     * S_c = Σ_j scale_j × Σ level × activation level per row over the sub-blocks j = 2c, 2c + 1 of run c of the
+     * super-block column at byte {@code block}: with {@code perRun} each into {@code s[8c..8c+8)}, else their
+     * sum S into {@code s[0..8)}. Run c holds sub-block 2c in its low nibbles and 2c + 1 in its high ones; each
+     * 16-bit lane gathers 16 products of at most 15 × 127 per sub-block, |sum| ≤ 30480 < 2^15, before it is
+     * widened.
+     *
+     * <p>Each pair is broadcast from {@link QuantizedActivations#pairs()}: loading ready-made vectors
+     * ({@link QuantizedActivations#pairVectors()}, 16 times the bytes) measured slower here, 7.7 against 10 GB/s
+     * in cache on one thread.
+     *
+     * <p>Written with Vector API calls only (no helpers of our own taking or returning vectors): past C2's
+     * parse-time node budget a helper is left a call and its vectors are boxed, while the API's own methods
+     * are inlined later.
+     */
+    private static void levelSums(MemorySegment packed, long block, int[] pairs, int pair, boolean perRun, int[] s) {
+        IntVector u0 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES, ByteOrder.LITTLE_ENDIAN);
+        IntVector u2 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 64, ByteOrder.LITTLE_ENDIAN);
+        // Eight 6-bit scales per row, four per word: sub-blocks 0..3, then 4..7 (ggml's utmp).
+        IntVector first = u0.and(0x3F3F3F3F);
+        IntVector last = u2.and(0x0F0F0F0F).or(u0.lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4));
+        IntVector sum = IntVector.zero(IntLanes.I);
+        for (int c = 0; c < 4; c++) {
+            ShortVector low = ShortVector.zero(IntLanes.S);
+            ShortVector high = ShortVector.zero(IntLanes.S);
+            long strips = block + STRIPS + 256L * c;
+            int i0 = pair + 32 * c;
+            for (int q = 0; q < 8; q++) {
+                ShortVector v = ShortVector.fromMemorySegment(IntLanes.S, packed, strips + 32L * q, ByteOrder.LITTLE_ENDIAN);
+                int i = i0 + q;
+                low = low.add(v.and(LOW_NIBBLE).mul(IntVector.broadcast(IntLanes.I, pairs[i]).reinterpretAsShorts()))
+                        .add(v.lanewise(VectorOperators.LSHR, (short) 8).and(LOW_NIBBLE)
+                                .mul(IntVector.broadcast(IntLanes.I, pairs[i + 8]).reinterpretAsShorts()));
+                high = high.add(v.lanewise(VectorOperators.LSHR, (short) 4).and(LOW_NIBBLE)
+                                .mul(IntVector.broadcast(IntLanes.I, pairs[i + 16]).reinterpretAsShorts()))
+                        .add(v.lanewise(VectorOperators.LSHR, (short) 12)
+                                .mul(IntVector.broadcast(IntLanes.I, pairs[i + 24]).reinterpretAsShorts()));
+            }
+            // A row's two 16-bit lanes summed (x86's pmaddwd with ones), then weighted by the sub-block scales.
+            IntVector lowPairs = low.reinterpretAsInts();
+            IntVector highPairs = high.reinterpretAsInts();
+            IntVector scales = c < 2 ? first : last;
+            int shift = 16 * (c % 2);
+            IntVector run = lowPairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(lowPairs.lanewise(VectorOperators.ASHR, 16))
+                    .mul(scales.lanewise(VectorOperators.LSHR, shift).and(0xFF))
+                    .add(highPairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                            .add(highPairs.lanewise(VectorOperators.ASHR, 16))
+                            .mul(scales.lanewise(VectorOperators.LSHR, shift + 8).and(0xFF)));
+            if (perRun) {
+                run.intoArray(s, ROWS * c);
+            } else {
+                sum = sum.add(run);
+            }
+        }
+        if (!perRun) {
+            sum.intoArray(s, 0);
+        }
+    }
+
+    /**
+     * The super-block's float steps as the 1-token kernel takes them: {@code acc[0..8) = fma(S, d·d_x, ·)} and
+     * {@code acc[8..16) = fma(M, dmin·d_x, ·)} with M = Σ_j min_j × (activation levels of sub-block j), the
+     * latter at {@code sums[s32 + j]}. d·d_x and dmin·d_x are each rounded once, as llama.cpp multiplies the
+     * widened halves; S may exceed 2^24 (up to 8 × 63 × 32 × 15 × 127), and its conversion rounds to nearest
+     * even as {@code cvtepi32_ps} does.
+     */
+    private static void accumulate(MemorySegment packed, long block, int[] s, int[] sums, int s32, float dx, float[] acc) {
+        IntVector u1 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32, ByteOrder.LITTLE_ENDIAN);
+        IntVector u2 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 64, ByteOrder.LITTLE_ENDIAN);
+        IntVector first = u1.and(0x3F3F3F3F);
+        IntVector last = u2.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
+                .or(u1.lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4));
+        IntVector m = IntVector.zero(IntLanes.I);
+        for (int j = 0; j < 4; j++) {
+            m = m.add(first.lanewise(VectorOperators.LSHR, 8 * j).and(0xFF).mul(sums[s32 + j]))
+                    .add(last.lanewise(VectorOperators.LSHR, 8 * j).and(0xFF).mul(sums[s32 + 4 + j]));
+        }
+        // d in the low halves, dmin in the high ones; F16 bits moved into place and scaled by 2^112, exact for
+        // every finite half (subnormals included).
+        IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, block, ByteOrder.LITTLE_ENDIAN);
+        IntVector dBits = halves.lanewise(VectorOperators.LSHL, 16);
+        FloatVector d = dBits.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(dBits.and(0x8000_0000))
+                .reinterpretAsFloats().mul(TWO_POW_112).mul(dx);
+        FloatVector dmin = halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
+                .reinterpretAsFloats().mul(TWO_POW_112).mul(dx);
+        ((FloatVector) IntVector.fromArray(IntLanes.I, s, 0).convert(VectorOperators.I2F, 0))
+                .fma(d, FloatVector.fromArray(IntLanes.F, acc, 0)).intoArray(acc, 0);
+        ((FloatVector) m.convert(VectorOperators.I2F, 0))
+                .fma(dmin, FloatVector.fromArray(IntLanes.F, acc, ROWS)).intoArray(acc, ROWS);
+    }
+
+    /**
+     * The super-block's float steps as llama.cpp's 4-token kernel takes them: per run c of 64 columns,
+     * {@code acc[0..8) = fma(S_c, d·d_x, ·)} and {@code acc[8..16) = fma(M_c, dmin·d_x, ·)}, with
+     * M_c = min_2c × (activation levels of sub-block 2c) + min_2c+1 × (those of 2c + 1).
+     */
+    private static void accumulateRuns(MemorySegment packed, long block, int[] s, int[] sums, int s32, float dx,
+                                       float[] acc) {
+        IntVector u1 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32, ByteOrder.LITTLE_ENDIAN);
+        IntVector u2 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 64, ByteOrder.LITTLE_ENDIAN);
+        IntVector first = u1.and(0x3F3F3F3F);
+        IntVector last = u2.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
+                .or(u1.lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4));
+        IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, block, ByteOrder.LITTLE_ENDIAN);
+        IntVector dBits = halves.lanewise(VectorOperators.LSHL, 16);
+        FloatVector d = dBits.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(dBits.and(0x8000_0000))
+                .reinterpretAsFloats().mul(TWO_POW_112).mul(dx);
+        FloatVector dmin = halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
+                .reinterpretAsFloats().mul(TWO_POW_112).mul(dx);
+        FloatVector sum = FloatVector.fromArray(IntLanes.F, acc, 0);
+        FloatVector mins = FloatVector.fromArray(IntLanes.F, acc, ROWS);
+        for (int c = 0; c < 4; c++) {
+            IntVector words = c < 2 ? first : last;
+            int shift = 16 * (c % 2);
+            IntVector m = words.lanewise(VectorOperators.LSHR, shift).and(0xFF).mul(sums[s32 + 2 * c])
+                    .add(words.lanewise(VectorOperators.LSHR, shift + 8).and(0xFF).mul(sums[s32 + 2 * c + 1]));
+            sum = ((FloatVector) IntVector.fromArray(IntLanes.I, s, ROWS * c).convert(VectorOperators.I2F, 0)).fma(d, sum);
+            mins = ((FloatVector) m.convert(VectorOperators.I2F, 0)).fma(dmin, mins);
+        }
+        sum.intoArray(acc, 0);
+        mins.intoArray(acc, ROWS);
+    }
+
+    /** The F16 in the high half of each lane as a float (exact for finite halves). */
+    private static FloatVector f16(IntVector halves) {
+        return halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
+                .reinterpretAsFloats().mul(TWO_POW_112);
+    }
+
+    @Override
+    public void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset, int rowStride,
+                           int colStride) {
+        if (rowStride == 1) {
+            dequantizeColumns(packed, offset, cols, dst, dstOffset, colStride);
+            return;
+        }
+        byte[] scales = new byte[12];
+        for (int b = 0; b < cols / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            for (int r = 0; r < ROWS; r++) {
+                float d = QuantVectors.f16(packed, block + 4L * r);
+                float min = QuantVectors.f16(packed, block + 4L * r + 2);
+                for (int k = 0; k < 3; k++) {
+                    for (int i = 0; i < 4; i++) {
+                        scales[4 * k + i] = packed.get(ValueLayouts.I8, block + SCALES + 32L * k + 4L * r + i);
+                    }
+                }
+                int y = dstOffset + r * rowStride;
+                for (int c = 0; c < 4; c++) {
+                    float d1 = d * KQuantMath.scaleK4(2 * c, scales);
+                    float m1 = min * KQuantMath.minK4(2 * c, scales);
+                    float d2 = d * KQuantMath.scaleK4(2 * c + 1, scales);
+                    float m2 = min * KQuantMath.minK4(2 * c + 1, scales);
+                    for (int l = 0; l < 32; l++) {
+                        int q = QuantVectors.u8(packed, strip(block, c, l / 4) + 4L * r + l % 4);
+                        int column = b * QK + 64 * c + l;
+                        dst[y + column * colStride] = d1 * (q & 0xF) - m1;
+                        dst[y + (column + 32) * colStride] = d2 * (q >> 4) - m2;
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The eight rows of each column side by side (prefill's column-major panels): 32-bit lane r of a strip holds
+     * four of row r's level bytes, so one shift and mask yields a nibble of every row at once. Each value is
+     * (d·scale)·level − dmin·min, rounded as the format's own decoders round it.
+     */
+    private static void dequantizeColumns(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset,
+                                          int colStride) {
+        for (int b = 0; b < cols / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, block, ByteOrder.LITTLE_ENDIAN);
+            FloatVector d = f16(halves.lanewise(VectorOperators.LSHL, 16));
+            FloatVector dmin = f16(halves);
+            IntVector u0 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES, ByteOrder.LITTLE_ENDIAN);
+            IntVector u1 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32, ByteOrder.LITTLE_ENDIAN);
+            IntVector u2 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 64, ByteOrder.LITTLE_ENDIAN);
+            IntVector scaleLow = u0.and(0x3F3F3F3F);
+            IntVector scaleHigh = u2.and(0x0F0F0F0F)
+                    .or(u0.lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4));
+            IntVector minLow = u1.and(0x3F3F3F3F);
+            IntVector minHigh = u2.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
+                    .or(u1.lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4));
+            for (int j = 0; j < 8; j++) {
+                IntVector scale = j < 4 ? scaleLow : scaleHigh;
+                IntVector min = j < 4 ? minLow : minHigh;
+                int shift = 8 * (j % 4);
+                FloatVector dj = d.mul(IntLanes.toFloat(scale.lanewise(VectorOperators.LSHR, shift).and(0xFF)));
+                FloatVector mj = dmin.mul(IntLanes.toFloat(min.lanewise(VectorOperators.LSHR, shift).and(0xFF)));
+                subBlockColumns(packed, block, j, dj, mj, dst, dstOffset + (b * QK + 32 * j) * colStride, colStride);
+            }
+        }
+    }
+
+    /** Sub-block {@code j}'s 32 columns: dj·level − mj, eight rows per column. */
+    private static void subBlockColumns(MemorySegment packed, long block, int j, FloatVector dj, FloatVector mj,
+                                        float[] dst, int column, int colStride) {
+        int nibble = 4 * (j % 2);
+        for (int q = 0; q < 8; q++) {
+            IntVector strip = IntVector.fromMemorySegment(IntLanes.I, packed, strip(block, j / 2, q),
+                    ByteOrder.LITTLE_ENDIAN);
+            for (int k = 0; k < 4; k++) {
+                IntVector level = strip.lanewise(VectorOperators.LSHR, 8 * k + nibble).and(0x0F);
+                IntLanes.toFloat(level).mul(dj).sub(mj).intoArray(dst, column + (4 * q + k) * colStride);
+            }
+        }
+    }
+}
