@@ -55,7 +55,9 @@ public interface RowGroupLayout {
     /**
      * {@code out[outOffset + r]} = row r of the group at byte {@code offset} of {@code packed} · the activations
      * from element {@code xOffset}, for every r below {@link #rows()}; each row summed in the same order as the
-     * format's reference arithmetic.
+     * format's reference arithmetic. Where that reference rounds a prompt's tokens differently from decode
+     * (llama.cpp's 4-token Q4_K kernel), a layout reads the batch from {@code x}: the caller quantizes one
+     * product's tokens back to back, {@code cols} activations each, so {@code x.count() / cols} is the batch size.
      */
     void dot(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols, float[] out,
              int outOffset);
