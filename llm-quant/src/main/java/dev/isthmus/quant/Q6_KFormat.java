@@ -162,6 +162,13 @@ public final class Q6_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
     }
 
     @Override
+    public java.util.Optional<dev.isthmus.core.tensor.RowGroupLayout> rowGroups() {
+        return java.util.Optional.of(ROW_GROUPS);
+    }
+
+    private static final Q6_KRowGroups ROW_GROUPS = new Q6_KRowGroups();
+
+    @Override
     public boolean quantizesActivations() {
         return IntLanes.AVAILABLE;
     }
