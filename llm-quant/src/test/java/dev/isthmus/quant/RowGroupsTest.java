@@ -147,33 +147,14 @@ class RowGroupsTest {
                 float[] viaRows = new float[batch * rows];
                 prepared.matmul(w, x, viaGroups, batch);
                 plain.matmul(w, x, viaRows, batch);
-                if (batch < 16) {
-                    // Decode and short prompts: llama.cpp's repacked arithmetic, bit for bit.
+                if (batch < 32) {
+                    // Decode and prompts: llama.cpp's repacked arithmetic, bit for bit.
                     QuantizedActivations qx = new QuantizedActivations();
                     layout.quantizeActivations(x, 0, batch * cols, qx);
                     for (int b = 0; b < batch; b++) {
                         for (int r = 0; r < rows; r++) {
                             assertThat(viaGroups[b * rows + r]).as("batch %d token %d row %d", batch, b, r)
                                     .isEqualTo(reference(w, r, qx, b * cols, cols));
-                        }
-                    }
-                } else if (batch < 32) {
-                    // Panels decoded from the groups: the float product of the decoded weights and the activations
-                    // rounded as llama.cpp rounds them, up to float summation order.
-                    float[] rounded = new float[x.length];
-                    new Q4_0Format().roundActivations(x, 0, rounded, 0, x.length);
-                    float[] row = new float[cols];
-                    for (int r = 0; r < rows; r++) {
-                        new Q4_0Format().dequantizeScalar(w.segment(), w.rowOffset(r), row, 0, cols);
-                        for (int b = 0; b < batch; b++) {
-                            double exact = 0;
-                            double magnitude = 0;
-                            for (int i = 0; i < cols; i++) {
-                                exact += (double) row[i] * rounded[b * cols + i];
-                                magnitude += Math.abs((double) row[i] * rounded[b * cols + i]);
-                            }
-                            assertThat((double) viaGroups[b * rows + r]).as("batch %d token %d row %d", batch, b, r)
-                                    .isCloseTo(exact, org.assertj.core.api.Assertions.within(1e-5 * magnitude));
                         }
                     }
                 } else {
