@@ -5,7 +5,6 @@ import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.RowGroupLayout;
 import dev.isthmus.core.tensor.Tensor;
-import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
@@ -15,10 +14,8 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * IQ4_NL weights eight rows at a time ({@link RowGroupLayout}), in {@link Q4_0RowGroups}'s layout (the blocks
- * have the same shape: an F16 scale and 16 bytes of nibbles): blocks in pairs behind 32 bytes of scales, each
- * block's levels in four 32-byte strips, 16-bit lane 2r + e of strip q holding bytes 4q + e and 4q + 2 + e of
- * row r's block.
+ * IQ4_NL weights eight rows at a time ({@link RowGroupLayout}) in {@link NibbleBlockGroups}' layout (the blocks
+ * have Q4_0's shape: an F16 scale and 16 bytes of nibbles).
  *
  * <p>The nibbles index the non-linear grid ({@code kvalues_iq4nl}). A strip's low nibbles (and then its high
  * nibbles) are looked up as bytes in one table lookup; each 16-bit lane then holds two signed grid values,
@@ -31,15 +28,11 @@ import jdk.incubator.vector.VectorOperators;
  * llama.cpp's.
  */
 final class IQ4_NLRowGroups implements RowGroupLayout {
-    static final int ROWS = 8;
-    private static final int QK = 32;
-    private static final int SCALE_BYTES = 32;
-    private static final int LEVEL_BYTES = 128;
-    private static final int PAIR_BYTES = SCALE_BYTES + 2 * LEVEL_BYTES;
+    private static final int ROWS = NibbleBlockGroups.ROWS;
+    private static final int QK = NibbleBlockGroups.QK;
     private static final ShortVector LOW_NIBBLES = ShortVector.broadcast(IntLanes.S, (short) 0x0F0F);
     /** The grid in both 128-bit halves: lookups index 0..15 either way. */
     private static final ByteVector GRID = ByteVector.fromArray(ByteVector.SPECIES_256, grid(), 0);
-    private static final float TWO_POW_112 = 0x1p112f;
     private static final IQ4_NLFormat IQ4_NL = new IQ4_NLFormat();
 
     private static byte[] grid() {
@@ -57,63 +50,17 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
 
     @Override
     public long groupBytes(int cols) {
-        int blocks = cols / QK;
-        return (long) (blocks / 2) * PAIR_BYTES + (blocks % 2) * (SCALE_BYTES + LEVEL_BYTES);
+        return NibbleBlockGroups.groupBytes(cols);
     }
 
     @Override
     public boolean canPack(Tensor weight) {
-        if (weight.type() != GgmlType.IQ4_NL || weight.rank() != 2 || weight.dim(0) % ROWS != 0
-                || weight.dim(1) % QK != 0 || !IntLanes.AVAILABLE) {
-            return false;
-        }
-        // The kernel widens scales with integer arithmetic that holds for finite values only.
-        MemorySegment data = weight.segment();
-        long blocks = weight.dim(1) / QK;
-        for (long r = 0; r < weight.dim(0); r++) {
-            long row = weight.rowOffset(r);
-            for (long b = 0; b < blocks; b++) {
-                if ((data.get(ValueLayouts.I16, row + b * IQ4_NLFormat.BLOCK_BYTES) & 0x7C00) == 0x7C00) {
-                    return false;
-                }
-            }
-        }
-        return true;
+        return NibbleBlockGroups.canPack(weight, GgmlType.IQ4_NL);
     }
 
     @Override
     public void pack(Tensor weight, int firstRow, MemorySegment dst, long offset) {
-        if (weight.type() != GgmlType.IQ4_NL || weight.rank() != 2 || weight.dim(1) % QK != 0 || firstRow < 0
-                || firstRow + ROWS > weight.dim(0)) {
-            throw new IllegalArgumentException("cannot pack rows " + firstRow + ".." + (firstRow + ROWS - 1) + " of "
-                    + weight + " as IQ4_NL row groups");
-        }
-        MemorySegment src = weight.segment();
-        int blocks = Math.toIntExact(weight.dim(1) / QK);
-        for (int r = 0; r < ROWS; r++) {
-            long row = weight.rowOffset(firstRow + r);
-            for (int b = 0; b < blocks; b++) {
-                long from = row + (long) b * IQ4_NLFormat.BLOCK_BYTES;
-                long pair = offset + (long) (b / 2) * PAIR_BYTES;
-                dst.set(ValueLayouts.I16, pair + 4L * r + 2 * (b % 2), src.get(ValueLayouts.I16, from));
-                if (b % 2 == 0 && b + 1 == blocks) {
-                    dst.set(ValueLayouts.I16, pair + 4L * r + 2, (short) 0);
-                }
-                long levels = levels(pair, b);
-                for (int q = 0; q < 4; q++) {
-                    for (int e = 0; e < 2; e++) {
-                        long lane = levels + 32L * q + 2L * (2 * r + e);
-                        dst.set(ValueLayouts.I8, lane, src.get(ValueLayouts.I8, from + 2 + 4 * q + e));
-                        dst.set(ValueLayouts.I8, lane + 1, src.get(ValueLayouts.I8, from + 2 + 4 * q + 2 + e));
-                    }
-                }
-            }
-        }
-    }
-
-    /** Where block {@code b}'s levels start, in the pair at byte {@code pair}. */
-    private static long levels(long pair, int b) {
-        return pair + SCALE_BYTES + (long) (b % 2) * LEVEL_BYTES;
+        NibbleBlockGroups.pack(weight, GgmlType.IQ4_NL, firstRow, dst, offset);
     }
 
     @Override
@@ -153,15 +100,11 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
         int xBlock = xOffset / QK;
         FloatVector acc = FloatVector.zero(IntLanes.F);
         for (int b = 0; b < cols / QK; b++) {
-            long pair = offset + (long) (b / 2) * PAIR_BYTES;
-            // Block 2k's scales sit in the low halves: shifted up, both blocks read them from the high halves.
-            IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, pair, ByteOrder.LITTLE_ENDIAN)
-                    .lanewise(VectorOperators.LSHL, 16 - 16 * (b % 2));
-            FloatVector d = halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
-                    .reinterpretAsFloats().mul(TWO_POW_112).mul(scales[xBlock + b]);
+            long pair = NibbleBlockGroups.pair(offset, b);
+            FloatVector d = NibbleBlockGroups.scales(packed, pair, b).mul(scales[xBlock + b]);
             IntVector sums = IntVector.zero(IntLanes.I);
             IntVector highs = IntVector.zero(IntLanes.I);
-            long strips = levels(pair, b);
+            long strips = NibbleBlockGroups.levels(pair, b);
             int i0 = xOffset / 2 + b * QK / 2;
             for (int q = 0; q < 4; q++) {
                 int i = i0 + 2 * q;
@@ -200,12 +143,12 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
             return;
         }
         for (int b = 0; b < cols / QK; b++) {
-            long pair = offset + (long) (b / 2) * PAIR_BYTES;
+            long pair = NibbleBlockGroups.pair(offset, b);
             for (int r = 0; r < ROWS; r++) {
-                float d = QuantVectors.f16(packed, pair + 4L * r + 2 * (b % 2));
+                float d = QuantVectors.f16(packed, NibbleBlockGroups.scale(pair, r, b));
                 for (int q = 0; q < 4; q++) {
                     for (int e = 0; e < 2; e++) {
-                        long lane = levels(pair, b) + 32L * q + 2L * (2 * r + e);
+                        long lane = NibbleBlockGroups.levels(pair, b) + 32L * q + 2L * (2 * r + e);
                         for (int half = 0; half < 2; half++) {
                             int v = QuantVectors.u8(packed, lane + half);
                             int c = b * QK + 4 * q + 2 * half + e;
@@ -225,13 +168,10 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
     private static void dequantizeColumns(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset,
                                           int colStride) {
         for (int b = 0; b < cols / QK; b++) {
-            long pair = offset + (long) (b / 2) * PAIR_BYTES;
-            IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, pair, ByteOrder.LITTLE_ENDIAN)
-                    .lanewise(VectorOperators.LSHL, 16 - 16 * (b % 2));
-            FloatVector d = halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
-                    .reinterpretAsFloats().mul(TWO_POW_112);
+            long pair = NibbleBlockGroups.pair(offset, b);
+            FloatVector d = NibbleBlockGroups.scales(packed, pair, b);
             for (int q = 0; q < 4; q++) {
-                ShortVector strip = ShortVector.fromMemorySegment(IntLanes.S, packed, levels(pair, b) + 32L * q,
+                ShortVector strip = ShortVector.fromMemorySegment(IntLanes.S, packed, NibbleBlockGroups.levels(pair, b) + 32L * q,
                         ByteOrder.LITTLE_ENDIAN);
                 int column = dstOffset + (b * QK + 4 * q) * colStride;
                 valueColumns(lookUp(strip.and(LOW_NIBBLES)).reinterpretAsInts(), d, dst, column, colStride);

@@ -1,0 +1,120 @@
+package dev.isthmus.quant;
+
+import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.IntLanes;
+import dev.isthmus.core.tensor.Tensor;
+import dev.isthmus.core.tensor.ValueLayouts;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * The row-group layout shared by the formats whose 32-weight blocks are an F16 scale and 16 bytes of nibbles
+ * (Q4_0, IQ4_NL), eight rows per group. Blocks come in pairs (2k, 2k + 1). A pair starts with 32 bytes of
+ * scales — 32-bit lane r holds row r's F16 scale of block 2k in its low half and of block 2k + 1 in its high
+ * half (zero when the row has an odd block count and this is the last) — followed by each block's 128 bytes of
+ * nibbles in four 32-byte strips. In strip q, 16-bit lane 2r + e holds byte 4q + e of row r's block in its low
+ * byte and byte 4q + 2 + e in its high byte; its four nibbles are weights 4q + e, 4q + e + 16, 4q + e + 2 and
+ * 4q + e + 18.
+ *
+ * <p>The kernels read it with 256-bit loads and lane-wise integer arithmetic only: {@code convertShape} is
+ * compiled from profiles shared by every caller in the process, and once other kernels converted other shapes a
+ * kernel using it measured a third slower.
+ */
+final class NibbleBlockGroups {
+    static final int ROWS = 8;
+    static final int QK = 32;
+    /** Bytes of one block in the file: the F16 scale, then 16 bytes of nibbles. */
+    private static final int FILE_BLOCK_BYTES = 18;
+    private static final int SCALE_BYTES = 32;
+    private static final int LEVEL_BYTES = 128;
+    private static final int PAIR_BYTES = SCALE_BYTES + 2 * LEVEL_BYTES;
+    private static final float TWO_POW_112 = 0x1p112f;
+
+    private NibbleBlockGroups() {
+    }
+
+    static long groupBytes(int cols) {
+        int blocks = cols / QK;
+        return (long) (blocks / 2) * PAIR_BYTES + (blocks % 2) * (SCALE_BYTES + LEVEL_BYTES);
+    }
+
+    /** Whether {@code weight} is a {@code type} matrix of whole groups and blocks whose scales are all finite. */
+    static boolean canPack(Tensor weight, GgmlType type) {
+        if (weight.type() != type || weight.rank() != 2 || weight.dim(0) % ROWS != 0
+                || weight.dim(1) % QK != 0 || !IntLanes.AVAILABLE) {
+            return false;
+        }
+        // The kernels widen scales with integer arithmetic that holds for finite values only.
+        MemorySegment data = weight.segment();
+        long blocks = weight.dim(1) / QK;
+        for (long r = 0; r < weight.dim(0); r++) {
+            long row = weight.rowOffset(r);
+            for (long b = 0; b < blocks; b++) {
+                if ((data.get(ValueLayouts.I16, row + b * FILE_BLOCK_BYTES) & 0x7C00) == 0x7C00) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /** Copies rows {@code [firstRow, firstRow + ROWS)} of a {@code type} matrix into the group at {@code offset}. */
+    static void pack(Tensor weight, GgmlType type, int firstRow, MemorySegment dst, long offset) {
+        if (weight.type() != type || weight.rank() != 2 || weight.dim(1) % QK != 0 || firstRow < 0
+                || firstRow + ROWS > weight.dim(0)) {
+            throw new IllegalArgumentException("cannot pack rows " + firstRow + ".." + (firstRow + ROWS - 1) + " of "
+                    + weight + " as " + type + " row groups");
+        }
+        MemorySegment src = weight.segment();
+        int blocks = Math.toIntExact(weight.dim(1) / QK);
+        for (int r = 0; r < ROWS; r++) {
+            long row = weight.rowOffset(firstRow + r);
+            for (int b = 0; b < blocks; b++) {
+                long from = row + (long) b * FILE_BLOCK_BYTES;
+                long pair = pair(offset, b);
+                dst.set(ValueLayouts.I16, pair + 4L * r + 2 * (b % 2), src.get(ValueLayouts.I16, from));
+                if (b % 2 == 0 && b + 1 == blocks) {
+                    dst.set(ValueLayouts.I16, pair + 4L * r + 2, (short) 0);
+                }
+                long levels = levels(pair, b);
+                for (int q = 0; q < 4; q++) {
+                    for (int e = 0; e < 2; e++) {
+                        long lane = levels + 32L * q + 2L * (2 * r + e);
+                        dst.set(ValueLayouts.I8, lane, src.get(ValueLayouts.I8, from + 2 + 4 * q + e));
+                        dst.set(ValueLayouts.I8, lane + 1, src.get(ValueLayouts.I8, from + 2 + 4 * q + 2 + e));
+                    }
+                }
+            }
+        }
+    }
+
+    /** Where the pair holding block {@code b} starts, in the group at byte {@code group}. */
+    static long pair(long group, int b) {
+        return group + (long) (b / 2) * PAIR_BYTES;
+    }
+
+    /** Where block {@code b}'s nibbles start, in the pair at byte {@code pair}. */
+    static long levels(long pair, int b) {
+        return pair + SCALE_BYTES + (long) (b % 2) * LEVEL_BYTES;
+    }
+
+    /** Row r's F16 scale of block {@code b}, at this byte of the pair at {@code pair}. */
+    static long scale(long pair, int r, int b) {
+        return pair + 4L * r + 2 * (b % 2);
+    }
+
+    /**
+     * Block {@code b}'s eight row scales as floats, exactly: block 2k's halves are shifted up so both blocks read
+     * theirs from the high halves; sign, exponent and mantissa moved to float's positions are the value × 2^-112
+     * for every finite half, subnormals included.
+     */
+    static FloatVector scales(MemorySegment packed, long pair, int b) {
+        IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, pair, ByteOrder.LITTLE_ENDIAN)
+                .lanewise(VectorOperators.LSHL, 16 - 16 * (b % 2));
+        return halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
+                .reinterpretAsFloats().mul(TWO_POW_112);
+    }
+}
