@@ -43,22 +43,7 @@ final class NibbleBlockGroups {
 
     /** Whether {@code weight} is a {@code type} matrix of whole groups and blocks whose scales are all finite. */
     static boolean canPack(Tensor weight, GgmlType type) {
-        if (weight.type() != type || weight.rank() != 2 || weight.dim(0) % ROWS != 0
-                || weight.dim(1) % QK != 0 || !IntLanes.AVAILABLE) {
-            return false;
-        }
-        // The kernels widen scales with integer arithmetic that holds for finite values only.
-        MemorySegment data = weight.segment();
-        long blocks = weight.dim(1) / QK;
-        for (long r = 0; r < weight.dim(0); r++) {
-            long row = weight.rowOffset(r);
-            for (long b = 0; b < blocks; b++) {
-                if ((data.get(ValueLayouts.I16, row + b * FILE_BLOCK_BYTES) & 0x7C00) == 0x7C00) {
-                    return false;
-                }
-            }
-        }
-        return true;
+        return RowGroupFit.fits(weight, type, 0);
     }
 
     /** Copies rows {@code [firstRow, firstRow + ROWS)} of a {@code type} matrix into the group at {@code offset}. */

@@ -61,24 +61,7 @@ final class Q4_KRowGroups implements RowGroupLayout {
 
     @Override
     public boolean canPack(Tensor weight) {
-        if (weight.type() != GgmlType.Q4_K || weight.rank() != 2 || weight.dim(0) % ROWS != 0
-                || weight.dim(1) % QK != 0 || !IntLanes.AVAILABLE) {
-            return false;
-        }
-        // The kernel widens d and dmin with integer arithmetic that holds for finite values only.
-        MemorySegment data = weight.segment();
-        long blocks = weight.dim(1) / QK;
-        for (long r = 0; r < weight.dim(0); r++) {
-            long row = weight.rowOffset(r);
-            for (long b = 0; b < blocks; b++) {
-                long block = row + b * Q4_KFormat.BLOCK_BYTES;
-                if ((data.get(ValueLayouts.I16, block) & 0x7C00) == 0x7C00
-                        || (data.get(ValueLayouts.I16, block + 2) & 0x7C00) == 0x7C00) {
-                    return false;
-                }
-            }
-        }
-        return true;
+        return RowGroupFit.fits(weight, GgmlType.Q4_K, 0, 2);
     }
 
     @Override

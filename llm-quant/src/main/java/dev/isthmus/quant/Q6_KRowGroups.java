@@ -64,21 +64,7 @@ final class Q6_KRowGroups implements RowGroupLayout {
 
     @Override
     public boolean canPack(Tensor weight) {
-        if (weight.type() != GgmlType.Q6_K || weight.rank() != 2 || weight.dim(0) % ROWS != 0
-                || weight.dim(1) % QK != 0 || !IntLanes.AVAILABLE) {
-            return false;
-        }
-        MemorySegment data = weight.segment();
-        long blocks = weight.dim(1) / QK;
-        for (long r = 0; r < weight.dim(0); r++) {
-            long row = weight.rowOffset(r);
-            for (long b = 0; b < blocks; b++) {
-                if ((data.get(ValueLayouts.I16, row + b * Q6_KFormat.BLOCK_BYTES + 208) & 0x7C00) == 0x7C00) {
-                    return false;
-                }
-            }
-        }
-        return true;
+        return RowGroupFit.fits(weight, GgmlType.Q6_K, 208);
     }
 
     @Override
