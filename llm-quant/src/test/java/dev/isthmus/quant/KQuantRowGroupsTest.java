@@ -87,12 +87,7 @@ class KQuantRowGroupsTest {
     }
 
     private MemorySegment pack(Arena arena, Tensor w) {
-        int cols = Math.toIntExact(w.dim(1));
-        MemorySegment packed = arena.allocate(layout.packedBytes(w), 64);
-        for (int g = 0; g < w.dim(0) / layout.rows(); g++) {
-            layout.pack(w, g * layout.rows(), packed, g * layout.groupBytes(cols));
-        }
-        return packed;
+        return RowGroupChecks.pack(layout, arena, w);
     }
 
     /** {@code quantize_row_q8_K_ref} for the 256 activations at {@code from}: levels into {@code q}, returns d. */
@@ -271,21 +266,7 @@ class KQuantRowGroupsTest {
         try (Arena arena = Arena.ofConfined()) {
             int cols = 512;
             for (Tensor w : new Tensor[] {randomQ4_K(arena, 16, cols, 7), quantizedQ4_K(arena, 16, cols, 8)}) {
-                MemorySegment packed = pack(arena, w);
-                float[] rowMajor = new float[8 * cols];
-                float[] panel = new float[16 * cols];
-                float[] row = new float[cols];
-                for (int g = 0; g < 2; g++) {
-                    layout.dequantize(packed, g * layout.groupBytes(cols), cols, rowMajor, 0, cols, 1);
-                    layout.dequantize(packed, g * layout.groupBytes(cols), cols, panel, 8 * g, 1, 16);
-                    for (int r = 0; r < 8; r++) {
-                        new Q4_KFormat().dequantizeScalar(w.segment(), w.rowOffset(g * 8 + r), row, 0, cols);
-                        for (int i = 0; i < cols; i++) {
-                            assertThat(rowMajor[r * cols + i]).as("row %d col %d", g * 8 + r, i).isEqualTo(row[i]);
-                            assertThat(panel[i * 16 + 8 * g + r]).as("panel row %d col %d", g * 8 + r, i).isEqualTo(row[i]);
-                        }
-                    }
-                }
+                RowGroupChecks.assertDecodesAsTheFormat(layout, arena, w, new Q4_KFormat());
             }
         }
     }

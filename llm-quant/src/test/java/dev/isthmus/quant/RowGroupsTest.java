@@ -52,12 +52,7 @@ class RowGroupsTest {
     }
 
     private MemorySegment pack(Arena arena, Tensor w) {
-        int cols = Math.toIntExact(w.dim(1));
-        MemorySegment packed = arena.allocate(layout.packedBytes(w));
-        for (int g = 0; g < w.dim(0) / layout.rows(); g++) {
-            layout.pack(w, g * layout.rows(), packed, g * layout.groupBytes(cols));
-        }
-        return packed;
+        return RowGroupChecks.pack(layout, arena, w);
     }
 
     /** llama.cpp's per-row arithmetic: an exact integer sum per block, then one fused multiply-add per block. */
@@ -109,24 +104,7 @@ class RowGroupsTest {
     @Test
     void decodesToTheFormatsOwnValuesRowMajorAndAsColumnPanels() {
         try (Arena arena = Arena.ofConfined()) {
-            int cols = 320;
-            Tensor w = q4_0(arena, 16, cols, 7);
-            MemorySegment packed = pack(arena, w);
-            float[] rowMajor = new float[8 * cols];
-            float[] panel = new float[16 * cols];
-            float[] row = new float[cols];
-            for (int g = 0; g < 2; g++) {
-                layout.dequantize(packed, g * layout.groupBytes(cols), cols, rowMajor, 0, cols, 1);
-                // Both groups into one 16-row column-major panel, as prefill lays weights out.
-                layout.dequantize(packed, g * layout.groupBytes(cols), cols, panel, 8 * g, 1, 16);
-                for (int r = 0; r < 8; r++) {
-                    new Q4_0Format().dequantizeScalar(w.segment(), w.rowOffset(g * 8 + r), row, 0, cols);
-                    for (int i = 0; i < cols; i++) {
-                        assertThat(rowMajor[r * cols + i]).as("row %d col %d", g * 8 + r, i).isEqualTo(row[i]);
-                        assertThat(panel[i * 16 + 8 * g + r]).as("panel row %d col %d", g * 8 + r, i).isEqualTo(row[i]);
-                    }
-                }
-            }
+            RowGroupChecks.assertDecodesAsTheFormat(layout, arena, q4_0(arena, 16, 320, 7), new Q4_0Format());
         }
     }
 
