@@ -1,6 +1,11 @@
 package dev.isthmus.core.backend;
 
+import dev.isthmus.core.model.DecoderModel;
+import dev.isthmus.core.model.DecoderWeights;
+import dev.isthmus.core.model.DeviceForward;
+import dev.isthmus.core.model.ModelConfig;
 import dev.isthmus.core.tensor.Tensor;
+import java.util.Optional;
 
 /**
  * The compute device a model runs on. The heavy operation — multiplying (possibly quantized) weight
@@ -71,6 +76,17 @@ public interface Backend extends AutoCloseable {
      */
     default Linear linear(java.util.List<Tensor> stacked, float[] bias, Linear.Activation activation) {
         return new MatmulLinear(this, stacked, bias, activation);
+    }
+
+    /**
+     * The whole forward pass of a decoder on this backend's device, if it runs one: weights uploaded once,
+     * the KV cache and activations kept on the device, logits copied back ({@link DeviceForward}). Empty — the
+     * default, and the CPU backend's answer — means {@link DecoderModel} runs the pass on the host, calling
+     * {@link #matmul} for each projection. A backend also answers empty for models it cannot run whole (it
+     * says why in its log), which then fall back to the host pass.
+     */
+    default Optional<DeviceForward> forwardPass(ModelConfig config, DecoderWeights weights) {
+        return Optional.empty();
     }
 
     /**

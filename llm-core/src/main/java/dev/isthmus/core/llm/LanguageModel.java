@@ -148,20 +148,24 @@ public final class LanguageModel implements AutoCloseable {
         }
         int vocab = config().vocabSize();
         InferenceState state = newState(length);
-        if (firstTarget > 1) {
-            evaluate(state, java.util.Arrays.copyOf(ids, firstTarget - 1), new float[vocab]);
-        }
-        double[] out = new double[length - firstTarget];
-        float[] logits = new float[Math.min(SCORE_SLICE, Math.max(1, out.length)) * vocab];
-        for (int from = firstTarget - 1; from < length - 1; from += SCORE_SLICE) {
-            int n = Math.min(SCORE_SLICE, length - 1 - from);
-            evaluateAll(state, ids, from, n, logits);
-            for (int j = 0; j < n; j++) {
-                int target = from + j + 1;
-                out[target - firstTarget] = Perplexity.logSoftmax(logits, j * vocab, vocab, ids[target]);
+        try {
+            if (firstTarget > 1) {
+                evaluate(state, java.util.Arrays.copyOf(ids, firstTarget - 1), new float[vocab]);
             }
+            double[] out = new double[length - firstTarget];
+            float[] logits = new float[Math.min(SCORE_SLICE, Math.max(1, out.length)) * vocab];
+            for (int from = firstTarget - 1; from < length - 1; from += SCORE_SLICE) {
+                int n = Math.min(SCORE_SLICE, length - 1 - from);
+                evaluateAll(state, ids, from, n, logits);
+                for (int j = 0; j < n; j++) {
+                    int target = from + j + 1;
+                    out[target - firstTarget] = Perplexity.logSoftmax(logits, j * vocab, vocab, ids[target]);
+                }
+            }
+            return out;
+        } finally {
+            state.release();
         }
-        return out;
     }
 
     /** {@link #perplexity(String, int, int, boolean)} with windows of 512 (or the context length), BOS, all chunks. */
@@ -178,7 +182,12 @@ public final class LanguageModel implements AutoCloseable {
             throw new IllegalArgumentException("no tokens to score");
         }
         float[] out = new float[Math.multiplyExact(ids.length, config().vocabSize())];
-        evaluateAll(newState(ids.length), ids, 0, ids.length, out);
+        InferenceState state = newState(ids.length);
+        try {
+            evaluateAll(state, ids, 0, ids.length, out);
+        } finally {
+            state.release();
+        }
         return out;
     }
 
@@ -189,7 +198,11 @@ public final class LanguageModel implements AutoCloseable {
         }
         InferenceState state = newState(ids.length);
         float[] out = new float[config().vocabSize()];
-        evaluate(state, ids, out);
+        try {
+            evaluate(state, ids, out);
+        } finally {
+            state.release();
+        }
         return out;
     }
 

@@ -73,6 +73,9 @@ public final class Session implements AutoCloseable {
 
     @Override
     public void close() {
+        if (state != null) {
+            state.release();
+        }
         state = null;
         running = null;
     }

@@ -30,6 +30,8 @@ public final class DecoderModel {
     private final DecoderWeights weights;
     private final Backend backend;
     private final Rope rope;
+    /** The backend's device forward pass, or null to run the pass here (matmuls through the backend). */
+    private final DeviceForward device;
     private volatile List<LoraDelta> adapters = List.of();
 
     private DecoderModel(ModelConfig config, DecoderWeights weights, Backend backend) {
@@ -38,7 +40,10 @@ public final class DecoderModel {
         this.backend = backend;
         this.rope = config.ropeStyle() == null ? null
                 : new Rope(config.ropeStyle(), config.ropeDims(), config.ropeBase(), weights.ropeFreqs());
-        weights.matrices().forEach(backend::prepare);
+        this.device = backend.forwardPass(config, weights).orElse(null);
+        if (device == null) {
+            weights.matrices().forEach(backend::prepare);
+        }
     }
 
     /**
@@ -81,7 +86,15 @@ public final class DecoderModel {
             throw new IllegalArgumentException("context length " + contextLength + " exceeds the "
                     + weights.positionEmbedding().dim(0) + " learned positions of this model");
         }
+        if (device != null) {
+            return new InferenceState(config, halfPrecisionCache, device.newCache(contextLength, halfPrecisionCache));
+        }
         return new InferenceState(config, contextLength, Math.min(MAX_BATCH, contextLength), halfPrecisionCache);
+    }
+
+    /** Whether the whole forward pass runs on the backend's device ({@link Backend#forwardPass}). */
+    public boolean runsOnDevice() {
+        return device != null;
     }
 
     /**
@@ -107,6 +120,11 @@ public final class DecoderModel {
             if (t < 0 || t >= vocab) {
                 throw new IllegalArgumentException("token id " + t + " is outside the vocabulary of " + vocab);
             }
+        }
+        if (s.deviceCache != null) {
+            device.forward(s.deviceCache, tokens, offset, count, s.position, logits, allLogits);
+            s.position += count;
+            return;
         }
         for (int done = 0; done < count; done += s.maxBatch) {
             int n = Math.min(s.maxBatch, count - done);
@@ -209,8 +227,14 @@ public final class DecoderModel {
     /**
      * Replaces the active LoRA adapters (empty list: none). Takes effect from the next forward pass; adapters
      * whose shapes do not fit this model are refused, naming the projection.
+     *
+     * @throws UnsupportedOperationException if the forward pass runs on a device ({@link #runsOnDevice()})
      */
     public void setAdapters(List<LoraAdapter> list) {
+        if (device != null && !list.isEmpty()) {
+            throw new UnsupportedOperationException("LoRA adapters are not applied by the " + backend.name()
+                    + " backend's device forward pass; merge the adapter into the weights (LoraMerger) or use the cpu backend");
+        }
         List<LoraDelta> deltas = new ArrayList<>();
         for (LoraAdapter a : list) {
             deltas.add(LoraDelta.attach(a, this));

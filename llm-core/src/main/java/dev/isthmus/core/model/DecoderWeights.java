@@ -8,9 +8,11 @@ import java.util.List;
 
 /**
  * All weights of a decoder, checked against the configuration: a missing tensor or one of the wrong
- * shape fails here with its name, not later as garbage.
+ * shape fails here with its name, not later as garbage. Public so that a backend running the whole forward
+ * pass on its device ({@link dev.isthmus.core.backend.Backend#forwardPass}) can upload them; the float arrays
+ * are the model's own and must not be modified.
  */
-record DecoderWeights(Tensor tokenEmbedding, Tensor positionEmbedding, float[] outputNorm, float[] outputNormBias,
+public record DecoderWeights(Tensor tokenEmbedding, Tensor positionEmbedding, float[] outputNorm, float[] outputNormBias,
                       Tensor output, float[] ropeFreqs, List<LayerWeights> layers) {
 
     /** Every matrix the forward pass multiplies with (not the embeddings it looks rows up in), each once. */

@@ -8,7 +8,7 @@ import dev.isthmus.core.tensor.Tensor;
  * {@code wv}) is set, and the FFN is gated ({@code ffnGate}), fused gate-up ({@code ffnUp} of 2×ffn rows,
  * {@code ffnGate} null, {@code fusedGateUp}), or plain GELU.
  */
-record LayerWeights(
+public record LayerWeights(
         float[] attnNorm, float[] attnNormBias,
         Tensor wq, Tensor wk, Tensor wv, float[] bq, float[] bk, float[] bv,
         Tensor wqkv, float[] bqkv,
