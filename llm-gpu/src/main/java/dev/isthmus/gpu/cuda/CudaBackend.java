@@ -1,6 +1,9 @@
 package dev.isthmus.gpu.cuda;
 
 import dev.isthmus.core.backend.Backend;
+import dev.isthmus.core.model.DecoderWeights;
+import dev.isthmus.core.model.DeviceForward;
+import dev.isthmus.core.model.ModelConfig;
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.GgmlType;
@@ -12,14 +15,16 @@ import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
- * Matrix multiplication on an NVIDIA GPU through the CUDA driver API. Weights stay resident in device
- * memory: each weight matrix is uploaded the first time it is multiplied (converted first if no kernel
- * reads its format, see {@link DeviceFormat}) and reused until the backend closes or the weights' arena
- * closes. Activations go to the device and results come back on every call — the price of the current
- * {@link Backend} SPI, which hands the backend one matmul at a time with host arrays.
+ * Decoders on an NVIDIA GPU through the CUDA driver API. A decoder's whole forward pass runs on the device
+ * ({@link #forwardPass}, {@link CudaForward}): weights uploaded when the model loads, KV cache and activations
+ * in device memory, only embeddings in and logits out. {@link #matmul} serves everything else (encoders, and
+ * decoders the device pass cannot run): weights stay resident — uploaded at {@link #prepare} or their first
+ * product (converted first if no kernel reads their format, see {@link DeviceFormat}) until the backend or the
+ * weights' arena closes — while activations go to the device and results come back on every call.
  *
  * <p>Activations are rounded on the host exactly as {@link dev.isthmus.core.backend.cpu.CpuBackend} rounds
  * them ({@link BlockFormat#roundActivations}), so both backends multiply the same numbers and differ only
@@ -93,11 +98,53 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /** Uploads a projection matrix when the model loads rather than at its first product. */
     @Override
-    public synchronized void matmul(Tensor weight, float[] x, float[] out, int batch, boolean referenceRounding) {
+    public synchronized void prepare(Tensor weight) {
+        Backend.super.prepare(weight);
+        checkOpen();
+        if (supports(weight)) {
+            context.makeCurrent();
+            resident(weight, Math.toIntExact(weight.dim(0)), Math.toIntExact(weight.dim(1)));
+        }
+    }
+
+    /**
+     * Runs the decoder's whole forward pass on the GPU ({@link CudaForward}), uploading every weight now.
+     * Models whose weights need an activation rounding no kernel implements — and every model when the system
+     * property {@code isthmus.cuda.forward} is {@code host} — run on the host instead, multiplying here.
+     *
+     * @throws IllegalStateException if the weights do not fit in free device memory
+     */
+    @Override
+    public synchronized Optional<DeviceForward> forwardPass(ModelConfig config, DecoderWeights weights) {
+        checkOpen();
+        if ("host".equals(System.getProperty("isthmus.cuda.forward"))) {
+            return Optional.empty();
+        }
+        context.makeCurrent();
+        try {
+            return Optional.of(CudaForward.upload(this, config, weights));
+        } catch (UnsupportedOperationException e) {
+            LOG.log(System.Logger.Level.INFO, "cuda: {0}; the forward pass runs on the host, multiplying on the GPU",
+                    e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    void checkOpen() {
         if (!open) {
             throw new IllegalStateException("the CUDA backend on " + device() + " is closed");
         }
+    }
+
+    synchronized boolean isOpen() {
+        return open;
+    }
+
+    @Override
+    public synchronized void matmul(Tensor weight, float[] x, float[] out, int batch, boolean referenceRounding) {
+        checkOpen();
         if (weight.rank() != 2) {
             throw new IllegalArgumentException("matmul needs a 2-D weight, " + weight + " has rank " + weight.rank());
         }
@@ -158,7 +205,7 @@ public final class CudaBackend implements Backend {
     }
 
     /** The device copy of {@code weight}, uploading it on first use. */
-    private DeviceWeight resident(Tensor weight, int rows, int cols) {
+    DeviceWeight resident(Tensor weight, int rows, int cols) {
         WeightKey key = WeightKey.of(weight);
         DeviceWeight w = weights.get(key);
         if (w != null) {

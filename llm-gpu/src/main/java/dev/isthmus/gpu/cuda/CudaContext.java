@@ -113,9 +113,15 @@ final class CudaContext implements AutoCloseable {
 
     /** Copies {@code bytes} between device buffers (on the device; used to measure memory bandwidth). */
     void copy(DeviceBuffer src, DeviceBuffer dst, long bytes) {
-        checkRange(src, 0, bytes);
-        checkRange(dst, 0, bytes);
-        Cuda.check(CuDriver.cuMemcpyDtoD_v2(dst.address(), src.address(), bytes), "cuMemcpyDtoD_v2", src.label());
+        copy(src, 0, dst, 0, bytes);
+    }
+
+    /** Copies {@code bytes} from {@code src + srcOffset} to {@code dst + dstOffset}, on the device. */
+    void copy(DeviceBuffer src, long srcOffset, DeviceBuffer dst, long dstOffset, long bytes) {
+        checkRange(src, srcOffset, bytes);
+        checkRange(dst, dstOffset, bytes);
+        Cuda.check(CuDriver.cuMemcpyDtoD_v2(dst.address() + dstOffset, src.address() + srcOffset, bytes),
+                "cuMemcpyDtoD_v2", src.label());
     }
 
     private static void checkRange(DeviceBuffer b, long offset, long bytes) {

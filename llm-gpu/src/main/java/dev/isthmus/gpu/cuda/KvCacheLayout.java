@@ -2,7 +2,7 @@ package dev.isthmus.gpu.cuda;
 
 /**
  * Where keys and values live in one device allocation: per layer a K block then a V block, each
- * {@code [position][kvHead][headDim]} floats — the layout {@code attention_decode} in kernels.cu reads.
+ * {@code [position][kvHead][headDim]} floats — the layout {@code attention} in kernels.cu reads.
  *
  * <pre>{@code
  * KvCacheLayout kv = new KvCacheLayout(22, 2048, 4, 64);

@@ -64,14 +64,25 @@ public final class LaunchPlanner {
         return new LaunchConfig(ceilDiv(n, ELEMENT_THREADS), 1, ELEMENT_THREADS, 0);
     }
 
-    /** The rope kernel: one thread per rotated pair. */
-    public static LaunchConfig rope(int heads, int dims) {
-        return elementwise(heads * (dims / 2));
+    /** The rope kernel over {@code tokens} tokens: one thread per rotated pair, one grid row per token. */
+    public static LaunchConfig rope(int heads, int dims, int tokens) {
+        return new LaunchConfig(ceilDiv(heads * (dims / 2), ELEMENT_THREADS), tokens, ELEMENT_THREADS, 0);
     }
 
-    /** attention_decode: one block per query head. */
-    public static LaunchConfig attention(int heads) {
-        return new LaunchConfig(heads, 1, ROW_THREADS, 0);
+    /** attention: one block per query head and query token. */
+    public static LaunchConfig attention(int heads, int queries) {
+        return new LaunchConfig(heads, queries, ROW_THREADS, 0);
+    }
+
+    /** An activation-rounding kernel over {@code n} floats: one thread per element or per block it rounds. */
+    public static Launch rounding(DeviceRounding r, int n) {
+        if (r == DeviceRounding.NONE) {
+            throw new IllegalArgumentException("no kernel rounds activations for " + r);
+        }
+        if (n % r.block() != 0) {
+            throw new IllegalArgumentException(n + " activations are not whole " + r + " blocks of " + r.block());
+        }
+        return new Launch(r.kernel(), elementwise(n / r.block()));
     }
 
     static int ceilDiv(int a, int b) {

@@ -56,7 +56,8 @@ class LaunchPlannerTest {
     @Test
     void theOtherKernelsAreInThePtx() {
         String ptx = new String(PtxCatalog.load(PtxCatalog.minimumTarget()), StandardCharsets.US_ASCII);
-        for (String k : new String[] {"rms_norm", "rope", "softmax_rows", "attention_decode", "silu_mul", "gelu", "add"}) {
+        for (String k : new String[] {"rms_norm", "layer_norm", "rope", "softmax_rows",
+                "attention", "silu_mul", "gelu", "gelu_half", "add", "add_bias", "copy_rows"}) {
             assertThat(ptx).as("entry %s", k).contains(".visible .entry " + k + "(");
         }
     }
@@ -65,8 +66,10 @@ class LaunchPlannerTest {
     void elementwiseAndRowwiseShapes() {
         assertThat(LaunchPlanner.elementwise(1000)).isEqualTo(new LaunchConfig(4, 1, 256, 0));
         assertThat(LaunchPlanner.rowwise(7)).isEqualTo(new LaunchConfig(7, 1, 256, 0));
-        assertThat(LaunchPlanner.rope(32, 128).threads()).as("at least one thread per pair").isGreaterThanOrEqualTo(32 * 64);
-        assertThat(LaunchPlanner.attention(32).gridX()).isEqualTo(32);
+        assertThat(LaunchPlanner.rope(32, 128, 5).threads()).as("at least one thread per pair and token")
+                .isGreaterThanOrEqualTo(32 * 64 * 5);
+        assertThat(LaunchPlanner.rope(32, 128, 5).gridY()).isEqualTo(5);
+        assertThat(LaunchPlanner.attention(32, 7)).isEqualTo(new LaunchConfig(32, 7, 256, 0));
     }
 
     @Test

@@ -1,0 +1,499 @@
+package dev.isthmus.gpu.cuda;
+
+import dev.isthmus.core.backend.cpu.Rope;
+import dev.isthmus.core.model.DecoderWeights;
+import dev.isthmus.core.model.DeviceForward;
+import dev.isthmus.core.model.Family;
+import dev.isthmus.core.model.LayerWeights;
+import dev.isthmus.core.model.ModelConfig;
+import dev.isthmus.core.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A decoder's forward pass on the GPU: the weights are uploaded once, when the model loads; embeddings
+ * (looked up on the host) go in, logits come out, and everything between — norms, projections, rotary
+ * embeddings, the KV cache, attention, the feed-forward network, residual adds — stays in device memory.
+ * It computes what {@code DecoderModel}'s host pass computes, kernel for step: the same activation rounding
+ * before each projection ({@link DeviceRounding}), the same rotary angles (computed on the host by {@link
+ * Rope}), keys, values and queries rounded to half precision where the host cache rounds them.
+ *
+ * <p>Calls are serialised on the backend. Created by {@link CudaBackend#forwardPass}.
+ *
+ * <pre>{@code
+ * DeviceForward f = cudaBackend.forwardPass(config, weights).orElseThrow();
+ * DeviceForward.Cache kv = f.newCache(2048, true);
+ * f.forward(kv, ids, 0, ids.length, 0, logits, false);
+ * }</pre>
+ */
+final class CudaForward implements DeviceForward {
+    private static final Cleaner CLEANER = Cleaner.create();
+    /** Tokens pushed through the layers at once (as the host pass). */
+    static final int MAX_BATCH = 512;
+    /** Attention score scratch, in floats: long prompts over long caches run their queries in chunks. */
+    static final long SCORE_BUDGET = 1L << 24;
+
+    /** A weight matrix on the device with the rounding its activations need. */
+    record Matrix(CudaBackend.DeviceWeight weight, int rows, int cols, DeviceRounding rounding) {
+    }
+
+    /** One block's device weights; null fields are absent in this family. */
+    record Layer(DeviceBuffer attnNorm, DeviceBuffer attnNormBias, Matrix wq, Matrix wk, Matrix wv,
+                 DeviceBuffer bq, DeviceBuffer bk, DeviceBuffer bv, Matrix wqkv, DeviceBuffer bqkv,
+                 Matrix wo, DeviceBuffer bo, DeviceBuffer ffnNorm, DeviceBuffer ffnNormBias,
+                 Matrix gate, Matrix up, DeviceBuffer upBias, Matrix down, DeviceBuffer downBias, boolean fusedGateUp) {
+    }
+
+    private final CudaBackend backend;
+    private final CudaContext context;
+    private final ModelConfig config;
+    private final DecoderWeights host;
+    private final Rope rope;
+    private final List<Layer> layers;
+    private final DeviceBuffer outputNorm;
+    private final DeviceBuffer outputNormBias;
+    private final Matrix output;
+    private Workspace work;
+
+    private CudaForward(CudaBackend backend, ModelConfig config, DecoderWeights host, List<Layer> layers,
+                        DeviceBuffer outputNorm, DeviceBuffer outputNormBias, Matrix output) {
+        this.backend = backend;
+        this.context = backend.context();
+        this.config = config;
+        this.host = host;
+        this.rope = config.ropeStyle() == null ? null
+                : new Rope(config.ropeStyle(), config.ropeDims(), config.ropeBase(), host.ropeFreqs());
+        this.layers = layers;
+        this.outputNorm = outputNorm;
+        this.outputNormBias = outputNormBias;
+        this.output = output;
+    }
+
+    /**
+     * Uploads every weight (the caller holds the backend's lock).
+     *
+     * @throws UnsupportedOperationException if a weight's activation rounding is unknown to the device
+     * @throws IllegalStateException         if the weights do not fit in free device memory
+     */
+    static CudaForward upload(CudaBackend backend, ModelConfig config, DecoderWeights w) {
+        DeviceMemoryPlan plan = new DeviceMemoryPlan();
+        for (Tensor t : matrices(w)) {
+            rounding(t);
+            plan.weight(t.name(), t.type(), t.dim(0), t.dim(1));
+        }
+        plan.requireFits(backend.context().freeMemory());
+        Uploader up = new Uploader(backend);
+        List<Layer> layers = new ArrayList<>();
+        for (LayerWeights l : w.layers()) {
+            layers.add(new Layer(up.vector(l.attnNorm()), up.vector(l.attnNormBias()), up.matrix(l.wq()),
+                    up.matrix(l.wk()), up.matrix(l.wv()), up.vector(l.bq()), up.vector(l.bk()), up.vector(l.bv()),
+                    up.matrix(l.wqkv()), up.vector(l.bqkv()), up.matrix(l.wo()), up.vector(l.bo()),
+                    up.vector(l.ffnNorm()), up.vector(l.ffnNormBias()), up.matrix(l.ffnGate()), up.matrix(l.ffnUp()),
+                    up.vector(l.ffnUpBias()), up.matrix(l.ffnDown()), up.vector(l.ffnDownBias()), l.fusedGateUp()));
+        }
+        return new CudaForward(backend, config, w, List.copyOf(layers), up.vector(w.outputNorm()),
+                up.vector(w.outputNormBias()), up.matrix(w.output()));
+    }
+
+    private static List<Tensor> matrices(DecoderWeights w) {
+        List<Tensor> all = new ArrayList<>();
+        for (LayerWeights l : w.layers()) {
+            for (Tensor t : new Tensor[] {l.wq(), l.wk(), l.wv(), l.wqkv(), l.wo(), l.ffnGate(), l.ffnUp(), l.ffnDown()}) {
+                if (t != null) {
+                    all.add(t);
+                }
+            }
+        }
+        all.add(w.output());
+        return all;
+    }
+
+    private static DeviceRounding rounding(Tensor t) {
+        return DeviceRounding.of(t.type()).orElseThrow(() -> new UnsupportedOperationException(
+                "no device kernel rounds activations as " + t.type() + " weights need (" + t.name() + ")"));
+    }
+
+    /** Copies weights and float vectors to the device. */
+    private record Uploader(CudaBackend backend) {
+        Matrix matrix(Tensor t) {
+            if (t == null) {
+                return null;
+            }
+            int rows = Math.toIntExact(t.dim(0));
+            int cols = Math.toIntExact(t.dim(1));
+            return new Matrix(backend.resident(t, rows, cols), rows, cols, rounding(t));
+        }
+
+        DeviceBuffer vector(float[] v) {
+            if (v == null) {
+                return null;
+            }
+            DeviceBuffer b = backend.context().allocate(4L * v.length, "norm or bias");
+            try (Arena arena = Arena.ofConfined()) {
+                backend.context().upload(arena.allocateFrom(ValueLayout.JAVA_FLOAT, v), b, 0, 4L * v.length);
+            }
+            return b;
+        }
+    }
+
+    @Override
+    public Cache newCache(int capacity, boolean halfPrecision) {
+        synchronized (backend) {
+            backend.checkOpen();
+            context.makeCurrent();
+            KvCacheLayout layout = new KvCacheLayout(config.layers(), capacity, config.kvHeads(), config.headDim());
+            return new KvCache(layout, halfPrecision, context.allocate(layout.totalBytes(), "KV cache"));
+        }
+    }
+
+    /** A session's keys and values in one device allocation ({@link KvCacheLayout}). */
+    final class KvCache implements Cache {
+        final KvCacheLayout layout;
+        final boolean halfPrecision;
+        private final DeviceBuffer buffer;
+        private final Cleaner.Cleanable cleanable;
+
+        KvCache(KvCacheLayout layout, boolean halfPrecision, DeviceBuffer buffer) {
+            this.layout = layout;
+            this.halfPrecision = halfPrecision;
+            this.buffer = buffer;
+            this.cleanable = CLEANER.register(this, new Release(backend, buffer));
+        }
+
+        @Override
+        public int capacity() {
+            return layout.positions();
+        }
+
+        CudaForward owner() {
+            return CudaForward.this;
+        }
+
+        long keys(int layer, int position) {
+            return buffer.address() + layout.keyOffset(layer, position);
+        }
+
+        long values(int layer, int position) {
+            return buffer.address() + layout.valueOffset(layer, position);
+        }
+
+        @Override
+        public Cache copy(int positions) {
+            KvCache c = (KvCache) newCache(capacity(), halfPrecision);
+            synchronized (backend) {
+                backend.checkOpen();
+                context.makeCurrent();
+                long bytes = positions * layout.positionBytes();
+                for (int l = 0; l < layout.layers() && bytes > 0; l++) {
+                    context.copy(buffer, layout.keyOffset(l, 0), c.buffer, layout.keyOffset(l, 0), bytes);
+                    context.copy(buffer, layout.valueOffset(l, 0), c.buffer, layout.valueOffset(l, 0), bytes);
+                }
+            }
+            return c;
+        }
+
+        @Override
+        public void release() {
+            cleanable.clean();
+        }
+    }
+
+    /** Frees a cache's memory; holds no reference to the cache, so the cache can become unreachable. */
+    private record Release(CudaBackend backend, DeviceBuffer buffer) implements Runnable {
+        @Override
+        public void run() {
+            synchronized (backend) {
+                if (buffer.isOpen() && backend.isOpen()) {
+                    backend.context().makeCurrent();
+                    buffer.close();
+                }
+            }
+        }
+    }
+
+    @Override
+    public void forward(Cache cache, int[] tokens, int offset, int count, int start, float[] logits, boolean allLogits) {
+        if (!(cache instanceof KvCache kv) || kv.owner() != this) {
+            throw new IllegalArgumentException("the cache was not made by this model's CUDA forward pass");
+        }
+        synchronized (backend) {
+            backend.checkOpen();
+            if (!kv.buffer.isOpen()) {
+                throw new IllegalStateException("the session's KV cache was released");
+            }
+            context.makeCurrent();
+            int vocab = config.vocabSize();
+            for (int done = 0; done < count; done += MAX_BATCH) {
+                int n = Math.min(MAX_BATCH, count - done);
+                Workspace ws = workspace(n, kv.capacity());
+                embed(ws, tokens, offset + done, n, start + done);
+                for (int l = 0; l < layers.size(); l++) {
+                    attention(ws, kv, l, layers.get(l), n, start + done);
+                    feedForward(ws, layers.get(l), n);
+                }
+                if (allLogits) {
+                    logits(ws, 0, n, logits, done * vocab);
+                } else if (done + n == count) {
+                    logits(ws, n - 1, 1, logits, 0);
+                }
+            }
+        }
+    }
+
+    /** The device buffers of a forward pass, grown to the largest batch and cache seen. */
+    private Workspace workspace(int n, int capacity) {
+        if (work == null || !work.fits(n, capacity)) {
+            if (work != null) {
+                work.close();
+            }
+            int batch = work == null ? n : Math.max(n, work.batch);
+            int positions = work == null ? capacity : Math.max(capacity, work.positions);
+            work = new Workspace(context, config, batch, positions);
+        }
+        return work;
+    }
+
+    /** Token (and learned position) embeddings, looked up on the host and copied in; rotary angles too. */
+    private void embed(Workspace ws, int[] tokens, int offset, int n, int start) {
+        int d = config.dim();
+        float[] x = new float[n * d];
+        float[] pos = host.positionEmbedding() == null ? null : new float[d];
+        for (int i = 0; i < n; i++) {
+            host.tokenEmbedding().dequantizeRow(tokens[offset + i], x, i * d);
+            if (pos != null) {
+                host.positionEmbedding().dequantizeRow(start + i, pos, 0);
+                for (int j = 0; j < d; j++) {
+                    x[i * d + j] += pos[j];
+                }
+            }
+        }
+        ws.put(x, ws.x);
+        if (rope != null) {
+            int half = config.ropeDims() / 2;
+            float[] cos = new float[n * half];
+            float[] sin = new float[n * half];
+            float[] c = new float[half];
+            float[] s = new float[half];
+            for (int i = 0; i < n; i++) {
+                rope.angles(start + i, c, s);
+                System.arraycopy(c, 0, cos, i * half, half);
+                System.arraycopy(s, 0, sin, i * half, half);
+            }
+            ws.put(cos, ws.cos);
+            ws.put(sin, ws.sin);
+        }
+    }
+
+    private void attention(Workspace ws, KvCache kv, int l, Layer w, int n, int start) {
+        int qd = config.qDim();
+        int kvd = config.kvDim();
+        norm(ws.xb.address(), ws.x.address(), n, w.attnNorm(), w.attnNormBias());
+        long keys = kv.keys(l, start);
+        long values = kv.values(l, start);
+        long q = ws.q.address();
+        if (w.wqkv() != null) {
+            int width = qd + 2 * kvd;
+            matmul(ws, w.wqkv(), ws.xb.address(), ws.qkv.address(), n);
+            addBias(ws.qkv.address(), w.bqkv(), width, n);
+            copyRows(q, qd, ws.qkv.address(), width, qd, n);
+            copyRows(keys, kvd, ws.qkv.address() + 4L * qd, width, kvd, n);
+            copyRows(values, kvd, ws.qkv.address() + 4L * (qd + kvd), width, kvd, n);
+        } else {
+            // Keys and values are written straight into the cache: its positions are rows of kvd floats.
+            matmul(ws, w.wq(), ws.xb.address(), q, n);
+            matmul(ws, w.wk(), ws.xb.address(), keys, n);
+            matmul(ws, w.wv(), ws.xb.address(), values, n);
+            addBias(q, w.bq(), qd, n);
+            addBias(keys, w.bk(), kvd, n);
+            addBias(values, w.bv(), kvd, n);
+        }
+        if (rope != null) {
+            int neox = config.ropeStyle() == Rope.Style.NEOX ? 1 : 0;
+            context.launch("rope", LaunchPlanner.rope(config.heads(), config.ropeDims(), n), new KernelArgs().pointer(q)
+                    .pointer(ws.cos).pointer(ws.sin).i32(config.heads()).i32(config.headDim()).i32(config.ropeDims())
+                    .i32(neox).i32(qd));
+            context.launch("rope", LaunchPlanner.rope(config.kvHeads(), config.ropeDims(), n), new KernelArgs()
+                    .pointer(keys).pointer(ws.cos).pointer(ws.sin).i32(config.kvHeads()).i32(config.headDim())
+                    .i32(config.ropeDims()).i32(neox).i32(kvd));
+        }
+        if (kv.halfPrecision) {
+            // As the host: an F16 cache, and the query rounded to F16 for the dot products with it.
+            roundHalf(keys, n * kvd);
+            roundHalf(values, n * kvd);
+            roundHalf(q, n * qd);
+        }
+        float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+        int heads = config.heads();
+        int chunk = (int) Math.max(1, Math.min(n, SCORE_BUDGET / ((long) heads * kv.capacity())));
+        for (int j = 0; j < n; j += chunk) {
+            int queries = Math.min(chunk, n - j);
+            context.launch("attention", LaunchPlanner.attention(heads, queries), new KernelArgs()
+                    .pointer(q + 4L * j * qd).pointer(kv.keys(l, 0)).pointer(kv.values(l, 0))
+                    .pointer(ws.att.address() + 4L * j * qd).pointer(ws.scores).i32(heads).i32(config.kvHeads())
+                    .i32(config.headDim()).i32(start + j).i32(kv.capacity()).f32(scale));
+        }
+        matmul(ws, w.wo(), ws.att.address(), ws.proj.address(), n);
+        addBias(ws.proj.address(), w.bo(), config.dim(), n);
+        add(ws.x.address(), ws.proj.address(), n * config.dim());
+    }
+
+    private void feedForward(Workspace ws, Layer w, int n) {
+        int d = config.dim();
+        int f = config.ffnDim();
+        norm(ws.xb.address(), ws.x.address(), n, w.ffnNorm(), w.ffnNormBias());
+        long hb = ws.hb.address();
+        long hb2 = ws.hb2.address();
+        if (w.gate() != null) {
+            matmul(ws, w.gate(), ws.xb.address(), hb, n);
+            matmul(ws, w.up(), ws.xb.address(), hb2, n);
+            siluMul(hb, hb2, n * f);
+        } else if (w.fusedGateUp()) {
+            // Rows 0..f-1 of the fused weight are the gate, f..2f-1 the up projection.
+            matmul(ws, w.up(), ws.xb.address(), ws.gateUp.address(), n);
+            copyRows(hb, f, ws.gateUp.address(), 2 * f, f, n);
+            copyRows(hb2, f, ws.gateUp.address() + 4L * f, 2 * f, f, n);
+            siluMul(hb, hb2, n * f);
+        } else {
+            matmul(ws, w.up(), ws.xb.address(), hb, n);
+            addBias(hb, w.upBias(), f, n);
+            context.launch("gelu_half", LaunchPlanner.elementwise(n * f), new KernelArgs().pointer(hb).i32(n * f));
+        }
+        matmul(ws, w.down(), hb, ws.proj.address(), n);
+        addBias(ws.proj.address(), w.downBias(), d, n);
+        add(ws.x.address(), ws.proj.address(), n * d);
+    }
+
+    /** Final norm of tokens {@code first..first+n-1} of the batch, the LM head, logits copied back. */
+    private void logits(Workspace ws, int first, int n, float[] out, int outOffset) {
+        int d = config.dim();
+        int vocab = config.vocabSize();
+        norm(ws.xb.address(), ws.x.address() + 4L * first * d, n, outputNorm, outputNormBias);
+        matmul(ws, output, ws.xb.address(), ws.logits.address(), n);
+        ws.get(ws.logits, out, outOffset, n * vocab);
+    }
+
+    private void norm(long out, long x, int n, DeviceBuffer weight, DeviceBuffer bias) {
+        if (config.family() == Family.GPT2) {
+            context.launch("layer_norm", LaunchPlanner.rowwise(n), new KernelArgs().pointer(out).pointer(x)
+                    .pointer(weight).pointer(bias).i32(config.dim()).f32(config.normEps()));
+        } else {
+            context.launch("rms_norm", LaunchPlanner.rowwise(n), new KernelArgs().pointer(out).pointer(x)
+                    .pointer(weight).i32(config.dim()).f32(config.normEps()));
+        }
+    }
+
+    /** {@code y = w · round(x)} for {@code n} tokens, rounding as the CPU backend does for w's format. */
+    private void matmul(Workspace ws, Matrix m, long x, long y, int n) {
+        long input = x;
+        if (m.rounding() != DeviceRounding.NONE) {
+            LaunchPlanner.Launch r = LaunchPlanner.rounding(m.rounding(), n * m.cols());
+            context.launch(r.kernel(), r.config(), new KernelArgs().pointer(ws.rounded).pointer(x).i32(n * m.cols()));
+            input = ws.rounded.address();
+        }
+        LaunchPlanner.Launch l = LaunchPlanner.mulMat(m.weight().format().device(), m.rows(), n);
+        context.launch(l.kernel(), l.config(), new KernelArgs().pointer(m.weight().buffer()).i64(m.weight().rowBytes())
+                .pointer(input).pointer(y).i32(m.rows()).i32(m.cols()).i32(n));
+    }
+
+    private void addBias(long x, DeviceBuffer bias, int width, int n) {
+        if (bias != null) {
+            context.launch("add_bias", LaunchPlanner.elementwise(n * width), new KernelArgs().pointer(x).pointer(bias)
+                    .i32(width).i32(n * width));
+        }
+    }
+
+    private void copyRows(long dst, int dstStride, long src, int srcStride, int width, int rows) {
+        context.launch("copy_rows", LaunchPlanner.elementwise(width * rows), new KernelArgs().pointer(dst).i32(dstStride)
+                .pointer(src).i32(srcStride).i32(width).i32(rows));
+    }
+
+    private void siluMul(long gate, long up, int n) {
+        context.launch("silu_mul", LaunchPlanner.elementwise(n), new KernelArgs().pointer(gate).pointer(up).i32(n));
+    }
+
+    private void add(long x, long y, int n) {
+        context.launch("add", LaunchPlanner.elementwise(n), new KernelArgs().pointer(x).pointer(y).i32(n));
+    }
+
+    private void roundHalf(long x, int n) {
+        context.launch("round_f16", LaunchPlanner.elementwise(n), new KernelArgs().pointer(x).pointer(x).i32(n));
+    }
+
+    /** Activations, sized for {@code batch} tokens and attention over {@code positions}. */
+    static final class Workspace {
+        final int batch;
+        final int positions;
+        final DeviceBuffer x;
+        final DeviceBuffer xb;
+        final DeviceBuffer q;
+        final DeviceBuffer qkv;
+        final DeviceBuffer att;
+        final DeviceBuffer proj;
+        final DeviceBuffer hb;
+        final DeviceBuffer hb2;
+        final DeviceBuffer gateUp;
+        final DeviceBuffer rounded;
+        final DeviceBuffer scores;
+        final DeviceBuffer cos;
+        final DeviceBuffer sin;
+        final DeviceBuffer logits;
+        private final CudaContext context;
+        private final List<DeviceBuffer> all = new ArrayList<>();
+
+        Workspace(CudaContext context, ModelConfig c, int batch, int positions) {
+            this.context = context;
+            this.batch = batch;
+            this.positions = positions;
+            int widest = Math.max(Math.max(c.dim(), c.qDim()), c.ffnDim());
+            x = floats(batch * c.dim(), "x");
+            xb = floats(batch * c.dim(), "normed x");
+            q = floats(batch * c.qDim(), "queries");
+            qkv = floats(batch * (c.qDim() + 2 * c.kvDim()), "fused qkv");
+            att = floats(batch * c.qDim(), "attention");
+            proj = floats(batch * c.dim(), "projection");
+            hb = floats(batch * c.ffnDim(), "ffn gate");
+            hb2 = floats(batch * c.ffnDim(), "ffn up");
+            gateUp = floats(2L * batch * c.ffnDim(), "fused gate-up");
+            rounded = floats((long) batch * widest, "rounded activations");
+            // Enough for one query over the longest cache, or every query of a batch within the budget.
+            long perQuery = (long) c.heads() * positions;
+            scores = floats(Math.max(perQuery, Math.min(batch * perQuery, SCORE_BUDGET)), "attention scores");
+            cos = floats(batch * Math.max(1, c.ropeDims() / 2), "rope cos");
+            sin = floats(batch * Math.max(1, c.ropeDims() / 2), "rope sin");
+            logits = floats((long) batch * c.vocabSize(), "logits");
+        }
+
+        boolean fits(int n, int capacity) {
+            return n <= batch && capacity <= positions;
+        }
+
+        private DeviceBuffer floats(long count, String label) {
+            DeviceBuffer b = context.allocate(4 * count, label);
+            all.add(b);
+            return b;
+        }
+
+        void put(float[] src, DeviceBuffer dst) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment s = arena.allocateFrom(ValueLayout.JAVA_FLOAT, src);
+                context.upload(s, dst, 0, s.byteSize());
+            }
+        }
+
+        void get(DeviceBuffer src, float[] dst, int offset, int count) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment s = arena.allocate(4L * count, 64);
+                context.download(src, s, 4L * count);
+                MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, 0, dst, offset, count);
+            }
+        }
+
+        void close() {
+            all.forEach(DeviceBuffer::close);
+        }
+    }
+}
