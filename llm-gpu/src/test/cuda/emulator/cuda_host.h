@@ -140,11 +140,23 @@ enum class FiberState : uint8_t { Runnable, AtBlockBarrier, AtWarpBarrier, Exite
 struct Fiber {
     void *sp;
     FiberState state;
+    uint32_t shuffles; // shuffles this thread has done in the block
     uint3 idx;
 };
 
-// Runs a grid block by block. State of the block being run lives here; one launch at a time (the driver
-// holds a lock around launches).
+// A value a lane published for a shuffle, tagged with which of the lane's shuffles it belongs to.
+struct Slot {
+    uint64_t bits;
+    uint32_t shuffle;
+};
+
+// Runs a grid block by block. The state of the block being run lives here; one launch at a time (the
+// driver holds a lock around launches).
+//
+// Runnable fibers wait in a FIFO queue. A fiber that blocks switches straight to the next one in the queue
+// (one switch, not two through the scheduler); the last to arrive at a barrier queues the waiters and goes
+// on. Control returns to the scheduler's own stack only when the queue is empty: the block is done, or
+// every live thread waits at a barrier that cannot complete (deadlock).
 class Scheduler {
 public:
     // Runs body(arg) as every thread of every block. False on a deadlock or a fault inside the kernel;
@@ -183,9 +195,8 @@ public:
     void sync_block() {
         asm volatile("" ::: "memory");
         if (++block_arrived_ == block_live_) {
-            release(FiberState::AtBlockBarrier, 0, threads_);
-            block_arrived_ = 0;
-            return; // the last to arrive goes on; the others run on the scheduler's next pass
+            release_block();
+            return; // the last to arrive goes on; the others follow from the queue
         }
         wait(FiberState::AtBlockBarrier);
     }
@@ -195,32 +206,33 @@ public:
         asm volatile("" ::: "memory");
         int w = current_ / kWarp;
         check_mask(mask, w, op);
-        if (++warp_arrived_[w] == __builtin_popcount(warp_live_[w])) {
+        if (++warp_arrived_[w] == warp_count_[w]) {
             release_warp(w);
             return;
         }
         wait(FiberState::AtWarpBarrier);
     }
 
-    // One shuffle: every live lane of the warp publishes `bits`, then reads lane `src` of its warp (or keeps
-    // its own value when src < 0). Two warp barriers: all written before anyone reads, all read before
-    // anyone writes the next shuffle's value.
+    // One shuffle: every live lane of the warp publishes `bits`, a warp barrier, then each reads lane `src`
+    // of its warp (or keeps its own value when src < 0). One barrier suffices because consecutive shuffles
+    // alternate between two slot arrays: a lane can write this array again only at the shuffle after next,
+    // past the next shuffle's barrier, which needs every lane — so every read of this shuffle — first.
     uint64_t exchange(unsigned int mask, uint64_t bits, int src, const char *op) {
-        int lane = current_ % kWarp;
-        int base = current_ - lane;
-        slots_[current_] = bits;
+        Fiber &f = fibers_[current_];
+        uint32_t k = f.shuffles++;
+        Slot *slots = slots_[k & 1];
+        slots[current_] = Slot{bits, k};
         sync_warp(mask, op);
-        uint64_t r = bits;
-        if (src >= 0) {
-            int from = base + src;
-            if (from >= threads_ || !(warp_live_[current_ / kWarp] >> src & 1u)) {
-                fault("%s: lane %d reads lane %d, which %s", op, lane, src,
-                      from >= threads_ ? "is past the end of the block" : "has returned");
-            }
-            r = slots_[from];
+        if (src < 0) {
+            return bits;
         }
-        sync_warp(mask, op);
-        return r;
+        int lane = current_ % kWarp;
+        int from = current_ - lane + src;
+        if (from >= threads_ || slots[from].shuffle != k) {
+            fault("%s: lane %d reads lane %d, which %s", op, lane, src,
+                  from >= threads_ ? "is past the end of the block" : "returned before this shuffle");
+        }
+        return slots[from].bits;
     }
 
     // Stops the launch from inside a kernel (the fiber is never resumed).
@@ -244,15 +256,15 @@ public:
         block_live_--;
         int w = current_ / kWarp;
         warp_live_[w] &= ~(1u << (current_ % kWarp));
+        warp_count_[w]--;
         // A barrier that waited only for this thread is now complete.
         if (block_arrived_ > 0 && block_arrived_ == block_live_) {
-            release(FiberState::AtBlockBarrier, 0, threads_);
-            block_arrived_ = 0;
+            release_block();
         }
-        if (warp_arrived_[w] > 0 && warp_arrived_[w] == __builtin_popcount(warp_live_[w])) {
+        if (warp_arrived_[w] > 0 && warp_arrived_[w] == warp_count_[w]) {
             release_warp(w);
         }
-        isthmus_fiber_switch(&f.sp, scheduler_sp_);
+        switch_to_next(&f.sp);
         __builtin_unreachable();
     }
 
@@ -268,50 +280,68 @@ private:
         for (int w = 0; w < warps; w++) {
             int lanes = threads_ - w * kWarp < kWarp ? threads_ - w * kWarp : kWarp;
             warp_live_[w] = lanes == kWarp ? 0xffffffffu : (1u << lanes) - 1u;
+            warp_count_[w] = lanes;
             warp_arrived_[w] = 0;
         }
+        head_ = 0;
+        queued_ = 0;
         for (int t = 0; t < threads_; t++) {
             Fiber &f = fibers_[t];
             f.sp = initial_frame(stack_top(t));
             f.state = FiberState::Runnable;
+            f.shuffles = 0;
             f.idx = uint3{t % blockDim.x, t / blockDim.x % blockDim.y, t / (blockDim.x * blockDim.y)};
+            slots_[0][t].shuffle = slots_[1][t].shuffle = UINT32_MAX;
+            push(t);
         }
-        for (;;) {
-            bool ran = false;
-            for (int t = 0; t < threads_; t++) {
-                if (fibers_[t].state != FiberState::Runnable) {
-                    continue;
-                }
-                current_ = t;
-                threadIdx = fibers_[t].idx;
-                isthmus_fiber_switch(&scheduler_sp_, fibers_[t].sp);
-                ran = true;
-                if (failed_) {
-                    return false;
-                }
-            }
-            if (block_live_ == 0) {
-                return true;
-            }
-            if (!ran) {
-                report_deadlock();
-                return false;
-            }
+        switch_to_next(&scheduler_sp_); // back when no fiber is runnable
+        if (failed_) {
+            return false;
         }
+        if (block_live_ > 0) {
+            report_deadlock();
+            return false;
+        }
+        return true;
     }
 
     void wait(FiberState state) {
         Fiber &f = fibers_[current_];
         f.state = state;
-        isthmus_fiber_switch(&f.sp, scheduler_sp_);
+        switch_to_next(&f.sp);
+    }
+
+    // Saves the running context in *save and resumes the next runnable fiber, or the scheduler if none.
+    void switch_to_next(void **save) {
+        if (queued_ == 0) {
+            isthmus_fiber_switch(save, scheduler_sp_);
+            return;
+        }
+        int next = queue_[head_];
+        head_ = (head_ + 1) % kMaxThreads;
+        queued_--;
+        current_ = next;
+        threadIdx = fibers_[next].idx;
+        isthmus_fiber_switch(save, fibers_[next].sp);
+    }
+
+    void push(int t) {
+        queue_[(head_ + queued_) % kMaxThreads] = t;
+        queued_++;
     }
 
     void release(FiberState state, int from, int to) {
         for (int t = from; t < to; t++) {
             if (fibers_[t].state == state) {
                 fibers_[t].state = FiberState::Runnable;
+                push(t);
             }
         }
+    }
+
+    void release_block() {
+        release(FiberState::AtBlockBarrier, 0, threads_);
+        block_arrived_ = 0;
     }
 
     void release_warp(int w) {
@@ -379,8 +409,10 @@ private:
         return true;
     }
 
+    // Stack tops are staggered by a cache line per thread: at one page-aligned offset, every fiber's hot
+    // frames would fall into the same few L1 cache sets.
     char *stack_top(int t) {
-        return stacks_ + (size_t)(t + 1) * (kStackBytes + kGuardBytes);
+        return stacks_ + (size_t)(t + 1) * (kStackBytes + kGuardBytes) - (size_t)(t % 64) * 64;
     }
 
     // A fresh fiber's stack as isthmus_fiber_switch expects to find it: six zeroed callee-saved registers,
@@ -396,8 +428,12 @@ private:
     }
 
     Fiber fibers_[kMaxThreads];
-    uint64_t slots_[kMaxThreads];
-    uint32_t warp_live_[kMaxThreads / kWarp];
+    Slot slots_[2][kMaxThreads];
+    int queue_[kMaxThreads]; // runnable fibers, FIFO ring
+    int head_ = 0;
+    int queued_ = 0;
+    uint32_t warp_live_[kMaxThreads / kWarp];  // lanes that have not returned
+    int warp_count_[kMaxThreads / kWarp];      // how many
     int warp_arrived_[kMaxThreads / kWarp];
     int block_live_ = 0;
     int block_arrived_ = 0;

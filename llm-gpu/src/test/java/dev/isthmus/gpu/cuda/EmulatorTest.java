@@ -187,7 +187,7 @@ class EmulatorTest {
                     new KernelArgs().pointer(dout)))
                     .isInstanceOf(CudaException.class)
                     .hasMessageContaining("CUDA_ERROR_LAUNCH_FAILED")
-                    .hasMessageContaining("thread (1,0,0): __shfl_xor_sync: lane 1 reads lane 0, which has returned");
+                    .hasMessageContaining("thread (1,0,0): __shfl_xor_sync: lane 1 reads lane 0, which returned before this shuffle");
         }
     }
 
