@@ -1,0 +1,167 @@
+package dev.isthmus.gpu.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The light kernels of kernels.cu, launched through {@link CudaContext} as the backend plans them
+ * ({@link LaunchPlanner}, {@link KernelArgs}) on the emulated driver, against the same formulas computed in
+ * double precision in Java. Lengths that are not a multiple of the block size check the tails.
+ */
+class KernelsEmulatedTest {
+    static CudaContext ctx;
+
+    @BeforeAll
+    static void open() {
+        EmulatedDriver.load();
+        ctx = CudaContext.open(CudaProbe.system().devices().getFirst());
+        ctx.loadModule(PtxCatalog.load(PtxCatalog.minimumTarget()));
+    }
+
+    @AfterAll
+    static void close() {
+        if (ctx != null) {
+            ctx.close();
+            assertThat(EmulatedDriver.liveBytes()).as("device bytes after closing the context").isZero();
+        }
+    }
+
+    static float[] gaussian(int n, double scale, long seed) {
+        Random r = new Random(seed);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) (r.nextGaussian() * scale);
+        }
+        return x;
+    }
+
+    /** Each element within {@code relative} of the expected value, or {@code absolute} near zero. */
+    static void assertClose(float[] actual, double[] expected, double relative, double absolute, String what) {
+        assertThat(actual).as(what + " length").hasSize(expected.length);
+        for (int i = 0; i < expected.length; i++) {
+            assertThat((double) actual[i]).as("%s element %d", what, i)
+                    .isCloseTo(expected[i], org.assertj.core.data.Offset.offset(relative * Math.abs(expected[i]) + absolute));
+        }
+    }
+
+    @ParameterizedTest(name = "n = {0}")
+    @ValueSource(ints = {896, 1000, 64})
+    void rmsNormScalesEachRowByItsRootMeanSquare(int n) {
+        int rows = 3;
+        float eps = 1e-5f;
+        float[] x = gaussian(rows * n, 2, n);
+        float[] weight = gaussian(n, 1, n + 1);
+        try (DeviceBuffer dx = DeviceArrays.upload(ctx, x, "x"); DeviceBuffer dw = DeviceArrays.upload(ctx, weight, "weight");
+             DeviceBuffer dout = ctx.allocate(4L * rows * n, "out")) {
+            ctx.launch("rms_norm", LaunchPlanner.rowwise(rows),
+                    new KernelArgs().pointer(dout).pointer(dx).pointer(dw).i32(n).f32(eps));
+            double[] expected = new double[rows * n];
+            for (int r = 0; r < rows; r++) {
+                double squares = 0;
+                for (int i = 0; i < n; i++) {
+                    squares += (double) x[r * n + i] * x[r * n + i];
+                }
+                double scale = 1 / Math.sqrt(squares / n + eps);
+                for (int i = 0; i < n; i++) {
+                    expected[r * n + i] = x[r * n + i] * scale * weight[i];
+                }
+            }
+            assertClose(DeviceArrays.floats(ctx, dout, rows * n), expected, 1e-5, 1e-6, "rms_norm");
+        }
+    }
+
+    @ParameterizedTest(name = "n = {0}")
+    @ValueSource(ints = {777, 256, 5})
+    void softmaxRowsSumToOneInProportionToExp(int n) {
+        int rows = 4;
+        float[] x = gaussian(rows * n, 5, n);
+        for (int i = 0; i < n; i++) {
+            x[3 * n + i] += 1000; // expf(x) alone would overflow: the row's maximum must be subtracted first
+        }
+        try (DeviceBuffer dx = DeviceArrays.upload(ctx, x, "x")) {
+            ctx.launch("softmax_rows", LaunchPlanner.rowwise(rows), new KernelArgs().pointer(dx).i32(n));
+            double[] expected = new double[rows * n];
+            for (int r = 0; r < rows; r++) {
+                double max = Double.NEGATIVE_INFINITY;
+                for (int i = 0; i < n; i++) {
+                    max = Math.max(max, x[r * n + i]);
+                }
+                double sum = 0;
+                for (int i = 0; i < n; i++) {
+                    sum += Math.exp(x[r * n + i] - max);
+                }
+                for (int i = 0; i < n; i++) {
+                    expected[r * n + i] = Math.exp(x[r * n + i] - max) / sum;
+                }
+            }
+            assertClose(DeviceArrays.floats(ctx, dx, rows * n), expected, 1e-5, 1e-9, "softmax_rows");
+        }
+    }
+
+    @ParameterizedTest(name = "n = {0}")
+    @ValueSource(ints = {1000, 4864})
+    void siluMulGatesTheUpProjection(int n) {
+        float[] gate = gaussian(n, 3, n);
+        float[] up = gaussian(n, 1, n + 1);
+        try (DeviceBuffer dg = DeviceArrays.upload(ctx, gate, "gate"); DeviceBuffer du = DeviceArrays.upload(ctx, up, "up")) {
+            ctx.launch("silu_mul", LaunchPlanner.elementwise(n), new KernelArgs().pointer(dg).pointer(du).i32(n));
+            double[] expected = new double[n];
+            for (int i = 0; i < n; i++) {
+                expected[i] = gate[i] / (1 + Math.exp(-gate[i])) * up[i];
+            }
+            assertClose(DeviceArrays.floats(ctx, dg, n), expected, 1e-6, 1e-7, "silu_mul");
+        }
+    }
+
+    @ParameterizedTest(name = "n = {0}")
+    @ValueSource(ints = {1000, 3072})
+    void geluIsTheTanhApproximation(int n) {
+        float[] x = gaussian(n, 3, n);
+        try (DeviceBuffer dx = DeviceArrays.upload(ctx, x, "x")) {
+            ctx.launch("gelu", LaunchPlanner.elementwise(n), new KernelArgs().pointer(dx).i32(n));
+            double[] expected = new double[n];
+            double k = Math.sqrt(2 / Math.PI);
+            for (int i = 0; i < n; i++) {
+                double v = x[i];
+                expected[i] = 0.5 * v * (1 + Math.tanh(k * v * (1 + 0.044715 * v * v)));
+            }
+            // 1 + tanh(..) cancels in float for large negative inputs: an absolute floor of a few float ulps of 1.
+            assertClose(DeviceArrays.floats(ctx, dx, n), expected, 1e-6, 1e-6, "gelu");
+        }
+    }
+
+    @Test
+    void addIsExactFloatAddition() {
+        int n = 1000;
+        float[] x = gaussian(n, 1, 1);
+        float[] y = gaussian(n, 1, 2);
+        try (DeviceBuffer dx = DeviceArrays.upload(ctx, x, "x"); DeviceBuffer dy = DeviceArrays.upload(ctx, y, "y")) {
+            ctx.launch("add", LaunchPlanner.elementwise(n), new KernelArgs().pointer(dx).pointer(dy).i32(n));
+            float[] sum = DeviceArrays.floats(ctx, dx, n);
+            for (int i = 0; i < n; i++) {
+                assertThat(sum[i]).as("element %d", i).isEqualTo(x[i] + y[i]);
+            }
+        }
+    }
+
+    @Test
+    void elementwiseKernelsLeaveWhatFollowsNAlone() {
+        // A buffer longer than n: the last block's threads past n must not write.
+        int n = 300;
+        float[] x = gaussian(512, 1, 3);
+        float[] y = gaussian(512, 1, 4);
+        try (DeviceBuffer dx = DeviceArrays.upload(ctx, x, "x"); DeviceBuffer dy = DeviceArrays.upload(ctx, y, "y")) {
+            ctx.launch("add", LaunchPlanner.elementwise(n), new KernelArgs().pointer(dx).pointer(dy).i32(n));
+            float[] out = DeviceArrays.floats(ctx, dx, 512);
+            for (int i = n; i < 512; i++) {
+                assertThat(out[i]).as("element %d past n", i).isEqualTo(x[i]);
+            }
+        }
+    }
+}
