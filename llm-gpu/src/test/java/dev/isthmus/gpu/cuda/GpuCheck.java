@@ -16,9 +16,11 @@ import java.util.stream.Stream;
 
 /**
  * The GPU acceptance check run by {@code llm-gpu/gpu-check.sh}: every kernel against the CPU backend on
- * random weights, then each decoder model in a folder greedily on both backends — the generated ids must
- * be identical and the logits within 1e-2 relative. Prints one line per check; exits 1 if any fails,
- * 2 if CUDA is unavailable.
+ * random weights, then each decoder model in a folder greedily on both backends, the GPU running the whole
+ * forward pass ({@link CudaForward}). Models with float activations must give identical ids and logits within
+ * 1e-2 relative; models whose activations are rounded to 8-bit blocks within 5e-2, with identical ids only
+ * where the model is trained (not random synth weights) — last-bit differences flip rounding levels, see
+ * {@code CudaForwardEmulatedTest}. Prints one line per check; exits 1 if any fails, 2 if CUDA is unavailable.
  *
  * <pre>{@code
  * java -cp ... dev.isthmus.gpu.cuda.GpuCheck ../shared/testdata/models
@@ -26,6 +28,7 @@ import java.util.stream.Stream;
  */
 public final class GpuCheck {
     static final double LOGIT_TOLERANCE = 1e-2;
+    static final double QUANTIZED_LOGIT_TOLERANCE = 5e-2;
     static final int NEW_TOKENS = 32;
 
     private GpuCheck() {
@@ -95,7 +98,7 @@ public final class GpuCheck {
         for (Path file : files) {
             try {
                 failures += model(file) ? 0 : 1;
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | IOException e) {
                 failures++;
                 System.out.println("FAIL model " + file.getFileName() + ": " + e);
             }
@@ -103,8 +106,20 @@ public final class GpuCheck {
         return failures;
     }
 
-    private static boolean model(Path file) {
+    /** Whether the model's projections meet activations rounded to 8-bit blocks (any quantized format). */
+    static boolean quantizedActivations(Path file) throws IOException {
+        try (dev.isthmus.core.gguf.GgufFile g = dev.isthmus.core.gguf.GgufFile.open(file)) {
+            return g.tensors().stream().filter(t -> t.name().startsWith("blk.") && t.ggufDims().length == 2)
+                    .map(t -> DeviceRounding.of(t.type()).orElse(DeviceRounding.NONE))
+                    .anyMatch(r -> r == DeviceRounding.Q8_0 || r == DeviceRounding.Q8_K);
+        }
+    }
+
+    private static boolean model(Path file) throws IOException {
         String prompt = "Once upon a time";
+        boolean quantized = quantizedActivations(file);
+        boolean random = file.getFileName().toString().startsWith("synth-")
+                || file.getFileName().toString().contains("random");
         try (LanguageModel cpu = Llm.builder().model(file).backend("cpu").threads(4).contextLength(256).build();
              LanguageModel gpu = Llm.builder().model(file).backend("cuda").contextLength(256).build()) {
             Completion a = cpu.complete(prompt).sampler(Samplers.greedy()).maxNewTokens(NEW_TOKENS).ignoreEos(true).call();
@@ -114,9 +129,10 @@ public final class GpuCheck {
             int[] all = concat(a.promptIds(), a.ids());
             double error = MatmulComparison.relativeError(cpu.nextTokenLogits(all), gpu.nextTokenLogits(all));
             boolean same = Arrays.equals(a.ids(), b.ids());
-            boolean ok = same && error <= LOGIT_TOLERANCE;
+            boolean ok = (same || (quantized && random))
+                    && error <= (quantized ? QUANTIZED_LOGIT_TOLERANCE : LOGIT_TOLERANCE);
             System.out.printf("%s model %-32s ids %s, logits rel.err %.2e, gpu %.2f s%n", ok ? "PASS" : "FAIL",
-                    file.getFileName(), same ? "identical" : "DIFFER cpu=" + Arrays.toString(a.ids()) + " gpu="
+                    file.getFileName(), same ? "identical" : (ok ? "differ (tolerated: random weights, 8-bit activations) cpu=" : "DIFFER cpu=") + Arrays.toString(a.ids()) + " gpu="
                             + Arrays.toString(b.ids()), error, seconds);
             return ok;
         }
