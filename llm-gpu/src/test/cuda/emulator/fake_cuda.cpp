@@ -2,7 +2,7 @@
 // orchestration (CudaContext, CudaBackend, KernelArgs, launches) and the kernels' arithmetic are tested on
 // machines without a GPU. Built and loaded by EmulatedDriver (src/test/java/.../EmulatedDriver.java):
 //
-//   g++ -O2 -shared -fPIC -std=c++20 -fvisibility=hidden -Wl,-soname,libcuda.so.1 fake_cuda.cpp
+//   g++ -O2 -shared -fPIC -std=c++20 -fvisibility=hidden -fcf-protection=none -Wl,-soname,libcuda.so.1 fake_cuda.cpp
 //
 // Exports exactly the driver functions the generated bindings use (jextract/cuda-driver.args) plus a few
 // isthmus_emu_* functions for tests; everything else is hidden, so kernels named `add` or `rope` cannot

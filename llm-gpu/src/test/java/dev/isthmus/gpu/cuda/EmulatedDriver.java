@@ -40,8 +40,13 @@ import java.util.stream.Stream;
 final class EmulatedDriver {
     /** The name the emulator gives its one device. */
     static final String DEVICE_NAME = "Isthmus host emulator";
+    /**
+     * Kernel names must not interpose on other libraries (hidden by default); the soname is what makes the
+     * bindings' lookup find the emulator. No control-flow protection: the fiber switch returns into another
+     * stack, which a shadow stack would refuse, so the library must not claim to support one.
+     */
     static final List<String> COMPILE_FLAGS = List.of("-O2", "-shared", "-fPIC", "-std=c++20", "-fvisibility=hidden",
-            "-Wl,-soname," + CudaProbe.DRIVER_LIBRARY);
+            "-fcf-protection=none", "-Wl,-soname," + CudaProbe.DRIVER_LIBRARY);
 
     private static EmulatorExports exports;
 
