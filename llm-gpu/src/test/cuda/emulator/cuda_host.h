@@ -466,7 +466,7 @@ inline T from_bits(uint64_t bits) {
     return v;
 }
 
-// Lane bookkeeping shared by the shuffles: `width` splits the warp into segments of that many lanes.
+// The caller's lane: warps are runs of 32 consecutive linear thread indices, as on a GPU.
 inline int lane_id() {
     int t = (int)(threadIdx.x + threadIdx.y * blockDim.x + threadIdx.z * blockDim.x * blockDim.y);
     return t % kWarp;
@@ -490,8 +490,8 @@ inline void __syncwarp(unsigned int mask = 0xffffffffu) {
     isthmus_emu::scheduler.sync_warp(mask, "__syncwarp");
 }
 
-// The four shuffles read lane src of the caller's `width`-lane segment, or keep their own value where
-// CUDA says so (a source outside the segment).
+// The four shuffles read lane src of the caller's warp, which `width` splits into segments of that many
+// lanes, or keep their own value where CUDA says so (a source past the segment's end, or before its start).
 template <class T>
 inline T __shfl_sync(unsigned int mask, T var, int srcLane, int width = warpSize) {
     int lane = isthmus_emu::lane_id();
