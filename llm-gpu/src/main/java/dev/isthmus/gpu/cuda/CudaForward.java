@@ -8,7 +8,6 @@ import dev.isthmus.core.model.LayerWeights;
 import dev.isthmus.core.model.ModelConfig;
 import dev.isthmus.core.tensor.Tensor;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
 import java.util.ArrayList;
@@ -57,7 +56,7 @@ final class CudaForward implements DeviceForward {
     private final DeviceBuffer outputNorm;
     private final DeviceBuffer outputNormBias;
     private final Matrix output;
-    private Workspace work;
+    private ForwardWorkspace work;
 
     private CudaForward(CudaBackend backend, ModelConfig config, DecoderWeights host, List<Layer> layers,
                         DeviceBuffer outputNorm, DeviceBuffer outputNormBias, Matrix output) {
@@ -229,7 +228,7 @@ final class CudaForward implements DeviceForward {
             int vocab = config.vocabSize();
             for (int done = 0; done < count; done += MAX_BATCH) {
                 int n = Math.min(MAX_BATCH, count - done);
-                Workspace ws = workspace(n, kv.capacity());
+                ForwardWorkspace ws = workspace(n, kv.capacity());
                 embed(ws, tokens, offset + done, n, start + done);
                 for (int l = 0; l < layers.size(); l++) {
                     attention(ws, kv, l, layers.get(l), n, start + done);
@@ -245,20 +244,20 @@ final class CudaForward implements DeviceForward {
     }
 
     /** The device buffers of a forward pass, grown to the largest batch and cache seen. */
-    private Workspace workspace(int n, int capacity) {
+    private ForwardWorkspace workspace(int n, int capacity) {
         if (work == null || !work.fits(n, capacity)) {
             if (work != null) {
                 work.close();
             }
             int batch = work == null ? n : Math.max(n, work.batch);
             int positions = work == null ? capacity : Math.max(capacity, work.positions);
-            work = new Workspace(context, config, batch, positions);
+            work = new ForwardWorkspace(context, config, batch, positions);
         }
         return work;
     }
 
     /** Token (and learned position) embeddings, looked up on the host and copied in; rotary angles too. */
-    private void embed(Workspace ws, int[] tokens, int offset, int n, int start) {
+    private void embed(ForwardWorkspace ws, int[] tokens, int offset, int n, int start) {
         int d = config.dim();
         float[] x = new float[n * d];
         float[] pos = host.positionEmbedding() == null ? null : new float[d];
@@ -288,7 +287,7 @@ final class CudaForward implements DeviceForward {
         }
     }
 
-    private void attention(Workspace ws, KvCache kv, int l, Layer w, int n, int start) {
+    private void attention(ForwardWorkspace ws, KvCache kv, int l, Layer w, int n, int start) {
         int qd = config.qDim();
         int kvd = config.kvDim();
         norm(ws.xb.address(), ws.x.address(), n, w.attnNorm(), w.attnNormBias());
@@ -341,7 +340,7 @@ final class CudaForward implements DeviceForward {
         add(ws.x.address(), ws.proj.address(), n * config.dim());
     }
 
-    private void feedForward(Workspace ws, Layer w, int n) {
+    private void feedForward(ForwardWorkspace ws, Layer w, int n) {
         int d = config.dim();
         int f = config.ffnDim();
         norm(ws.xb.address(), ws.x.address(), n, w.ffnNorm(), w.ffnNormBias());
@@ -368,7 +367,7 @@ final class CudaForward implements DeviceForward {
     }
 
     /** Final norm of tokens {@code first..first+n-1} of the batch, the LM head, logits copied back. */
-    private void logits(Workspace ws, int first, int n, float[] out, int outOffset) {
+    private void logits(ForwardWorkspace ws, int first, int n, float[] out, int outOffset) {
         int d = config.dim();
         int vocab = config.vocabSize();
         norm(ws.xb.address(), ws.x.address() + 4L * first * d, n, outputNorm, outputNormBias);
@@ -387,7 +386,7 @@ final class CudaForward implements DeviceForward {
     }
 
     /** {@code y = w · round(x)} for {@code n} tokens, rounding as the CPU backend does for w's format. */
-    private void matmul(Workspace ws, Matrix m, long x, long y, int n) {
+    private void matmul(ForwardWorkspace ws, Matrix m, long x, long y, int n) {
         long input = x;
         if (m.rounding() != DeviceRounding.NONE) {
             LaunchPlanner.Launch r = LaunchPlanner.rounding(m.rounding(), n * m.cols());
@@ -421,79 +420,5 @@ final class CudaForward implements DeviceForward {
 
     private void roundHalf(long x, int n) {
         context.launch("round_f16", LaunchPlanner.elementwise(n), new KernelArgs().pointer(x).pointer(x).i32(n));
-    }
-
-    /** Activations, sized for {@code batch} tokens and attention over {@code positions}. */
-    static final class Workspace {
-        final int batch;
-        final int positions;
-        final DeviceBuffer x;
-        final DeviceBuffer xb;
-        final DeviceBuffer q;
-        final DeviceBuffer qkv;
-        final DeviceBuffer att;
-        final DeviceBuffer proj;
-        final DeviceBuffer hb;
-        final DeviceBuffer hb2;
-        final DeviceBuffer gateUp;
-        final DeviceBuffer rounded;
-        final DeviceBuffer scores;
-        final DeviceBuffer cos;
-        final DeviceBuffer sin;
-        final DeviceBuffer logits;
-        private final CudaContext context;
-        private final List<DeviceBuffer> all = new ArrayList<>();
-
-        Workspace(CudaContext context, ModelConfig c, int batch, int positions) {
-            this.context = context;
-            this.batch = batch;
-            this.positions = positions;
-            int widest = Math.max(Math.max(c.dim(), c.qDim()), c.ffnDim());
-            x = floats(batch * c.dim(), "x");
-            xb = floats(batch * c.dim(), "normed x");
-            q = floats(batch * c.qDim(), "queries");
-            qkv = floats(batch * (c.qDim() + 2 * c.kvDim()), "fused qkv");
-            att = floats(batch * c.qDim(), "attention");
-            proj = floats(batch * c.dim(), "projection");
-            hb = floats(batch * c.ffnDim(), "ffn gate");
-            hb2 = floats(batch * c.ffnDim(), "ffn up");
-            gateUp = floats(2L * batch * c.ffnDim(), "fused gate-up");
-            rounded = floats((long) batch * widest, "rounded activations");
-            // Enough for one query over the longest cache, or every query of a batch within the budget.
-            long perQuery = (long) c.heads() * positions;
-            scores = floats(Math.max(perQuery, Math.min(batch * perQuery, SCORE_BUDGET)), "attention scores");
-            cos = floats(batch * Math.max(1, c.ropeDims() / 2), "rope cos");
-            sin = floats(batch * Math.max(1, c.ropeDims() / 2), "rope sin");
-            logits = floats((long) batch * c.vocabSize(), "logits");
-        }
-
-        boolean fits(int n, int capacity) {
-            return n <= batch && capacity <= positions;
-        }
-
-        private DeviceBuffer floats(long count, String label) {
-            DeviceBuffer b = context.allocate(4 * count, label);
-            all.add(b);
-            return b;
-        }
-
-        void put(float[] src, DeviceBuffer dst) {
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment s = arena.allocateFrom(ValueLayout.JAVA_FLOAT, src);
-                context.upload(s, dst, 0, s.byteSize());
-            }
-        }
-
-        void get(DeviceBuffer src, float[] dst, int offset, int count) {
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment s = arena.allocate(4L * count, 64);
-                context.download(src, s, 4L * count);
-                MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, 0, dst, offset, count);
-            }
-        }
-
-        void close() {
-            all.forEach(DeviceBuffer::close);
-        }
     }
 }
