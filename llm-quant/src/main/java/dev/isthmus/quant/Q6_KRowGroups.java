@@ -252,14 +252,17 @@ final class Q6_KRowGroups implements RowGroupLayout {
      */
     private static void dequantizeColumns(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset,
                                           int colStride) {
+        // Each sub-block's dj reaches subBlockColumns (too big to inline) through an array: a vector passed to a
+        // call is boxed, two allocations per 128 values.
+        float[] dj = new float[ROWS];
         for (int b = 0; b < cols / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             FloatVector d = FloatVector.fromMemorySegment(IntLanes.F, packed, block, ByteOrder.LITTLE_ENDIAN);
             for (int j = 0; j < 16; j++) {
                 IntVector words = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32L * (j / 4),
                         ByteOrder.LITTLE_ENDIAN);
-                FloatVector dj = d.mul(IntLanes.toFloat(words.lanewise(VectorOperators.LSHL, 24 - 8 * (j % 4))
-                        .lanewise(VectorOperators.ASHR, 24)));
+                d.mul(IntLanes.toFloat(words.lanewise(VectorOperators.LSHL, 24 - 8 * (j % 4))
+                        .lanewise(VectorOperators.ASHR, 24))).intoArray(dj, 0);
                 // Sub-block j: half j / 8, run (j % 8) / 2, elements 16·(j % 2) .. +16 of the run.
                 int n = j / 8;
                 int k = (j % 8) / 2;
@@ -270,8 +273,9 @@ final class Q6_KRowGroups implements RowGroupLayout {
     }
 
     /** Lanes i0..i0+3 (elements 4·i0 .. 4·i0 + 15) of run k of half n: dj·(level − 32), eight rows per column. */
-    private static void subBlockColumns(MemorySegment packed, long block, int n, int k, int i0, FloatVector dj,
+    private static void subBlockColumns(MemorySegment packed, long block, int n, int k, int i0, float[] factors,
                                         float[] dst, int run, int colStride) {
+        FloatVector dj = FloatVector.fromArray(IntLanes.F, factors, 0);
         int nibble = 4 * (k >> 1);
         for (int i = i0; i < i0 + 4; i++) {
             long words = block + LEVELS + (long) HALF * n + 96L * i;

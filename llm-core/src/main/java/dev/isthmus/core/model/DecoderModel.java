@@ -361,7 +361,7 @@ public final class DecoderModel {
         if (w.ffnGate() != null) {
             project(layer, "ffn_gate", w.ffnGate(), s.xb, s.hb, n);
             project(layer, "ffn_up", w.ffnUp(), s.xb, s.hb2, n);
-            CpuOps.swiglu(s.hb, 0, s.hb2, 0, n * f);
+            swiglu(s, n, f);
         } else if (w.fusedGateUp()) {
             backend.matmul(w.ffnUp(), s.xb, s.hb, n);
             for (int i = 0; i < n; i++) {
@@ -369,7 +369,7 @@ public final class DecoderModel {
                 System.arraycopy(s.hb, i * 2 * f + f, s.hb2, i * f, f);
                 System.arraycopy(s.hb, i * 2 * f, s.hb, i * f, f);
             }
-            CpuOps.swiglu(s.hb, 0, s.hb2, 0, n * f);
+            swiglu(s, n, f);
         } else {
             project(layer, "ffn_up", w.ffnUp(), s.xb, s.hb, n);
             addBias(s.hb, n, f, w.ffnUpBias());
@@ -378,6 +378,11 @@ public final class DecoderModel {
         project(layer, "ffn_down", w.ffnDown(), s.hb, s.proj, n);
         addBias(s.proj, n, d, w.ffnDownBias());
         CpuOps.add(s.x, 0, s.proj, 0, n * d);
+    }
+
+    /** SwiGLU of a batch, a token per task: one exponential per element, worth spreading over the threads. */
+    private void swiglu(InferenceState s, int n, int f) {
+        backend.parallelFor(n, i -> CpuOps.swiglu(s.hb, i * f, s.hb2, i * f, f));
     }
 
     private void logitsFor(InferenceState s, int first, int n, float[] logits, int logitsOffset) {

@@ -155,9 +155,7 @@ public final class CpuBackend implements Backend {
                 rounded = new float[batch * cols];
                 activationBuffer.set(rounded);
             }
-            for (int b = 0; b < batch; b++) {
-                format.roundActivations(x, b * cols, rounded, b * cols, cols);
-            }
+            roundActivations(format, x, rounded, cols, batch);
             x = rounded;
         }
         MemorySegment data = weight.segment();
@@ -170,11 +168,23 @@ public final class CpuBackend implements Backend {
         if (threads == 1 || work < PARALLEL_THRESHOLD || rows < 2 || !shareable) {
             job.run(0, rows);
         } else {
-            // Four chunks per thread, whole 16-row panels each, handed out by the spinning team: a decode step
-            // runs ~60 of these per token, too short for a fork-join wake-up each.
-            int chunkRows = Math.max(16, ((rows + 4 * threads - 1) / (4 * threads) + 15) & ~15);
+            // Chunks of whole 16-row panels, handed out by the spinning team: a decode step runs ~60 of these per
+            // token, too short for a fork-join wake-up each, so four chunks per thread there. A prompt's panels take
+            // some 0.1 ms each: one panel per chunk lets the threads finish together (2-3% faster at 128 tokens).
+            int chunkRows = batch >= PANEL_MIN_BATCH ? 16 : Math.max(16, ((rows + 4 * threads - 1) / (4 * threads) + 15) & ~15);
             int chunks = (rows + chunkRows - 1) / chunkRows;
             team().run(chunks, i -> job.run(i * chunkRows, Math.min(rows, (i + 1) * chunkRows)));
+        }
+    }
+
+    /** Rounds each token's activations as the format's reference does; a prompt's tokens in parallel. */
+    private void roundActivations(BlockFormat format, float[] x, float[] rounded, int cols, int batch) {
+        if ((long) batch * cols < PARALLEL_THRESHOLD) {
+            for (int b = 0; b < batch; b++) {
+                format.roundActivations(x, b * cols, rounded, b * cols, cols);
+            }
+        } else {
+            parallelFor(batch, b -> format.roundActivations(x, b * cols, rounded, b * cols, cols));
         }
     }
 

@@ -169,8 +169,13 @@ public final class CpuOps {
 
     /**
      * Lays 16 rows of {@code cols} floats ({@code rows[j·cols + k]}) out column-major for the panel kernels
-     * ({@code panel[k·16 + j]}): 8×8 blocks transposed in registers (three rounds of two-vector shuffles), a
-     * scalar loop where {@code cols} is not a multiple of 8.
+     * ({@code panel[k·16 + j]}): 8×8 blocks transposed in registers, a scalar loop where {@code cols} is not a
+     * multiple of 8.
+     *
+     * <p>A block is transposed by swapping its off-diagonal sub-blocks at three scales (1, 2 and 4 lanes): rows i
+     * and i+b trade their lanes with bit b set against the other's lanes with bit b clear, one single-vector
+     * permute and one blend per row. Two-vector rearranges would need two permutes, a computed mask and a
+     * variable blend each, and measured three times slower.
      */
     public static void transpose16(float[] rows, float[] panel, int cols) {
         if (cols % 8 != 0 || F8.length() != 8) {
@@ -193,42 +198,46 @@ public final class CpuOps {
                 FloatVector r5 = FloatVector.fromArray(F8, rows, r + 5 * cols + k);
                 FloatVector r6 = FloatVector.fromArray(F8, rows, r + 6 * cols + k);
                 FloatVector r7 = FloatVector.fromArray(F8, rows, r + 7 * cols + k);
-                // Round 1 interleaves single elements of row pairs, round 2 pairs, round 3 the 128-bit halves.
-                FloatVector t0 = r0.rearrange(PAIR_LO, r1);
-                FloatVector t1 = r0.rearrange(PAIR_HI, r1);
-                FloatVector t2 = r2.rearrange(PAIR_LO, r3);
-                FloatVector t3 = r2.rearrange(PAIR_HI, r3);
-                FloatVector t4 = r4.rearrange(PAIR_LO, r5);
-                FloatVector t5 = r4.rearrange(PAIR_HI, r5);
-                FloatVector t6 = r6.rearrange(PAIR_LO, r7);
-                FloatVector t7 = r6.rearrange(PAIR_HI, r7);
-                FloatVector u0 = t0.rearrange(QUAD_LO, t2);
-                FloatVector u1 = t0.rearrange(QUAD_HI, t2);
-                FloatVector u2 = t1.rearrange(QUAD_LO, t3);
-                FloatVector u3 = t1.rearrange(QUAD_HI, t3);
-                FloatVector u4 = t4.rearrange(QUAD_LO, t6);
-                FloatVector u5 = t4.rearrange(QUAD_HI, t6);
-                FloatVector u6 = t5.rearrange(QUAD_LO, t7);
-                FloatVector u7 = t5.rearrange(QUAD_HI, t7);
+                // Scale 1: row pairs (0,1), (2,3), (4,5), (6,7).
+                FloatVector t0 = r0.blend(r1.rearrange(SWAP_1), LANE_BIT_0);
+                FloatVector t1 = r0.rearrange(SWAP_1).blend(r1, LANE_BIT_0);
+                FloatVector t2 = r2.blend(r3.rearrange(SWAP_1), LANE_BIT_0);
+                FloatVector t3 = r2.rearrange(SWAP_1).blend(r3, LANE_BIT_0);
+                FloatVector t4 = r4.blend(r5.rearrange(SWAP_1), LANE_BIT_0);
+                FloatVector t5 = r4.rearrange(SWAP_1).blend(r5, LANE_BIT_0);
+                FloatVector t6 = r6.blend(r7.rearrange(SWAP_1), LANE_BIT_0);
+                FloatVector t7 = r6.rearrange(SWAP_1).blend(r7, LANE_BIT_0);
+                // Scale 2: pairs (0,2), (1,3), (4,6), (5,7).
+                FloatVector u0 = t0.blend(t2.rearrange(SWAP_2), LANE_BIT_1);
+                FloatVector u2 = t0.rearrange(SWAP_2).blend(t2, LANE_BIT_1);
+                FloatVector u1 = t1.blend(t3.rearrange(SWAP_2), LANE_BIT_1);
+                FloatVector u3 = t1.rearrange(SWAP_2).blend(t3, LANE_BIT_1);
+                FloatVector u4 = t4.blend(t6.rearrange(SWAP_2), LANE_BIT_1);
+                FloatVector u6 = t4.rearrange(SWAP_2).blend(t6, LANE_BIT_1);
+                FloatVector u5 = t5.blend(t7.rearrange(SWAP_2), LANE_BIT_1);
+                FloatVector u7 = t5.rearrange(SWAP_2).blend(t7, LANE_BIT_1);
+                // Scale 4: pairs (0,4), (1,5), (2,6), (3,7); row i of the result is column k + i of the rows.
                 int at = k * 16 + jb;
-                u0.rearrange(HALF_LO, u4).intoArray(panel, at);
-                u1.rearrange(HALF_LO, u5).intoArray(panel, at + 16);
-                u2.rearrange(HALF_LO, u6).intoArray(panel, at + 32);
-                u3.rearrange(HALF_LO, u7).intoArray(panel, at + 48);
-                u0.rearrange(HALF_HI, u4).intoArray(panel, at + 64);
-                u1.rearrange(HALF_HI, u5).intoArray(panel, at + 80);
-                u2.rearrange(HALF_HI, u6).intoArray(panel, at + 96);
-                u3.rearrange(HALF_HI, u7).intoArray(panel, at + 112);
+                u0.blend(u4.rearrange(SWAP_4), LANE_BIT_2).intoArray(panel, at);
+                u1.blend(u5.rearrange(SWAP_4), LANE_BIT_2).intoArray(panel, at + 16);
+                u2.blend(u6.rearrange(SWAP_4), LANE_BIT_2).intoArray(panel, at + 32);
+                u3.blend(u7.rearrange(SWAP_4), LANE_BIT_2).intoArray(panel, at + 48);
+                u0.rearrange(SWAP_4).blend(u4, LANE_BIT_2).intoArray(panel, at + 64);
+                u1.rearrange(SWAP_4).blend(u5, LANE_BIT_2).intoArray(panel, at + 80);
+                u2.rearrange(SWAP_4).blend(u6, LANE_BIT_2).intoArray(panel, at + 96);
+                u3.rearrange(SWAP_4).blend(u7, LANE_BIT_2).intoArray(panel, at + 112);
             }
         }
     }
 
-    private static final VectorShuffle<Float> PAIR_LO = VectorShuffle.fromValues(F8, 0, 8, 1, 9, 4, 12, 5, 13);
-    private static final VectorShuffle<Float> PAIR_HI = VectorShuffle.fromValues(F8, 2, 10, 3, 11, 6, 14, 7, 15);
-    private static final VectorShuffle<Float> QUAD_LO = VectorShuffle.fromValues(F8, 0, 1, 8, 9, 4, 5, 12, 13);
-    private static final VectorShuffle<Float> QUAD_HI = VectorShuffle.fromValues(F8, 2, 3, 10, 11, 6, 7, 14, 15);
-    private static final VectorShuffle<Float> HALF_LO = VectorShuffle.fromValues(F8, 0, 1, 2, 3, 8, 9, 10, 11);
-    private static final VectorShuffle<Float> HALF_HI = VectorShuffle.fromValues(F8, 4, 5, 6, 7, 12, 13, 14, 15);
+    /** Lane l ↔ lane l xor 1, xor 2, xor 4. */
+    private static final VectorShuffle<Float> SWAP_1 = VectorShuffle.fromValues(F8, 1, 0, 3, 2, 5, 4, 7, 6);
+    private static final VectorShuffle<Float> SWAP_2 = VectorShuffle.fromValues(F8, 2, 3, 0, 1, 6, 7, 4, 5);
+    private static final VectorShuffle<Float> SWAP_4 = VectorShuffle.fromValues(F8, 4, 5, 6, 7, 0, 1, 2, 3);
+    /** The lanes whose index has bit 0, 1 or 2 set. */
+    private static final VectorMask<Float> LANE_BIT_0 = VectorMask.fromLong(F8, 0b1010_1010);
+    private static final VectorMask<Float> LANE_BIT_1 = VectorMask.fromLong(F8, 0b1100_1100);
+    private static final VectorMask<Float> LANE_BIT_2 = VectorMask.fromLong(F8, 0b1111_0000);
 
     /** {@code out = x / sqrt(mean(x²) + eps) * weight}. */
     public static void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] weight, int n, float eps) {
@@ -323,16 +332,21 @@ public final class CpuOps {
 
     /**
      * Rounds each lane to the nearest IEEE half (ties to even) and widens it back. Lanes in the half's normal
-     * range use integer rounding of the float's bits; subnormal, overflowing and NaN lanes (rare) go through
-     * the JDK's scalar conversion.
+     * range use integer rounding of the float's bits. Lanes below it (zero included: an attention accumulator
+     * starts at zero) round to the subnormal halves, the multiples of 2^-24: in [0.5, 1) a float's unit in the
+     * last place is 2^-24, so {@code |v| + 0.5} rounds |v| to that grid with ties to even (the parity of the
+     * multiple), as the conversion to half does, and subtracting 0.5 again is exact; the sign is put back. Both
+     * are computed for every lane and blended: a branch to a separate path for tiny lanes measured twice as slow
+     * (the vectors merged after it were boxed). Overflowing and NaN lanes (rare) go through the JDK's scalar
+     * conversion.
      */
     static FloatVector roundToHalf(FloatVector v) {
         IntVector bits = v.reinterpretAsInts();
         IntVector rounded = bits.add(0xFFF).add(bits.lanewise(VectorOperators.LSHR, 13).and(1)).and(~0x1FFF);
         FloatVector abs = v.abs();
-        VectorMask<Float> special = abs.compare(VectorOperators.LT, 0x1p-14f)
-                .or(abs.compare(VectorOperators.GE, 65520f)).or(v.test(VectorOperators.IS_NAN));
-        FloatVector out = rounded.reinterpretAsFloats();
+        FloatVector tiny = abs.add(0.5f).sub(0.5f).reinterpretAsInts().or(bits.and(0x8000_0000)).reinterpretAsFloats();
+        FloatVector out = rounded.reinterpretAsFloats().blend(tiny, abs.compare(VectorOperators.LT, 0x1p-14f));
+        VectorMask<Float> special = abs.compare(VectorOperators.GE, 65520f).or(v.test(VectorOperators.IS_NAN));
         if (special.anyTrue()) {
             float[] lanes = v.toArray();
             float[] fixed = out.toArray();

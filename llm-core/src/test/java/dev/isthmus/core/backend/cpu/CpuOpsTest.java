@@ -77,6 +77,39 @@ class CpuOpsTest {
         }
     }
 
+    @Test
+    void halfRoundingOfTinyValuesEqualsTheScalarConversionBitForBit() {
+        // Every tie and its neighbours on the subnormal half grid (multiples of 2^-25 up to 2^-14), both signs,
+        // zeros, and random magnitudes below 2^-14, eight lanes at a time through the accumulator.
+        java.util.List<Float> values = new java.util.ArrayList<>(java.util.List.of(0f, -0f, 0x1p-14f, -0x1p-14f));
+        for (int m = 0; m <= 2048; m++) {
+            int tie = Float.floatToIntBits(m * 0x1p-25f);
+            for (int d = -1; d <= 1; d++) {
+                float v = Float.intBitsToFloat(Math.max(0, tie + d));
+                values.add(v);
+                values.add(-v);
+            }
+        }
+        java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+        for (int i = 0; i < 20_000; i++) {
+            values.add(Float.intBitsToFloat(r.nextInt(Float.floatToIntBits(0x1p-14f))) * (r.nextBoolean() ? 1 : -1));
+        }
+        float[] y = new float[values.size() + 7];
+        for (int i = 0; i < values.size(); i++) {
+            y[i] = values.get(i);
+        }
+        float[] zeros = new float[y.length];
+        float[] expected = y.clone();
+        for (int i = 0; i < y.length; i++) {
+            expected[i] = Float.float16ToFloat(Float.floatToFloat16(y[i] + zeros[i] * 0f));
+        }
+        CpuOps.halfAccumulate(y, 0, 1f, 0f, zeros, 0, y.length);
+        for (int i = 0; i < y.length; i++) {
+            assertThat(Float.floatToIntBits(y[i])).as("half(%s)", Float.toHexString(expected[i]))
+                    .isEqualTo(Float.floatToIntBits(expected[i]));
+        }
+    }
+
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(ints = {8, 16, 64, 72, 2048, 172, 13})
     void transpose16EqualsTheScalarLayout(int cols) {
