@@ -1,0 +1,35 @@
+package dev.isthmus.quant;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.InputStream;
+import java.lang.classfile.ClassFile;
+import java.lang.classfile.ClassModel;
+import java.lang.classfile.MethodModel;
+import java.lang.classfile.attribute.CodeAttribute;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Group kernels that do all their vector work inside {@code dot} must stay above C2's {@code FreqInlineSize}
+ * (325 bytecodes), so that C2 compiles them on their own. Inlined into the backend's loop beside another
+ * format's kernel (every Q4_0 or IQ4_NL file's output matrix is Q6_K), Q4_0's kernel exhausted the node budget,
+ * its vectors were boxed across the calls left out, and decode ran 3.5 times slower. A refactoring that splits
+ * such a {@code dot} into small methods fails here, not only in a benchmark.
+ */
+class KernelInliningTest {
+    static final int FREQ_INLINE_SIZE = 325;
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(classes = {Q4_0RowGroups.class, IQ4_NLRowGroups.class})
+    void dotIsTooBigToInline(Class<?> kernel) throws Exception {
+        ClassModel model;
+        try (InputStream in = kernel.getResourceAsStream(kernel.getSimpleName() + ".class")) {
+            model = ClassFile.of().parse(in.readAllBytes());
+        }
+        MethodModel dot = model.methods().stream().filter(m -> m.methodName().equalsString("dot")).findFirst()
+                .orElseThrow();
+        int length = dot.findAttribute(java.lang.classfile.Attributes.code()).map(CodeAttribute::codeLength).orElseThrow();
+        assertThat(length).as("bytecodes of %s.dot", kernel.getSimpleName()).isGreaterThan(FREQ_INLINE_SIZE);
+    }
+}
