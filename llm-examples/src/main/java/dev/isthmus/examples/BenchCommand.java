@@ -92,8 +92,10 @@ final class BenchCommand implements Callable<Integer> {
             SplittableRandom random = new SplittableRandom(7);
             int vocab = m.config().vocabSize();
             int[] prompt = random.ints(promptTokens, 0, vocab).toArray();
-            // Warm-up: JIT compiles the kernels before anything is timed.
-            m.complete(prompt).maxNewTokens(8).ignoreEos(true).call();
+            // Warm-up, one untimed repetition of both tests (as llama-bench does): the JIT compiles the prompt and
+            // the decode kernels, at their final tier, before anything is timed.
+            m.nextTokenLogits(prompt);
+            m.complete(new int[] {prompt[0]}).maxNewTokens(genTokens).ignoreEos(true).call();
             for (int r = 0; r < reps; r++) {
                 long t0 = System.nanoTime();
                 m.nextTokenLogits(prompt);

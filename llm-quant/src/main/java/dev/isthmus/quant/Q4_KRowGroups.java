@@ -126,8 +126,9 @@ final class Q4_KRowGroups implements RowGroupLayout {
         // Σ M·dmin·d_x). They pass through memory between the two halves of the work, so that neither has to be
         // inlined here: vectors crossing a call that is not inlined would be boxed, and one method doing all of
         // it would exceed C2's node budget.
-        int[] s = new int[4 * ROWS];
-        float[] acc = new float[2 * ROWS];
+        KernelScratch scratch = KernelScratch.get();
+        int[] s = scratch.ints(4 * ROWS);
+        float[] acc = scratch.zeroedFloats(2 * ROWS);
         for (int b = 0; b < cols / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             int xb = xOffset / QK + b;
@@ -335,8 +336,8 @@ final class Q4_KRowGroups implements RowGroupLayout {
                 IntVector scale = j < 4 ? scaleLow : scaleHigh;
                 IntVector min = j < 4 ? minLow : minHigh;
                 int shift = 8 * (j % 4);
-                d.mul(IntLanes.toFloat(scale.lanewise(VectorOperators.LSHR, shift).and(0xFF))).intoArray(factors, 0);
-                dmin.mul(IntLanes.toFloat(min.lanewise(VectorOperators.LSHR, shift).and(0xFF))).intoArray(factors, ROWS);
+                d.mul(IntLanes.smallToFloat(scale.lanewise(VectorOperators.LSHR, shift).and(0xFF))).intoArray(factors, 0);
+                dmin.mul(IntLanes.smallToFloat(min.lanewise(VectorOperators.LSHR, shift).and(0xFF))).intoArray(factors, ROWS);
                 subBlockColumns(packed, block, j, factors, dst, dstOffset + (b * QK + 32 * j) * colStride, colStride);
             }
         }
@@ -353,7 +354,7 @@ final class Q4_KRowGroups implements RowGroupLayout {
                     ByteOrder.LITTLE_ENDIAN);
             for (int k = 0; k < 4; k++) {
                 IntVector level = strip.lanewise(VectorOperators.LSHR, 8 * k + nibble).and(0x0F);
-                IntLanes.toFloat(level).mul(dj).sub(mj).intoArray(dst, column + (4 * q + k) * colStride);
+                IntLanes.smallToFloat(level).mul(dj).sub(mj).intoArray(dst, column + (4 * q + k) * colStride);
             }
         }
     }

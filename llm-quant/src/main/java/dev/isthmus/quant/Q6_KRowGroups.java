@@ -114,8 +114,9 @@ final class Q6_KRowGroups implements RowGroupLayout {
         // s[8i..8i+8): lane i of every row's super-block sum; acc[8i..8i+8): A_i. Both pass through memory
         // between the halves of the work so that no vector crosses a call C2 may leave uninlined (it would be
         // boxed), and no one method exceeds C2's node budget.
-        int[] s = new int[8 * ROWS];
-        float[] acc = new float[8 * ROWS];
+        KernelScratch scratch = KernelScratch.get();
+        int[] s = scratch.ints(8 * ROWS);
+        float[] acc = scratch.zeroedFloats(8 * ROWS);
         for (int b = 0; b < cols / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             int xb = xOffset / QK + b;
