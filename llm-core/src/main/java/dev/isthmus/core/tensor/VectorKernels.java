@@ -22,6 +22,12 @@ final class VectorKernels {
     static final VectorSpecies<Byte> B = ByteVector.SPECIES_PREFERRED.withShape(
             VectorShape.forBitSize(F.vectorBitSize() / 4));
     private static final float TWO_POW_112 = 0x1p112f;
+    /**
+     * A half's five exponent bits where {@code (half << 16) >> 3} (arithmetic) puts them: all set for infinities
+     * and NaNs. The shifted form is also the float whose value × 2^112 is the half's, once bits 28–30 (copies of
+     * the sign) are cleared.
+     */
+    private static final int HALF_EXPONENT_SHIFTED = 0x0F80_0000;
 
     private VectorKernels() {
     }
@@ -168,10 +174,25 @@ final class VectorKernels {
             return dotF16Generic(data, offset, x, xOffset, count);
         }
         if (count % 8 == 0) {
+            // Finite halves widened without the per-vector check for infinities and NaNs (a compare and a test
+            // per eight weights): their exponent bits are gathered with a lane-wise max and checked once, and a
+            // row holding one is summed again with the exact widening. Same products, same order.
             FloatVector acc = FloatVector.zero(F);
+            IntVector exponents = IntVector.zero(I);
             for (int i = 0; i < count; i += 8) {
-                ShortVector h = ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN);
-                acc = f16ToFloat(h).fma(FloatVector.fromArray(F, x, xOffset + i), acc);
+                IntVector t = ((IntVector) ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16)
+                        .lanewise(VectorOperators.ASHR, 3);
+                exponents = exponents.max(t.and(HALF_EXPONENT_SHIFTED));
+                acc = t.and(0x8FFF_E000).reinterpretAsFloats().mul(TWO_POW_112)
+                        .fma(FloatVector.fromArray(F, x, xOffset + i), acc);
+            }
+            if (exponents.reduceLanes(VectorOperators.MAX) == HALF_EXPONENT_SHIFTED) {
+                acc = FloatVector.zero(F);
+                for (int i = 0; i < count; i += 8) {
+                    ShortVector h = ShortVector.fromMemorySegment(S, data, offset + 2L * i, ByteOrder.LITTLE_ENDIAN);
+                    acc = f16ToFloat(h).fma(FloatVector.fromArray(F, x, xOffset + i), acc);
+                }
             }
             return IntLanes.sumLanes(acc);
         }
