@@ -16,7 +16,7 @@ public record DecoderWeights(Tensor tokenEmbedding, Tensor positionEmbedding, fl
                       Tensor output, float[] ropeFreqs, List<LayerWeights> layers) {
 
     /** Every matrix the forward pass multiplies with (not the embeddings it looks rows up in), each once. */
-    List<Tensor> matrices() {
+    public List<Tensor> matrices() {
         List<Tensor> all = new ArrayList<>();
         for (LayerWeights w : layers) {
             for (Tensor t : new Tensor[] {w.wq(), w.wk(), w.wv(), w.wqkv(), w.wo(), w.ffnGate(), w.ffnUp(), w.ffnDown()}) {

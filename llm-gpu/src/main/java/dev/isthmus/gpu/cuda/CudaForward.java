@@ -80,7 +80,7 @@ final class CudaForward implements DeviceForward {
      */
     static CudaForward upload(CudaBackend backend, ModelConfig config, DecoderWeights w) {
         DeviceMemoryPlan plan = new DeviceMemoryPlan();
-        for (Tensor t : matrices(w)) {
+        for (Tensor t : w.matrices()) {
             rounding(t);
             plan.weight(t.name(), t.type(), t.dim(0), t.dim(1));
         }
@@ -96,19 +96,6 @@ final class CudaForward implements DeviceForward {
         }
         return new CudaForward(backend, config, w, List.copyOf(layers), up.vector(w.outputNorm()),
                 up.vector(w.outputNormBias()), up.matrix(w.output()));
-    }
-
-    private static List<Tensor> matrices(DecoderWeights w) {
-        List<Tensor> all = new ArrayList<>();
-        for (LayerWeights l : w.layers()) {
-            for (Tensor t : new Tensor[] {l.wq(), l.wk(), l.wv(), l.wqkv(), l.wo(), l.ffnGate(), l.ffnUp(), l.ffnDown()}) {
-                if (t != null) {
-                    all.add(t);
-                }
-            }
-        }
-        all.add(w.output());
-        return all;
     }
 
     private static DeviceRounding rounding(Tensor t) {
