@@ -3,7 +3,7 @@
 //
 // A "item" is 32 consecutive elements of a row: one block of Q4_0/Q8_0, one eighth of a Q4_K/Q6_K
 // super-block, or 32 plain F16/F32 values (fewer in the last item when a plain row is not a multiple
-// of 32). Kernels hand items to warp lanes, so every decoder works on exactly one item.
+// of 32). Decoders work on quads, four elements of an item (below).
 #pragma once
 
 #include <stdint.h>
@@ -61,52 +61,55 @@ ISTHMUS_HD float isthmus_f16_at(const uint8_t *p) {
     return isthmus_half_to_float(isthmus_u16(p));
 }
 
-// Elements of item `item` in a row of `cols` elements (32 except a short tail of a plain row).
-ISTHMUS_HD int isthmus_item_length(int item, int cols) {
-    int rest = cols - item * ISTHMUS_ITEM;
-    return rest < ISTHMUS_ITEM ? rest : ISTHMUS_ITEM;
+// A "quad" is 4 consecutive elements of an item, at element offset e = 0, 4, ..., 28 inside it. Kernels
+// hand quads to threads so that neighbouring threads read neighbouring bytes and activations; each decoder
+// below computes the same floats, with the same operations, as ggml's dequantize_row_* for those elements.
+#define ISTHMUS_QUAD 4
+#define ISTHMUS_QUADS_PER_ITEM (ISTHMUS_ITEM / ISTHMUS_QUAD)
+
+// Items per row of `cols` elements.
+ISTHMUS_HD int isthmus_items(int cols) {
+    return (cols + ISTHMUS_ITEM - 1) / ISTHMUS_ITEM;
 }
 
-ISTHMUS_HD int isthmus_decode_f32(const uint8_t *row, int item, int cols, float *w) {
-    int n = isthmus_item_length(item, cols);
-    const uint8_t *p = row + (size_t)item * ISTHMUS_ITEM * 4;
-    for (int j = 0; j < n; j++) {
+// Plain rows may end inside an item (cols not a multiple of 32): elements past the end decode as 0.
+ISTHMUS_HD void isthmus_quad_f32(const uint8_t *row, int item, int e, int cols, float *w) {
+    int first = item * ISTHMUS_ITEM + e;
+    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+        const uint8_t *p = row + (size_t)(first + i) * 4;
         union { uint32_t u; float f; } v;
-        v.u = (uint32_t)p[4 * j] | ((uint32_t)p[4 * j + 1] << 8) | ((uint32_t)p[4 * j + 2] << 16)
-              | ((uint32_t)p[4 * j + 3] << 24);
-        w[j] = v.f;
+        v.u = first + i < cols
+                  ? (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24)
+                  : 0u;
+        w[i] = v.f;
     }
-    return n;
 }
 
-ISTHMUS_HD int isthmus_decode_f16(const uint8_t *row, int item, int cols, float *w) {
-    int n = isthmus_item_length(item, cols);
-    const uint8_t *p = row + (size_t)item * ISTHMUS_ITEM * 2;
-    for (int j = 0; j < n; j++) {
-        w[j] = isthmus_f16_at(p + 2 * j);
+ISTHMUS_HD void isthmus_quad_f16(const uint8_t *row, int item, int e, int cols, float *w) {
+    int first = item * ISTHMUS_ITEM + e;
+    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+        w[i] = first + i < cols ? isthmus_f16_at(row + (size_t)(first + i) * 2) : 0.0f;
     }
-    return n;
 }
 
 // Q8_0: { half d; int8 qs[32]; } = 34 bytes; w = d * q.
-ISTHMUS_HD int isthmus_decode_q8_0(const uint8_t *row, int item, int cols, float *w) {
+ISTHMUS_HD void isthmus_quad_q8_0(const uint8_t *row, int item, int e, float *w) {
     const uint8_t *b = row + (size_t)item * 34;
     float d = isthmus_f16_at(b);
-    for (int j = 0; j < 32; j++) {
-        w[j] = d * (float)(int8_t)b[2 + j];
+    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+        w[i] = d * (float)(int8_t)b[2 + e + i];
     }
-    return 32;
 }
 
 // Q4_0: { half d; uint8 qs[16]; } = 18 bytes; low nibbles are elements 0..15, high nibbles 16..31.
-ISTHMUS_HD int isthmus_decode_q4_0(const uint8_t *row, int item, int cols, float *w) {
+ISTHMUS_HD void isthmus_quad_q4_0(const uint8_t *row, int item, int e, float *w) {
     const uint8_t *b = row + (size_t)item * 18;
     float d = isthmus_f16_at(b);
-    for (int j = 0; j < 16; j++) {
-        w[j] = d * (float)((b[2 + j] & 0x0f) - 8);
-        w[j + 16] = d * (float)((b[2 + j] >> 4) - 8);
+    const uint8_t *q = b + 2 + (e & 15);
+    int shift = e < 16 ? 0 : 4;
+    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+        w[i] = d * (float)(((q[i] >> shift) & 0x0f) - 8);
     }
-    return 32;
 }
 
 // The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K super-block (ggml's get_scale_min_k4).
@@ -122,7 +125,7 @@ ISTHMUS_HD void isthmus_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_
 
 // Q4_K: { half d; half dmin; uint8 scales[12]; uint8 qs[128]; } = 144 bytes, 256 elements.
 // Item k of the block is sub-block k: chunk k/2 of 64 elements, low (k even) or high nibbles.
-ISTHMUS_HD int isthmus_decode_q4_k(const uint8_t *row, int item, int cols, float *w) {
+ISTHMUS_HD void isthmus_quad_q4_k(const uint8_t *row, int item, int e, float *w) {
     const uint8_t *b = row + (size_t)(item >> 3) * 144;
     int k = item & 7;
     float d = isthmus_f16_at(b);
@@ -132,48 +135,43 @@ ISTHMUS_HD int isthmus_decode_q4_k(const uint8_t *row, int item, int cols, float
     isthmus_scale_min_k4(k, b + 4, &sc, &m);
     float d1 = d * (float)sc;
     float m1 = dmin * (float)m;
-    const uint8_t *q = b + 16 + 32 * (k >> 1);
+    const uint8_t *q = b + 16 + 32 * (k >> 1) + e;
     int shift = (k & 1) ? 4 : 0;
-    for (int l = 0; l < 32; l++) {
-        w[l] = d1 * (float)((q[l] >> shift) & 0x0f) - m1;
+    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+        w[i] = d1 * (float)((q[i] >> shift) & 0x0f) - m1;
     }
-    return 32;
 }
 
 // Q6_K: { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; half d; } = 210 bytes, 256 elements.
-// Item k: half n = k/4 of 128 elements, group g = k%4 of 32 inside it (ggml's dequantize_row_q6_K).
-ISTHMUS_HD int isthmus_decode_q6_k(const uint8_t *row, int item, int cols, float *w) {
+// Item k: half n = k/4 of 128 elements, group g = k%4 of 32 inside it (ggml's dequantize_row_q6_K);
+// elements l and l+16 of a group have different scales, so a quad (4-aligned) has one.
+ISTHMUS_HD void isthmus_quad_q6_k(const uint8_t *row, int item, int e, float *w) {
     const uint8_t *b = row + (size_t)(item >> 3) * 210;
     int k = item & 7;
     int n = k >> 2;
     int g = k & 3;
-    const uint8_t *ql = b + 64 * n + ((g & 1) ? 32 : 0);
-    const uint8_t *qh = b + 128 + 32 * n;
-    const int8_t *sc = (const int8_t *)(b + 192) + 8 * n + 2 * g;
+    const uint8_t *ql = b + 64 * n + ((g & 1) ? 32 : 0) + e;
+    const uint8_t *qh = b + 128 + 32 * n + e;
+    float scale = (float)((const int8_t *)(b + 192))[8 * n + 2 * g + e / 16];
     float d = isthmus_f16_at(b + 208);
     int lowShift = (g >= 2) ? 4 : 0;
     int highShift = 2 * g;
-    for (int l = 0; l < 32; l++) {
-        int q = (((ql[l] >> lowShift) & 0x0f) | (((qh[l] >> highShift) & 3) << 4)) - 32;
-        w[l] = d * (float)sc[l / 16] * (float)q;
+    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+        int q = (((ql[i] >> lowShift) & 0x0f) | (((qh[i] >> highShift) & 3) << 4)) - 32;
+        w[i] = d * scale * (float)q;
     }
-    return 32;
 }
 
-// Items per row of `cols` elements.
-ISTHMUS_HD int isthmus_items(int cols) {
-    return (cols + ISTHMUS_ITEM - 1) / ISTHMUS_ITEM;
-}
-
-// Decodes one item of any supported type; returns its length, or -1 for an unknown type.
-ISTHMUS_HD int isthmus_decode(int type, const uint8_t *row, int item, int cols, float *w) {
+// Decodes quad `e / 4` of item `item` of a row; TYPE is a compile-time constant in the kernels, so the
+// switch folds away there.
+ISTHMUS_HD bool isthmus_decode_quad(int type, const uint8_t *row, int item, int e, int cols, float *w) {
     switch (type) {
-        case ISTHMUS_F32: return isthmus_decode_f32(row, item, cols, w);
-        case ISTHMUS_F16: return isthmus_decode_f16(row, item, cols, w);
-        case ISTHMUS_Q4_0: return isthmus_decode_q4_0(row, item, cols, w);
-        case ISTHMUS_Q8_0: return isthmus_decode_q8_0(row, item, cols, w);
-        case ISTHMUS_Q4_K: return isthmus_decode_q4_k(row, item, cols, w);
-        case ISTHMUS_Q6_K: return isthmus_decode_q6_k(row, item, cols, w);
-        default: return -1;
+        case ISTHMUS_F32: isthmus_quad_f32(row, item, e, cols, w); return true;
+        case ISTHMUS_F16: isthmus_quad_f16(row, item, e, cols, w); return true;
+        case ISTHMUS_Q4_0: isthmus_quad_q4_0(row, item, e, w); return true;
+        case ISTHMUS_Q8_0: isthmus_quad_q8_0(row, item, e, w); return true;
+        case ISTHMUS_Q4_K: isthmus_quad_q4_k(row, item, e, w); return true;
+        case ISTHMUS_Q6_K: isthmus_quad_q6_k(row, item, e, w); return true;
+        default: return false;
     }
 }

@@ -69,71 +69,6 @@ __device__ __forceinline__ float isthmus_round_half(float f) {
     return isthmus_half_to_float(isthmus_float_to_half(f));
 }
 
-// One warp per weight row; lanes stride over the row's 32-element items, decode each once and use it
-// for NT activation vectors. NT = 1 is the decode (matvec) path, NT = 8 the prefill path: a larger tile
-// reads the weights fewer times but holds more accumulators.
-template <int TYPE, int NT>
-__device__ __forceinline__ void mul_mat(const uint8_t *__restrict__ w, long long rowBytes,
-                                        const float *__restrict__ x, float *__restrict__ y,
-                                        int rows, int cols, int batch) {
-    int warpsPerBlock = blockDim.x / WARP;
-    int row = blockIdx.x * warpsPerBlock + threadIdx.x / WARP;
-    int lane = threadIdx.x % WARP;
-    int t0 = blockIdx.y * NT;
-    if (row >= rows || t0 >= batch) {
-        return;
-    }
-    int nt = min(NT, batch - t0);
-    const uint8_t *r = w + (size_t)row * rowBytes;
-    const float *xt = x + (size_t)t0 * cols;
-    float acc[NT];
-#pragma unroll
-    for (int t = 0; t < NT; t++) {
-        acc[t] = 0.0f;
-    }
-    int items = isthmus_items(cols);
-    float v[ISTHMUS_ITEM];
-    for (int it = lane; it < items; it += WARP) {
-        int n = isthmus_decode(TYPE, r, it, cols, v);
-        int base = it * ISTHMUS_ITEM;
-#pragma unroll
-        for (int t = 0; t < NT; t++) {
-            if (t < nt) {
-                const float *xv = xt + (size_t)t * cols + base;
-                float s = 0.0f;
-                for (int j = 0; j < n; j++) {
-                    s += v[j] * xv[j];
-                }
-                acc[t] += s;
-            }
-        }
-    }
-#pragma unroll
-    for (int t = 0; t < NT; t++) {
-        float s = warp_sum(acc[t]);
-        if (lane == 0 && t < nt) {
-            y[(size_t)(t0 + t) * rows + row] = s;
-        }
-    }
-}
-
-#define ISTHMUS_MUL_MAT(name, TYPE)                                                                       \
-    extern "C" __global__ void matvec_##name(const uint8_t *w, long long rowBytes, const float *x,        \
-                                             float *y, int rows, int cols, int batch) {                   \
-        mul_mat<TYPE, 1>(w, rowBytes, x, y, rows, cols, batch);                                            \
-    }                                                                                                      \
-    extern "C" __global__ void matmul_##name(const uint8_t *w, long long rowBytes, const float *x,        \
-                                             float *y, int rows, int cols, int batch) {                   \
-        mul_mat<TYPE, 8>(w, rowBytes, x, y, rows, cols, batch);                                            \
-    }
-
-ISTHMUS_MUL_MAT(f32, ISTHMUS_F32)
-ISTHMUS_MUL_MAT(f16, ISTHMUS_F16)
-ISTHMUS_MUL_MAT(q4_0, ISTHMUS_Q4_0)
-ISTHMUS_MUL_MAT(q8_0, ISTHMUS_Q8_0)
-ISTHMUS_MUL_MAT(q4_k, ISTHMUS_Q4_K)
-ISTHMUS_MUL_MAT(q6_k, ISTHMUS_Q6_K)
-
 // Sum of a block's values, the result visible to all threads. `scratch` holds one float per warp.
 __device__ float block_sum(float v, float *scratch) {
     int lane = threadIdx.x % WARP;
@@ -170,6 +105,167 @@ __device__ float block_max(float v, float *scratch) {
     }
     return m;
 }
+
+// Rows of plain (F32/F16) weights can end inside an item; block formats always hold whole items.
+#define ISTHMUS_PLAIN(TYPE) ((TYPE) == ISTHMUS_F32 || (TYPE) == ISTHMUS_F16)
+
+// Decode (one activation vector): one block per weight row. Threads take consecutive quads, so a warp
+// reads four neighbouring items of weights and 128 neighbouring activations per step, both coalesced,
+// and a row needs few steps: decode is bound by memory latency, not arithmetic.
+template <int TYPE>
+__device__ __forceinline__ void mat_vec(const uint8_t *__restrict__ w, long long rowBytes,
+                                        const float *__restrict__ x, float *__restrict__ y, int cols) {
+    __shared__ float partial[32];
+    int row = blockIdx.x;
+    const uint8_t *r = w + (size_t)row * rowBytes;
+    int quads = isthmus_items(cols) * ISTHMUS_QUADS_PER_ITEM;
+    float acc = 0.0f;
+#pragma unroll 4
+    for (int q = threadIdx.x; q < quads; q += blockDim.x) {
+        int item = q / ISTHMUS_QUADS_PER_ITEM;
+        int e = (q % ISTHMUS_QUADS_PER_ITEM) * ISTHMUS_QUAD;
+        float v[ISTHMUS_QUAD];
+        isthmus_decode_quad(TYPE, r, item, e, cols, v);
+        int base = item * ISTHMUS_ITEM + e;
+#pragma unroll
+        for (int i = 0; i < ISTHMUS_QUAD; i++) {
+            if (!ISTHMUS_PLAIN(TYPE) || base + i < cols) {
+                acc += v[i] * x[base + i];
+            }
+        }
+    }
+    float total = block_sum(acc, partial);
+    if (threadIdx.x == 0) {
+        y[row] = total;
+    }
+}
+
+// Prefill (several activation vectors): a block computes a tile of MM_ROWS weight rows x MM_TOKENS tokens.
+// Per item (32 columns) it decodes the weights once into shared memory and stages the activations there,
+// then each thread accumulates a 4 x 4 sub-tile, so every decoded weight serves 64 tokens from registers.
+// Small matrices make too few tiles to fill the GPU, so the columns can be split in `splits` ranges
+// (grid y = token tiles x splits): split s > 0 writes its partial sums to partial + (s - 1) * batch * rows
+// and sum_splits adds them to y in order, so results do not depend on scheduling.
+#define MM_ROWS 32
+#define MM_TOKENS 64
+#define MM_THREADS 128
+#define MM_SUB 4
+
+template <int TYPE>
+__device__ __forceinline__ void mat_mul(const uint8_t *__restrict__ w, long long rowBytes,
+                                        const float *__restrict__ x, float *__restrict__ y,
+                                        int rows, int cols, int batch, int splits,
+                                        float *partial) {
+    // +4 keeps each row of the tiles 16-byte aligned for vector loads.
+    __shared__ __align__(16) float ws[ISTHMUS_ITEM][MM_ROWS + 4];
+    __shared__ __align__(16) float xs[ISTHMUS_ITEM][MM_TOKENS + 4];
+    int tid = threadIdx.x;
+    int tiles = (batch + MM_TOKENS - 1) / MM_TOKENS;
+    int split = blockIdx.y / tiles;
+    int row0 = blockIdx.x * MM_ROWS;
+    int tok0 = (blockIdx.y % tiles) * MM_TOKENS;
+    int subRow = (tid % (MM_ROWS / MM_SUB)) * MM_SUB;
+    int subTok = (tid / (MM_ROWS / MM_SUB)) * MM_SUB;
+    float acc[MM_SUB][MM_SUB];
+#pragma unroll
+    for (int i = 0; i < MM_SUB; i++) {
+#pragma unroll
+        for (int j = 0; j < MM_SUB; j++) {
+            acc[i][j] = 0.0f;
+        }
+    }
+    int items = isthmus_items(cols);
+    int perSplit = (items + splits - 1) / splits;
+    int firstItem = split * perSplit;
+    int endItem = min(items, firstItem + perSplit);
+    if (split > 0) {
+        y = partial + (size_t)(split - 1) * batch * rows;
+    }
+    for (int it = firstItem; it < endItem; it++) {
+#pragma unroll
+        for (int s = 0; s < MM_ROWS * ISTHMUS_QUADS_PER_ITEM / MM_THREADS; s++) {
+            int q = tid + s * MM_THREADS;
+            int r = q / ISTHMUS_QUADS_PER_ITEM;
+            int e = (q % ISTHMUS_QUADS_PER_ITEM) * ISTHMUS_QUAD;
+            float v[ISTHMUS_QUAD] = {0.0f, 0.0f, 0.0f, 0.0f};
+            if (row0 + r < rows) {
+                isthmus_decode_quad(TYPE, w + (size_t)(row0 + r) * rowBytes, it, e, cols, v);
+            }
+#pragma unroll
+            for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                ws[e + i][r] = v[i];
+            }
+        }
+#pragma unroll
+        for (int s = 0; s < MM_TOKENS * ISTHMUS_ITEM / MM_THREADS; s++) {
+            int idx = tid + s * MM_THREADS;
+            int t = idx / ISTHMUS_ITEM;
+            int k = idx % ISTHMUS_ITEM;
+            int col = it * ISTHMUS_ITEM + k;
+            xs[k][t] = (tok0 + t < batch && col < cols) ? x[(size_t)(tok0 + t) * cols + col] : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll 8
+        for (int k = 0; k < ISTHMUS_ITEM; k++) {
+            float a[MM_SUB];
+            float b[MM_SUB];
+#pragma unroll
+            for (int i = 0; i < MM_SUB; i++) {
+                a[i] = ws[k][subRow + i];
+                b[i] = xs[k][subTok + i];
+            }
+#pragma unroll
+            for (int i = 0; i < MM_SUB; i++) {
+#pragma unroll
+                for (int j = 0; j < MM_SUB; j++) {
+                    acc[i][j] += a[i] * b[j];
+                }
+            }
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int j = 0; j < MM_SUB; j++) {
+        int t = tok0 + subTok + j;
+#pragma unroll
+        for (int i = 0; i < MM_SUB; i++) {
+            int r = row0 + subRow + i;
+            if (t < batch && r < rows) {
+                y[(size_t)t * rows + r] = acc[i][j];
+            }
+        }
+    }
+}
+
+#define ISTHMUS_MUL_MAT(name, TYPE)                                                                       \
+    extern "C" __global__ void matvec_##name(const uint8_t *w, long long rowBytes, const float *x,        \
+                                             float *y, int rows, int cols, int batch) {                   \
+        mat_vec<TYPE>(w, rowBytes, x, y, cols);                                                            \
+    }                                                                                                      \
+    extern "C" __global__ void __launch_bounds__(MM_THREADS)                                               \
+        matmul_##name(const uint8_t *w, long long rowBytes, const float *x, float *y, int rows, int cols, \
+                      int batch, int splits, float *partial) {                                             \
+        mat_mul<TYPE>(w, rowBytes, x, y, rows, cols, batch, splits, partial);                              \
+    }
+
+// y[i] += the partial sums of splits 1 .. splits - 1, in that order (see mat_mul); n = batch * rows.
+extern "C" __global__ void sum_splits(float *y, const float *partial, int n, int splits) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        float total = y[i];
+        for (int s = 1; s < splits; s++) {
+            total += partial[(size_t)(s - 1) * n + i];
+        }
+        y[i] = total;
+    }
+}
+
+ISTHMUS_MUL_MAT(f32, ISTHMUS_F32)
+ISTHMUS_MUL_MAT(f16, ISTHMUS_F16)
+ISTHMUS_MUL_MAT(q4_0, ISTHMUS_Q4_0)
+ISTHMUS_MUL_MAT(q8_0, ISTHMUS_Q8_0)
+ISTHMUS_MUL_MAT(q4_k, ISTHMUS_Q4_K)
+ISTHMUS_MUL_MAT(q6_k, ISTHMUS_Q6_K)
 
 // out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, one block per row r of n floats.
 extern "C" __global__ void rms_norm(float *out, const float *x, const float *weight, int n, float eps) {
@@ -401,54 +497,72 @@ extern "C" __global__ void round_bf16(float *dst, const float *src, int n) {
     }
 }
 
-// dst = src through 32-element Q8_0 blocks (scale 127/amax, nearest-even), one thread per block; n is a
-// multiple of 32 (Q4_0, Q8_0 and the other 32-element formats).
+// dst = src through 32-element Q8_0 blocks (scale 127/amax, nearest-even), one warp per block, one thread
+// per element; n is a multiple of 32 (Q4_0, Q8_0 and the other 32-element formats). In place is allowed.
 extern "C" __global__ void round_q8_0(float *dst, const float *src, int n) {
-    int b = blockIdx.x * blockDim.x + threadIdx.x;
-    if (b >= n / 32) {
-        return;
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) {
+        return; // whole warps, as n is a multiple of 32
     }
-    const float *s = src + (size_t)b * 32;
-    float *d = dst + (size_t)b * 32;
-    float amax = 0.0f;
-    for (int j = 0; j < 32; j++) {
-        amax = fmaxf(amax, fabsf(s[j]));
+    float v = src[i];
+    float amax = fabsf(v);
+    for (int o = WARP / 2; o > 0; o >>= 1) {
+        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
     }
     float scale = isthmus_round_half(amax / 127.0f);
     float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    for (int j = 0; j < 32; j++) {
-        d[j] = scale * rintf(s[j] * id);
-    }
+    dst[i] = scale * rintf(v * id);
 }
 
-// dst = src through 256-element Q8_K blocks (quantize_row_q8_K_ref: scale -127/max of the largest
-// magnitude, float scale), one thread per block; n is a multiple of 256 (k-quants).
+// dst = src through 256-element Q8_K blocks (quantize_row_q8_K_ref: scale -127/max, where max is the first
+// element of the largest magnitude, float scale), one warp per block, lane l holding elements l + 32 i;
+// n is a multiple of 256 (k-quants). In place is allowed.
+#define Q8K_PER_LANE 8
 extern "C" __global__ void round_q8_k(float *dst, const float *src, int n) {
-    int b = blockIdx.x * blockDim.x + threadIdx.x;
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    int b = t / WARP;
+    int lane = t % WARP;
     if (b >= n / 256) {
-        return;
+        return; // the whole warp
     }
     const float *s = src + (size_t)b * 256;
     float *d = dst + (size_t)b * 256;
-    float max = 0.0f;
+    float v[Q8K_PER_LANE];
     float amax = 0.0f;
-    for (int j = 0; j < 256; j++) {
-        float ax = fabsf(s[j]);
+    float max = 0.0f;
+    int at = 256; // index of max; ties go to the lowest, as in the sequential scan
+#pragma unroll
+    for (int i = 0; i < Q8K_PER_LANE; i++) {
+        v[i] = s[lane + WARP * i];
+        float ax = fabsf(v[i]);
         if (ax > amax) {
             amax = ax;
-            max = s[j];
+            max = v[i];
+            at = lane + WARP * i;
+        }
+    }
+    for (int o = WARP / 2; o > 0; o >>= 1) {
+        float otherAmax = __shfl_xor_sync(0xffffffffu, amax, o);
+        float otherMax = __shfl_xor_sync(0xffffffffu, max, o);
+        int otherAt = __shfl_xor_sync(0xffffffffu, at, o);
+        if (otherAmax > amax || (otherAmax == amax && otherAt < at)) {
+            amax = otherAmax;
+            max = otherMax;
+            at = otherAt;
         }
     }
     if (amax == 0.0f) {
-        for (int j = 0; j < 256; j++) {
-            d[j] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < Q8K_PER_LANE; i++) {
+            d[lane + WARP * i] = 0.0f;
         }
         return;
     }
     float iscale = -127.0f / max;
     float scale = 1.0f / iscale;
-    for (int j = 0; j < 256; j++) {
-        int q = min(127, (int)rintf(iscale * s[j]));
-        d[j] = scale * (float)q;
+#pragma unroll
+    for (int i = 0; i < Q8K_PER_LANE; i++) {
+        int q = min(127, (int)rintf(iscale * v[i]));
+        d[lane + WARP * i] = scale * (float)q;
     }
 }

@@ -1,5 +1,5 @@
 // Host build of the kernels' block decoders (src/main/cuda/dequant.cuh), for DecodeLayoutTest: decodes
-// every item of every row exactly as mul_mat in kernels.cu does, so the GGUF layouts the GPU reads are
+// every quad of every row exactly as mat_vec and mat_mul in kernels.cu do, so the GGUF layouts the GPU reads are
 // checked against llm-quant's Java formats on machines without a GPU.
 //
 // Input file: int32 type, int32 rows, int32 cols, int64 rowBytes (little-endian), then the rows.
@@ -33,17 +33,21 @@ int main(int argc, char **argv) {
     }
     std::fclose(in);
     std::vector<float> out((size_t)rows * cols);
-    float w[ISTHMUS_ITEM];
+    float w[ISTHMUS_QUAD];
     for (int r = 0; r < rows; r++) {
         const uint8_t *row = data.data() + (size_t)r * rowBytes;
         for (int it = 0; it < isthmus_items(cols); it++) {
-            int n = isthmus_decode(type, row, it, cols, w);
-            if (n < 0) {
-                std::fprintf(stderr, "unknown type %d\n", type);
-                return 1;
-            }
-            for (int j = 0; j < n; j++) {
-                out[(size_t)r * cols + it * ISTHMUS_ITEM + j] = w[j];
+            for (int e = 0; e < ISTHMUS_ITEM; e += ISTHMUS_QUAD) {
+                if (!isthmus_decode_quad(type, row, it, e, cols, w)) {
+                    std::fprintf(stderr, "unknown type %d\n", type);
+                    return 1;
+                }
+                for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                    int col = it * ISTHMUS_ITEM + e + i;
+                    if (col < cols) {
+                        out[(size_t)r * cols + col] = w[i];
+                    }
+                }
             }
         }
     }

@@ -35,6 +35,7 @@
 // Blocks run one at a time, so block-shared memory can be one static array (a kernel using
 // `extern __shared__` dynamic shared memory fails to compile here: that is not emulated).
 #define __shared__ static
+#define __align__(n) __attribute__((aligned(n)))
 
 struct uint3 {
     unsigned int x, y, z;

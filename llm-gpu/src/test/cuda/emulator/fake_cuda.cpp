@@ -130,6 +130,7 @@ static const isthmus_emu::Kernel KERNELS[] = {
     EMULATED(round_bf16)
     EMULATED(round_q8_0)
     EMULATED(round_q8_k)
+    EMULATED(sum_splits)
 };
 
 // The emulator's own test kernels (selftest_kernels.cu), found in modules whose PTX text names them.

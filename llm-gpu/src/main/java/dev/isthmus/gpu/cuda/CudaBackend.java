@@ -174,8 +174,12 @@ public final class CudaBackend implements Backend {
         MemorySegment.copy(input, 0, hostX, ValueLayout.JAVA_FLOAT, 0, batch * cols);
         context.upload(hostX, deviceX, 0, xBytes);
         LaunchPlanner.Launch launch = LaunchPlanner.mulMat(w.format().device(), rows, batch);
-        context.launch(launch.kernel(), launch.config(), new KernelArgs().pointer(w.buffer()).i64(w.rowBytes())
-                .pointer(deviceX).pointer(deviceY).i32(rows).i32(cols).i32(batch));
+        KernelArgs args = new KernelArgs().pointer(w.buffer()).i64(w.rowBytes()).pointer(deviceX).pointer(deviceY)
+                .i32(rows).i32(cols).i32(batch);
+        if (batch > 1) {
+            args.i32(1).pointer(0L); // unsplit: no partial sums
+        }
+        context.launch(launch.kernel(), launch.config(), args);
         context.download(deviceY, hostY, yBytes);
         MemorySegment.copy(hostY, ValueLayout.JAVA_FLOAT, 0, out, 0, batch * rows);
     }

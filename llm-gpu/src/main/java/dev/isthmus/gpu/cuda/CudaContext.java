@@ -24,6 +24,8 @@ import java.util.Set;
  * }</pre>
  */
 final class CudaContext implements AutoCloseable {
+    /** Room for 64 kernel arguments (a pointer and an 8-byte slot each). */
+    private static final long LAUNCH_SCRATCH_BYTES = 1024;
     private final CudaDevice device;
     private final MemorySegment context;
     private final Set<DeviceBuffer> buffers = new LinkedHashSet<>();
@@ -31,6 +33,9 @@ final class CudaContext implements AutoCloseable {
     private final Map<String, MemorySegment> functions = new HashMap<>();
     private MemorySegment module = MemorySegment.NULL;
     private boolean open = true;
+    /** Kernel arguments of the launch in progress: reused, as the driver copies them at launch. */
+    private final Arena launchArena = Arena.ofShared();
+    private final MemorySegment launchScratch = launchArena.allocate(LAUNCH_SCRATCH_BYTES, 8);
 
     private CudaContext(CudaDevice device, MemorySegment context) {
         this.device = device;
@@ -158,9 +163,10 @@ final class CudaContext implements AutoCloseable {
     /** Launches {@code kernel} on the default stream; errors inside the kernel surface at the next sync. */
     void launch(String kernel, LaunchConfig c, KernelArgs args) {
         MemorySegment f = function(kernel);
-        try (Arena arena = Arena.ofConfined()) {
-            Cuda.check(CuDriver.cuLaunchKernel(f, c.gridX(), c.gridY(), 1, c.blockX(), 1, 1, c.sharedBytes(),
-                    MemorySegment.NULL, args.build(arena), MemorySegment.NULL), "cuLaunchKernel", kernel + " " + c);
+        int rc = CuDriver.cuLaunchKernel(f, c.gridX(), c.gridY(), 1, c.blockX(), 1, 1, c.sharedBytes(),
+                MemorySegment.NULL, args.write(launchScratch), MemorySegment.NULL);
+        if (rc != CuDriver.CUDA_SUCCESS()) {
+            Cuda.check(rc, "cuLaunchKernel", kernel + " " + c);
         }
     }
 
@@ -200,6 +206,7 @@ final class CudaContext implements AutoCloseable {
             }
         }
         open = false;
+        launchArena.close();
         int rc = CuDriver.cuDevicePrimaryCtxRelease_v2(device.ordinal());
         if (first == null && rc != CuDriver.CUDA_SUCCESS()) {
             first = new CudaException("cuDevicePrimaryCtxRelease_v2", rc, "releasing the context failed: " + Cuda.describe(rc));

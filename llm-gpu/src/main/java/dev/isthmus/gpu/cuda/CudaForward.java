@@ -6,6 +6,7 @@ import dev.isthmus.core.model.DeviceForward;
 import dev.isthmus.core.model.Family;
 import dev.isthmus.core.model.LayerWeights;
 import dev.isthmus.core.model.ModelConfig;
+import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.ValueLayout;
@@ -380,9 +381,22 @@ final class CudaForward implements DeviceForward {
             context.launch(r.kernel(), r.config(), new KernelArgs().pointer(ws.rounded).pointer(x).i32(n * m.cols()));
             input = ws.rounded.address();
         }
-        LaunchPlanner.Launch l = LaunchPlanner.mulMat(m.weight().format().device(), m.rows(), n);
-        context.launch(l.kernel(), l.config(), new KernelArgs().pointer(m.weight().buffer()).i64(m.weight().rowBytes())
-                .pointer(input).pointer(y).i32(m.rows()).i32(m.cols()).i32(n));
+        GgmlType type = m.weight().format().device();
+        KernelArgs args = new KernelArgs().pointer(m.weight().buffer()).i64(m.weight().rowBytes())
+                .pointer(input).pointer(y).i32(m.rows()).i32(m.cols()).i32(n);
+        if (n == 1) {
+            LaunchPlanner.Launch l = LaunchPlanner.mulMat(type, m.rows(), 1);
+            context.launch(l.kernel(), l.config(), args);
+            return;
+        }
+        int splits = LaunchPlanner.splits(m.rows(), m.cols(), n, context.device().multiprocessors(),
+                ws.partial.bytes() / Float.BYTES);
+        LaunchPlanner.Launch l = LaunchPlanner.mulMat(type, m.rows(), n, splits);
+        context.launch(l.kernel(), l.config(), args.i32(splits).pointer(ws.partial));
+        if (splits > 1) {
+            context.launch("sum_splits", LaunchPlanner.elementwise(n * m.rows()), new KernelArgs().pointer(y)
+                    .pointer(ws.partial).i32(n * m.rows()).i32(splits));
+        }
     }
 
     private void addBias(long x, DeviceBuffer bias, int width, int n) {

@@ -16,22 +16,24 @@ import java.util.Optional;
  */
 public enum DeviceRounding {
     /** Used as they are (F32 weights). */
-    NONE(null, 1),
+    NONE(null, 1, 1),
     /** To half precision (F16 weights). */
-    F16("round_f16", 1),
+    F16("round_f16", 1, 1),
     /** To bfloat16 (BF16 weights). */
-    BF16("round_bf16", 1),
-    /** Through 32-element Q8_0 blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL). */
-    Q8_0("round_q8_0", 32),
-    /** Through 256-element Q8_K blocks (the k-quants and IQ4_XS). */
-    Q8_K("round_q8_k", 256);
+    BF16("round_bf16", 1, 1),
+    /** Through 32-element Q8_0 blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL): a warp per block. */
+    Q8_0("round_q8_0", 32, 1),
+    /** Through 256-element Q8_K blocks (the k-quants and IQ4_XS): a warp per block, 8 elements a lane. */
+    Q8_K("round_q8_k", 256, 8);
 
     private final String kernel;
     private final int block;
+    private final int elementsPerThread;
 
-    DeviceRounding(String kernel, int block) {
+    DeviceRounding(String kernel, int block, int elementsPerThread) {
         this.kernel = kernel;
         this.block = block;
+        this.elementsPerThread = elementsPerThread;
     }
 
     /** The kernel in kernels.cu, {@code (float *dst, const float *src, int n)}. */
@@ -39,9 +41,14 @@ public enum DeviceRounding {
         return kernel;
     }
 
-    /** Elements one kernel thread rounds together. */
+    /** Elements rounded together (one scale): the activation count must be a multiple. */
     int block() {
         return block;
+    }
+
+    /** Elements each kernel thread rounds; the launch has {@code n / elementsPerThread()} threads. */
+    int elementsPerThread() {
+        return elementsPerThread;
     }
 
     /**

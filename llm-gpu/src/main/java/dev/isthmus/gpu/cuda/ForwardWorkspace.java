@@ -33,6 +33,8 @@ final class ForwardWorkspace {
     final DeviceBuffer cos;
     final DeviceBuffer sin;
     final DeviceBuffer logits;
+    /** Partial sums of split prefill products (LaunchPlanner#splits). */
+    final DeviceBuffer partial;
     private final CudaContext context;
     private final List<DeviceBuffer> all = new ArrayList<>();
 
@@ -57,6 +59,12 @@ final class ForwardWorkspace {
         cos = floats(batch * Math.max(1, c.ropeDims() / 2), "rope cos");
         sin = floats(batch * Math.max(1, c.ropeDims() / 2), "rope sin");
         logits = floats((long) batch * c.vocabSize(), "logits");
+        partial = floats(partialFloats(c, batch), "split partial sums");
+    }
+
+    /** Room for the partial sums of a few column ranges of the widest product of a batch. */
+    static long partialFloats(ModelConfig c, int batch) {
+        return 2L * batch * Math.max(Math.max(c.dim(), c.qDim()), c.ffnDim());
     }
 
     boolean fits(int n, int capacity) {

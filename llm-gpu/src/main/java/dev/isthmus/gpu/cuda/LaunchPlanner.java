@@ -5,19 +5,29 @@ import java.util.Locale;
 
 /**
  * Chooses the kernel and launch shape for each operation. Pure arithmetic, so it is tested without a GPU;
- * the constants mirror kernels.cu (one warp per weight row, 8 tokens per prefill tile).
+ * the constants mirror kernels.cu (decode: one block per weight row; prefill: tiles of 32 rows x 64 tokens).
  *
  * <pre>{@code
  * LaunchPlanner.Launch l = LaunchPlanner.mulMat(GgmlType.Q4_K, 4096, 1);
- * // l.kernel() = "matvec_q4_k", l.config() = 1024 blocks of 128 threads
+ * // l.kernel() = "matvec_q4_k", l.config() = 4096 blocks of 128 threads
  * }</pre>
  */
 public final class LaunchPlanner {
     static final int WARP = 32;
-    /** Warps (= weight rows) per block of the matmul kernels. */
-    static final int ROWS_PER_BLOCK = 4;
-    /** Tokens per block of the prefill kernels ({@code matmul_*}, NT in kernels.cu). */
-    static final int TOKENS_PER_TILE = 8;
+    /** Weight rows per block of the prefill kernels ({@code matmul_*}, MM_ROWS in kernels.cu). */
+    static final int TILE_ROWS = 32;
+    /** Tokens per block of the prefill kernels (MM_TOKENS in kernels.cu). */
+    static final int TILE_TOKENS = 64;
+    /** Threads per block of the prefill kernels (MM_THREADS in kernels.cu, a 4 x 4 sub-tile each). */
+    static final int TILE_THREADS = 128;
+    /** Threads per block (= one weight row) of the decode kernels. */
+    static final int ROW_VECTOR_THREADS = 128;
+    /** Prefill blocks wanted per multiprocessor: several, so one block's loads overlap another's arithmetic. */
+    static final int BLOCKS_PER_MULTIPROCESSOR = 4;
+    /** Fewest 32-column items a split of a prefill product covers, so splitting does not outweigh its gain. */
+    static final int MIN_SPLIT_ITEMS = 4;
+    /** Most column ranges a prefill product is split into. */
+    static final int MAX_SPLITS = 16;
     /** Threads per block of the row-wise kernels (norm, softmax, attention). */
     static final int ROW_THREADS = 256;
     /** Threads per block of element-wise kernels. */
@@ -32,9 +42,32 @@ public final class LaunchPlanner {
 
     /**
      * The multiplication of a {@code rows}-row weight matrix of {@code type} (one the device multiplies:
-     * see {@link DeviceFormat#isNative}) with {@code batch} activation vectors.
+     * see {@link DeviceFormat#isNative}) with {@code batch} activation vectors, unsplit.
      */
     public static Launch mulMat(GgmlType type, int rows, int batch) {
+        return mulMat(type, rows, batch, 1);
+    }
+
+    /**
+     * In how many column ranges to split a prefill product (see mat_mul in kernels.cu) so that it makes
+     * {@link #BLOCKS_PER_MULTIPROCESSOR} blocks per multiprocessor: small matrices make too few tiles. Each
+     * range covers at least {@link #MIN_SPLIT_ITEMS} items, and the partial sums of ranges after the first
+     * must fit {@code partialFloats}. Decode ({@code batch == 1}) is never split.
+     */
+    public static int splits(int rows, int cols, int batch, int multiprocessors, long partialFloats) {
+        if (batch == 1) {
+            return 1;
+        }
+        long tiles = (long) ceilDiv(rows, TILE_ROWS) * ceilDiv(batch, TILE_TOKENS);
+        long wanted = Math.ceilDiv((long) BLOCKS_PER_MULTIPROCESSOR * multiprocessors, tiles);
+        long byItems = Math.ceilDiv(cols, WARP) / MIN_SPLIT_ITEMS;
+        long byScratch = 1 + partialFloats / ((long) batch * rows);
+        long splits = Math.min(Math.min(wanted, byItems), Math.min(byScratch, MAX_SPLITS));
+        return (int) Math.max(1, splits);
+    }
+
+    /** As {@link #mulMat(GgmlType, int, int)}, prefill split in {@code splits} column ranges. */
+    public static Launch mulMat(GgmlType type, int rows, int batch, int splits) {
         if (!DeviceFormat.isNative(type)) {
             throw new IllegalArgumentException("no CUDA kernel multiplies " + type + "; convert it with DeviceFormat first");
         }
@@ -42,16 +75,19 @@ public final class LaunchPlanner {
             throw new IllegalArgumentException("matmul needs rows and batch >= 1, got " + rows + " and " + batch);
         }
         String suffix = type.name().toLowerCase(Locale.ROOT);
-        int gridX = ceilDiv(rows, ROWS_PER_BLOCK);
+        if (splits < 1 || (batch == 1 && splits != 1)) {
+            throw new IllegalArgumentException(splits + " splits for a batch of " + batch);
+        }
         if (batch == 1) {
-            return new Launch("matvec_" + suffix, new LaunchConfig(gridX, 1, ROWS_PER_BLOCK * WARP, 0));
+            return new Launch("matvec_" + suffix, new LaunchConfig(rows, 1, ROW_VECTOR_THREADS, 0));
         }
-        int tiles = ceilDiv(batch, TOKENS_PER_TILE);
-        if (tiles > LaunchConfig.MAX_GRID_Y) {
-            throw new IllegalArgumentException("batch " + batch + " needs " + tiles + " tiles; at most "
-                    + LaunchConfig.MAX_GRID_Y + " fit a grid (split the batch)");
+        long gridY = (long) ceilDiv(batch, TILE_TOKENS) * splits;
+        if (gridY > LaunchConfig.MAX_GRID_Y) {
+            throw new IllegalArgumentException("batch " + batch + " in " + splits + " splits needs " + gridY
+                    + " tiles; at most " + LaunchConfig.MAX_GRID_Y + " fit a grid (split the batch)");
         }
-        return new Launch("matmul_" + suffix, new LaunchConfig(gridX, tiles, ROWS_PER_BLOCK * WARP, 0));
+        return new Launch("matmul_" + suffix,
+                new LaunchConfig(ceilDiv(rows, TILE_ROWS), (int) gridY, TILE_THREADS, 0));
     }
 
     /** A row-wise kernel (rms_norm, softmax_rows) over {@code rows} rows: one block per row. */
@@ -74,7 +110,7 @@ public final class LaunchPlanner {
         return new LaunchConfig(heads, queries, ROW_THREADS, 0);
     }
 
-    /** An activation-rounding kernel over {@code n} floats: one thread per element or per block it rounds. */
+    /** An activation-rounding kernel over {@code n} floats (see {@link DeviceRounding#elementsPerThread}). */
     public static Launch rounding(DeviceRounding r, int n) {
         if (r == DeviceRounding.NONE) {
             throw new IllegalArgumentException("no kernel rounds activations for " + r);
@@ -82,7 +118,7 @@ public final class LaunchPlanner {
         if (n % r.block() != 0) {
             throw new IllegalArgumentException(n + " activations are not whole " + r + " blocks of " + r.block());
         }
-        return new Launch(r.kernel(), elementwise(n / r.block()));
+        return new Launch(r.kernel(), elementwise(n / r.elementsPerThread()));
     }
 
     static int ceilDiv(int a, int b) {

@@ -28,7 +28,11 @@ class DeviceRoundingTest {
         EmulatedDriver.load();
     }
 
-    /** Values of every scale, signs, an all-zero 256-block and a block whose largest magnitude is negative. */
+    /**
+     * Values of every scale, signs, an all-zero 256-block, a block whose largest magnitude is negative, and
+     * blocks where two elements of opposite sign share the largest magnitude: the first one sets Q8_K's sign,
+     * also where a later lane of the device's warp holds it (520 is lane 8, 551 lane 7).
+     */
     static float[] activations() {
         Random r = new Random(7);
         float[] x = new float[N];
@@ -37,6 +41,10 @@ class DeviceRoundingTest {
         }
         java.util.Arrays.fill(x, 256, 512, 0f);
         x[600] = -1e4f;
+        x[520] = 2e4f;
+        x[551] = -2e4f;
+        x[780] = -5e4f;
+        x[800] = 5e4f;
         x[700] = 65519.9f; // rounds to the largest half
         x[701] = 1e-7f;    // a half subnormal
         x[702] = 3e-8f;    // rounds to the smallest half subnormal

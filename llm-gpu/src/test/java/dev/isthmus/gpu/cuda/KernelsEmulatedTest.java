@@ -2,6 +2,9 @@ package dev.isthmus.gpu.cuda;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.isthmus.core.tensor.GgmlType;
+import dev.isthmus.core.tensor.Tensor;
+import java.lang.foreign.Arena;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -47,6 +50,53 @@ class KernelsEmulatedTest {
         for (int i = 0; i < expected.length; i++) {
             assertThat((double) actual[i]).as("%s element %d", what, i)
                     .isCloseTo(expected[i], org.assertj.core.data.Offset.offset(relative * Math.abs(expected[i]) + absolute));
+        }
+    }
+
+    /**
+     * A prefill product split in column ranges (rows not a multiple of the 32-row tile, tokens not of the
+     * 64-token tile, items not a multiple of the splits) gives the unsplit product, and both the product
+     * computed in double precision from the dequantized weights.
+     */
+    @Test
+    void splitPrefillProductsAddTheirColumnRanges() {
+        int rows = 40;
+        int cols = 544;
+        int batch = 70;
+        int splits = LaunchPlanner.splits(rows, cols, batch, 16, 3L * rows * batch);
+        assertThat(splits).as("a small product on 16 multiprocessors is split, as far as the scratch allows").isEqualTo(4);
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor w = MatmulComparison.randomWeights(GgmlType.Q8_0, rows, cols, arena, 3);
+            float[] x = gaussian(batch * cols, 1, 4);
+            double[] expected = new double[batch * rows];
+            float[] row = new float[cols];
+            for (int r = 0; r < rows; r++) {
+                w.dequantizeRow(r, row, 0);
+                for (int t = 0; t < batch; t++) {
+                    double sum = 0;
+                    for (int c = 0; c < cols; c++) {
+                        sum += (double) row[c] * x[t * cols + c];
+                    }
+                    expected[t * rows + r] = sum;
+                }
+            }
+            try (DeviceBuffer dw = ctx.allocate(w.byteSize(), "weights"); DeviceBuffer dx = DeviceArrays.upload(ctx, x, "x");
+                 DeviceBuffer whole = ctx.allocate(4L * batch * rows, "unsplit");
+                 DeviceBuffer split = ctx.allocate(4L * batch * rows, "split");
+                 DeviceBuffer partial = ctx.allocate(4L * (splits - 1) * batch * rows, "partial sums")) {
+                ctx.upload(w.segment(), dw, 0, w.byteSize());
+                long rowBytes = GgmlType.Q8_0.byteSize(cols);
+                LaunchPlanner.Launch one = LaunchPlanner.mulMat(GgmlType.Q8_0, rows, batch, 1);
+                ctx.launch(one.kernel(), one.config(), new KernelArgs().pointer(dw).i64(rowBytes).pointer(dx)
+                        .pointer(whole).i32(rows).i32(cols).i32(batch).i32(1).pointer(0L));
+                LaunchPlanner.Launch many = LaunchPlanner.mulMat(GgmlType.Q8_0, rows, batch, splits);
+                ctx.launch(many.kernel(), many.config(), new KernelArgs().pointer(dw).i64(rowBytes).pointer(dx)
+                        .pointer(split).i32(rows).i32(cols).i32(batch).i32(splits).pointer(partial));
+                ctx.launch("sum_splits", LaunchPlanner.elementwise(batch * rows), new KernelArgs().pointer(split)
+                        .pointer(partial).i32(batch * rows).i32(splits));
+                assertClose(DeviceArrays.floats(ctx, whole, batch * rows), expected, 1e-4, 1e-4, "unsplit product");
+                assertClose(DeviceArrays.floats(ctx, split, batch * rows), expected, 1e-4, 1e-4, "split product");
+            }
         }
     }
 

@@ -12,23 +12,44 @@ import org.junit.jupiter.params.provider.EnumSource;
 class LaunchPlannerTest {
 
     @Test
-    void decodeUsesOneWarpPerRow() {
+    void decodeUsesOneBlockPerRow() {
         LaunchPlanner.Launch l = LaunchPlanner.mulMat(GgmlType.Q4_K, 4096, 1);
         assertThat(l.kernel()).isEqualTo("matvec_q4_k");
-        assertThat(l.config()).isEqualTo(new LaunchConfig(1024, 1, 128, 0));
+        assertThat(l.config()).isEqualTo(new LaunchConfig(4096, 1, 128, 0));
+        assertThatThrownBy(() -> LaunchPlanner.mulMat(GgmlType.Q4_K, 4096, 1, 2)).hasMessageContaining("splits");
     }
 
     @Test
-    void rowsThatDoNotFillABlockStillGetOne() {
-        assertThat(LaunchPlanner.mulMat(GgmlType.F32, 5, 1).config().gridX()).as("5 rows / 4 per block").isEqualTo(2);
+    void smallPrefillProductsAreSplitToFillTheGpu() {
+        // 896 x 896 over 128 tokens: 28 x 2 tiles for 132 multiprocessors; 28 items allow 7 ranges of 4.
+        assertThat(LaunchPlanner.splits(896, 896, 128, 132, Long.MAX_VALUE)).isEqualTo(7);
+        assertThat(LaunchPlanner.mulMat(GgmlType.Q4_0, 896, 128, 7).config().gridY()).as("2 token tiles x 7")
+                .isEqualTo(14);
+        assertThat(LaunchPlanner.splits(896, 896, 128, 132, 2L * 128 * 896)).as("scratch for 2 partial sums")
+                .isEqualTo(3);
+        assertThat(LaunchPlanner.splits(151936, 896, 128, 132, Long.MAX_VALUE)).as("enough tiles already").isEqualTo(1);
+        assertThat(LaunchPlanner.splits(896, 64, 128, 132, Long.MAX_VALUE)).as("2 items: too short to split")
+                .isEqualTo(1);
+        assertThat(LaunchPlanner.splits(896, 4864, 1, 132, Long.MAX_VALUE)).as("decode").isEqualTo(1);
+        assertThat(LaunchPlanner.splits(64, 1 << 20, 128, 132, Long.MAX_VALUE)).as("at most 16").isEqualTo(16);
     }
 
     @Test
-    void prefillTilesTheBatchByEightTokens() {
-        LaunchPlanner.Launch l = LaunchPlanner.mulMat(GgmlType.Q8_0, 100, 17);
+    void prefillTilesRowsByThirtyTwoAndTokensBySixtyFour() {
+        LaunchPlanner.Launch l = LaunchPlanner.mulMat(GgmlType.Q8_0, 100, 130);
         assertThat(l.kernel()).isEqualTo("matmul_q8_0");
-        assertThat(l.config().gridY()).as("17 tokens in tiles of 8").isEqualTo(3);
-        assertThat(l.config().gridX()).isEqualTo(25);
+        assertThat(l.config().gridY()).as("130 tokens in tiles of 64").isEqualTo(3);
+        assertThat(l.config().gridX()).as("100 rows in tiles of 32").isEqualTo(4);
+        assertThat(l.config().blockX()).as("a 4 x 4 sub-tile per thread").isEqualTo(32 * 64 / 16);
+    }
+
+    @Test
+    void roundingLaunchesAWarpPerBlockOfActivations() {
+        assertThat(LaunchPlanner.rounding(DeviceRounding.Q8_0, 512).config().threads()).as("a thread per element")
+                .isEqualTo(512);
+        assertThat(LaunchPlanner.rounding(DeviceRounding.Q8_K, 512).config().threads()).as("a warp per 256")
+                .as("two warps, in one block of 256 threads").isEqualTo(256);
+        assertThatThrownBy(() -> LaunchPlanner.rounding(DeviceRounding.Q8_K, 500)).hasMessageContaining("256");
     }
 
     @Test
@@ -39,7 +60,7 @@ class LaunchPlannerTest {
 
     @Test
     void batchesBeyondTheGridAreRefused() {
-        assertThatThrownBy(() -> LaunchPlanner.mulMat(GgmlType.F16, 16, 8 * 65535 + 1))
+        assertThatThrownBy(() -> LaunchPlanner.mulMat(GgmlType.F16, 16, 64 * 65535 + 1))
                 .hasMessageContaining("split the batch");
     }
 
