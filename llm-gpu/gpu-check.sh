@@ -90,6 +90,9 @@ run() {
     timeout 120 "${isthmus[@]}" bench -m "$m-$t.gguf" --backend cuda -p 128 -n 64 -r 3 2>&1 | grep -v 'INFO\|CudaBackend' \
       | tee -a "$out/bench.txt"
   done
+  # A longer prompt and generation: attention over 512-1024 positions.
+  timeout 120 "${isthmus[@]}" bench -m "$m-Q4_0.gguf" --backend cuda -p 512 -n 512 -r 2 2>&1 | grep -v 'INFO\|CudaBackend' \
+    | tee -a "$out/bench.txt"
   # 3. Where the GPU time goes: kernel durations (Nsight Compute) over one prefill and a few decode steps.
   ncu="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1 || true)"
   if [ -n "$ncu" ]; then
@@ -117,6 +120,7 @@ PY
       timeout 120 "$llama_bench" -m "$m-$t.gguf" -ngl 99 -p 128 -n 64 -r 3 2>&1 | grep -v '^load_backend\|^ggml_cuda_init\|^  Device' \
         | tee -a "$out/bench.txt"
     done
+    timeout 120 "$llama_bench" -m "$m-Q4_0.gguf" -ngl 99 -p 512 -n 512 -r 2 2>&1 | grep '^| llama' | tee -a "$out/bench.txt"
   fi
   echo "decode bandwidth fraction = file bytes x decode tok/s / device copy bandwidth (correctness.txt)" >> "$out/bench.txt"
   exit "$status"

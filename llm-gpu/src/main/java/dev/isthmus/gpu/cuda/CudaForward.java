@@ -291,9 +291,7 @@ final class CudaForward implements DeviceForward {
             copyRows(values, kvd, ws.qkv.address() + 4L * (qd + kvd), width, kvd, n);
         } else {
             // Keys and values are written straight into the cache: its positions are rows of kvd floats.
-            matmul(ws, w.wq(), ws.xb.address(), q, n);
-            matmul(ws, w.wk(), ws.xb.address(), keys, n);
-            matmul(ws, w.wv(), ws.xb.address(), values, n);
+            matmuls(ws, ws.xb.address(), n, new Matrix[] {w.wq(), w.wk(), w.wv()}, new long[] {q, keys, values});
             addBias(q, w.bq(), qd, n);
             addBias(keys, w.bk(), kvd, n);
             addBias(values, w.bv(), kvd, n);
@@ -335,8 +333,7 @@ final class CudaForward implements DeviceForward {
         long hb = ws.hb.address();
         long hb2 = ws.hb2.address();
         if (w.gate() != null) {
-            matmul(ws, w.gate(), ws.xb.address(), hb, n);
-            matmul(ws, w.up(), ws.xb.address(), hb2, n);
+            matmuls(ws, ws.xb.address(), n, new Matrix[] {w.gate(), w.up()}, new long[] {hb, hb2});
             siluMul(hb, hb2, n * f);
         } else if (w.fusedGateUp()) {
             // Rows 0..f-1 of the fused weight are the gate, f..2f-1 the up projection.
@@ -375,12 +372,33 @@ final class CudaForward implements DeviceForward {
 
     /** {@code y = w · round(x)} for {@code n} tokens, rounding as the CPU backend does for w's format. */
     private void matmul(ForwardWorkspace ws, Matrix m, long x, long y, int n) {
+        matmuls(ws, x, n, new Matrix[] {m}, new long[] {y});
+    }
+
+    /**
+     * {@code ys[i] = ms[i] · round(x)} for products that share their input: neighbours that round it the
+     * same way (Q and K and V, gate and up, in the usual files) round it once.
+     */
+    private void matmuls(ForwardWorkspace ws, long x, int n, Matrix[] ms, long[] ys) {
         long input = x;
-        if (m.rounding() != DeviceRounding.NONE) {
-            LaunchPlanner.Launch r = LaunchPlanner.rounding(m.rounding(), n * m.cols());
-            context.launch(r.kernel(), r.config(), new KernelArgs().pointer(ws.rounded).pointer(x).i32(n * m.cols()));
-            input = ws.rounded.address();
+        for (int i = 0; i < ms.length; i++) {
+            Matrix m = ms[i];
+            boolean sameRounding = i > 0 && m.rounding() == ms[i - 1].rounding() && m.cols() == ms[i - 1].cols();
+            if (!sameRounding) {
+                input = x;
+                if (m.rounding() != DeviceRounding.NONE) {
+                    LaunchPlanner.Launch r = LaunchPlanner.rounding(m.rounding(), n * m.cols());
+                    context.launch(r.kernel(), r.config(), new KernelArgs().pointer(ws.rounded).pointer(x)
+                            .i32(n * m.cols()));
+                    input = ws.rounded.address();
+                }
+            }
+            multiply(ws, m, input, ys[i], n);
         }
+    }
+
+    /** {@code y = w · input}, the input already rounded for w's format. */
+    private void multiply(ForwardWorkspace ws, Matrix m, long input, long y, int n) {
         GgmlType type = m.weight().format().device();
         KernelArgs args = new KernelArgs().pointer(m.weight().buffer()).i64(m.weight().rowBytes())
                 .pointer(input).pointer(y).i32(m.rows()).i32(m.cols()).i32(n);

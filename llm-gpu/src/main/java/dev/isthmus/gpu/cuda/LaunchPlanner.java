@@ -30,6 +30,8 @@ public final class LaunchPlanner {
     static final int MAX_SPLITS = 16;
     /** Threads per block of the row-wise kernels (norm, softmax, attention). */
     static final int ROW_THREADS = 256;
+    /** Threads per block of the attention kernel (at most ATT_MAX_WARPS warps in kernels.cu). */
+    static final int ATTENTION_THREADS = 512;
     /** Threads per block of element-wise kernels. */
     static final int ELEMENT_THREADS = 256;
 
@@ -107,7 +109,7 @@ public final class LaunchPlanner {
 
     /** attention: one block per query head and query token. */
     public static LaunchConfig attention(int heads, int queries) {
-        return new LaunchConfig(heads, queries, ROW_THREADS, 0);
+        return new LaunchConfig(heads, queries, ATTENTION_THREADS, 0);
     }
 
     /** An activation-rounding kernel over {@code n} floats (see {@link DeviceRounding#elementsPerThread}). */

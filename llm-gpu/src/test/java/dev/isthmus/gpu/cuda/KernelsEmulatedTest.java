@@ -54,6 +54,63 @@ class KernelsEmulatedTest {
     }
 
     /**
+     * Causal grouped-query attention of 3 queries at positions 45..47 over a cache of 64, with a head width
+     * (160) that the value pass covers in two chunks, the second partial; against softmax in double precision.
+     */
+    @Test
+    void attentionIsCausalSoftmaxOverTheCache() {
+        int heads = 4;
+        int kvHeads = 2;
+        int headDim = 160;
+        int first = 45;
+        int queries = 3;
+        int capacity = 64;
+        int kvStride = kvHeads * headDim;
+        float scale = (float) (1 / Math.sqrt(headDim));
+        float[] q = gaussian(queries * heads * headDim, 1, 21);
+        float[] k = gaussian(capacity * kvStride, 1, 22);
+        float[] v = gaussian(capacity * kvStride, 1, 23);
+        double[] expected = new double[queries * heads * headDim];
+        for (int j = 0; j < queries; j++) {
+            for (int h = 0; h < heads; h++) {
+                int kvh = h / (heads / kvHeads);
+                int positions = first + j + 1;
+                double[] w = new double[positions];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int p = 0; p < positions; p++) {
+                    double dot = 0;
+                    for (int i = 0; i < headDim; i++) {
+                        dot += (double) q[(j * heads + h) * headDim + i] * k[p * kvStride + kvh * headDim + i];
+                    }
+                    w[p] = dot * scale;
+                    max = Math.max(max, w[p]);
+                }
+                double sum = 0;
+                for (int p = 0; p < positions; p++) {
+                    w[p] = Math.exp(w[p] - max);
+                    sum += w[p];
+                }
+                for (int i = 0; i < headDim; i++) {
+                    double acc = 0;
+                    for (int p = 0; p < positions; p++) {
+                        acc += w[p] * v[p * kvStride + kvh * headDim + i];
+                    }
+                    expected[(j * heads + h) * headDim + i] = acc / sum;
+                }
+            }
+        }
+        try (DeviceBuffer dq = DeviceArrays.upload(ctx, q, "q"); DeviceBuffer dk = DeviceArrays.upload(ctx, k, "k");
+             DeviceBuffer dv = DeviceArrays.upload(ctx, v, "v");
+             DeviceBuffer dout = ctx.allocate(4L * queries * heads * headDim, "out");
+             DeviceBuffer scores = ctx.allocate(4L * queries * heads * capacity, "scores")) {
+            ctx.launch("attention", LaunchPlanner.attention(heads, queries), new KernelArgs().pointer(dq).pointer(dk)
+                    .pointer(dv).pointer(dout).pointer(scores).i32(heads).i32(kvHeads).i32(headDim).i32(first)
+                    .i32(capacity).f32(scale));
+            assertClose(DeviceArrays.floats(ctx, dout, expected.length), expected, 1e-4, 1e-5, "attention");
+        }
+    }
+
+    /**
      * A prefill product split in column ranges (rows not a multiple of the 32-row tile, tokens not of the
      * 64-token tile, items not a multiple of the splits) gives the unsplit product, and both the product
      * computed in double precision from the dequantized weights.

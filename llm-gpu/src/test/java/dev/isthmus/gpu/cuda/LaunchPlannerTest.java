@@ -90,7 +90,7 @@ class LaunchPlannerTest {
         assertThat(LaunchPlanner.rope(32, 128, 5).threads()).as("at least one thread per pair and token")
                 .isGreaterThanOrEqualTo(32 * 64 * 5);
         assertThat(LaunchPlanner.rope(32, 128, 5).gridY()).isEqualTo(5);
-        assertThat(LaunchPlanner.attention(32, 7)).isEqualTo(new LaunchConfig(32, 7, 256, 0));
+        assertThat(LaunchPlanner.attention(32, 7)).isEqualTo(new LaunchConfig(32, 7, 512, 0));
     }
 
     @Test
