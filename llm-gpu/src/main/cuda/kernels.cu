@@ -109,33 +109,73 @@ __device__ float block_max(float v, float *scratch) {
 // Rows of plain (F32/F16) weights can end inside an item; block formats always hold whole items.
 #define ISTHMUS_PLAIN(TYPE) ((TYPE) == ISTHMUS_F32 || (TYPE) == ISTHMUS_F16)
 
-// Decode (one activation vector): one block per weight row. Threads take consecutive quads, so a warp
-// reads four neighbouring items of weights and 128 neighbouring activations per step, both coalesced,
-// and a row needs few steps: decode is bound by memory latency, not arithmetic.
+// Decode (one activation vector): `threadsPerRow` threads (32, 64 or 128: a warp or more, so a warp
+// never spans two rows) per weight row, several rows per block. Threads take consecutive 4-element quads,
+// so a warp reads neighbouring items of weights and activations, both coalesced. Decode is bound by memory
+// latency: each thread loads MV_BATCH quads before using any, and rows get threads in proportion to their
+// length, so that every row needs about the same few round trips to memory.
+#define MV_BATCH 4
 template <int TYPE>
 __device__ __forceinline__ void mat_vec(const uint8_t *__restrict__ w, long long rowBytes,
-                                        const float *__restrict__ x, float *__restrict__ y, int cols) {
+                                        const float *__restrict__ x, float *__restrict__ y, int rows, int cols,
+                                        int threadsPerRow) {
     __shared__ float partial[32];
-    int row = blockIdx.x;
-    const uint8_t *r = w + (size_t)row * rowBytes;
-    int quads = isthmus_items(cols) * ISTHMUS_QUADS_PER_ITEM;
+    int local = threadIdx.x / threadsPerRow;
+    int t = threadIdx.x % threadsPerRow;
+    int row = blockIdx.x * (blockDim.x / threadsPerRow) + local;
     float acc = 0.0f;
-#pragma unroll 4
-    for (int q = threadIdx.x; q < quads; q += blockDim.x) {
-        int item = q / ISTHMUS_QUADS_PER_ITEM;
-        int e = (q % ISTHMUS_QUADS_PER_ITEM) * ISTHMUS_QUAD;
-        float v[ISTHMUS_QUAD];
-        isthmus_decode_quad(TYPE, r, item, e, cols, v);
-        int base = item * ISTHMUS_ITEM + e;
+    if (row < rows) {
+        const uint8_t *r = w + (size_t)row * rowBytes;
+        int quads = isthmus_items(cols) * ISTHMUS_QUADS_PER_ITEM;
+        for (int q0 = t; q0 < quads; q0 += threadsPerRow * MV_BATCH) {
+            float v[MV_BATCH][ISTHMUS_QUAD];
+            float xv[MV_BATCH][ISTHMUS_QUAD];
 #pragma unroll
-        for (int i = 0; i < ISTHMUS_QUAD; i++) {
-            if (!ISTHMUS_PLAIN(TYPE) || base + i < cols) {
-                acc += v[i] * x[base + i];
+            for (int u = 0; u < MV_BATCH; u++) {
+                int q = q0 + u * threadsPerRow;
+                if (q < quads) {
+                    int item = q / ISTHMUS_QUADS_PER_ITEM;
+                    int e = (q % ISTHMUS_QUADS_PER_ITEM) * ISTHMUS_QUAD;
+                    isthmus_decode_quad(TYPE, r, item, e, cols, v[u]);
+                    int base = item * ISTHMUS_ITEM + e;
+#pragma unroll
+                    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                        xv[u][i] = (!ISTHMUS_PLAIN(TYPE) || base + i < cols) ? x[base + i] : 0.0f;
+                    }
+                } else {
+#pragma unroll
+                    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                        v[u][i] = 0.0f;
+                        xv[u][i] = 0.0f;
+                    }
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < MV_BATCH; u++) {
+#pragma unroll
+                for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                    acc += v[u][i] * xv[u][i];
+                }
             }
         }
     }
-    float total = block_sum(acc, partial);
-    if (threadIdx.x == 0) {
+    acc = warp_sum(acc);
+    if (threadsPerRow == WARP) {
+        if (t == 0 && row < rows) {
+            y[row] = acc;
+        }
+        return; // the same for every thread of the launch: no barrier follows
+    }
+    int warpsPerRow = threadsPerRow / WARP;
+    if (threadIdx.x % WARP == 0) {
+        partial[threadIdx.x / WARP] = acc;
+    }
+    __syncthreads();
+    if (t == 0 && row < rows) {
+        float total = 0.0f;
+        for (int i = 0; i < warpsPerRow; i++) {
+            total += partial[local * warpsPerRow + i];
+        }
         y[row] = total;
     }
 }
@@ -239,8 +279,8 @@ __device__ __forceinline__ void mat_mul(const uint8_t *__restrict__ w, long long
 
 #define ISTHMUS_MUL_MAT(name, TYPE)                                                                       \
     extern "C" __global__ void matvec_##name(const uint8_t *w, long long rowBytes, const float *x,        \
-                                             float *y, int rows, int cols, int batch) {                   \
-        mat_vec<TYPE>(w, rowBytes, x, y, cols);                                                            \
+                                             float *y, int rows, int cols, int threadsPerRow) {           \
+        mat_vec<TYPE>(w, rowBytes, x, y, rows, cols, threadsPerRow);                                       \
     }                                                                                                      \
     extern "C" __global__ void __launch_bounds__(MM_THREADS)                                               \
         matmul_##name(const uint8_t *w, long long rowBytes, const float *x, float *y, int rows, int cols, \

@@ -401,15 +401,16 @@ final class CudaForward implements DeviceForward {
     private void multiply(ForwardWorkspace ws, Matrix m, long input, long y, int n) {
         GgmlType type = m.weight().format().device();
         KernelArgs args = new KernelArgs().pointer(m.weight().buffer()).i64(m.weight().rowBytes())
-                .pointer(input).pointer(y).i32(m.rows()).i32(m.cols()).i32(n);
+                .pointer(input).pointer(y).i32(m.rows()).i32(m.cols());
         if (n == 1) {
-            LaunchPlanner.Launch l = LaunchPlanner.mulMat(type, m.rows(), 1);
-            context.launch(l.kernel(), l.config(), args);
+            LaunchPlanner.Launch l = LaunchPlanner.matVec(type, m.rows(), m.cols());
+            context.launch(l.kernel(), l.config(), args.i32(LaunchPlanner.threadsPerRow(m.cols())));
             return;
         }
+        args.i32(n);
         int splits = LaunchPlanner.splits(m.rows(), m.cols(), n, context.device().multiprocessors(),
                 ws.partial.bytes() / Float.BYTES);
-        LaunchPlanner.Launch l = LaunchPlanner.mulMat(type, m.rows(), n, splits);
+        LaunchPlanner.Launch l = LaunchPlanner.mulMatSplit(type, m.rows(), n, splits);
         context.launch(l.kernel(), l.config(), args.i32(splits).pointer(ws.partial));
         if (splits > 1) {
             context.launch("sum_splits", LaunchPlanner.elementwise(n * m.rows()), new KernelArgs().pointer(y)

@@ -5,11 +5,11 @@ import java.util.Locale;
 
 /**
  * Chooses the kernel and launch shape for each operation. Pure arithmetic, so it is tested without a GPU;
- * the constants mirror kernels.cu (decode: one block per weight row; prefill: tiles of 32 rows x 64 tokens).
+ * the constants mirror kernels.cu (decode: 32-128 threads per weight row; prefill: tiles of 32 rows x 64 tokens).
  *
  * <pre>{@code
- * LaunchPlanner.Launch l = LaunchPlanner.mulMat(GgmlType.Q4_K, 4096, 1);
- * // l.kernel() = "matvec_q4_k", l.config() = 4096 blocks of 128 threads
+ * LaunchPlanner.Launch l = LaunchPlanner.mulMat(GgmlType.Q4_K, 4096, 4096, 1);
+ * // l.kernel() = "matvec_q4_k", l.config() = 4096 blocks of 128 threads (one row each)
  * }</pre>
  */
 public final class LaunchPlanner {
@@ -20,8 +20,10 @@ public final class LaunchPlanner {
     static final int TILE_TOKENS = 64;
     /** Threads per block of the prefill kernels (MM_THREADS in kernels.cu, a 4 x 4 sub-tile each). */
     static final int TILE_THREADS = 128;
-    /** Threads per block (= one weight row) of the decode kernels. */
+    /** Threads per block of the decode kernels ({@code matvec_*}): one or more rows. */
     static final int ROW_VECTOR_THREADS = 128;
+    /** Quads (4-element groups, see dequant.cuh) a decode thread should have at most, if threads allow. */
+    static final int QUADS_PER_THREAD = 8;
     /** Prefill blocks wanted per multiprocessor: several, so one block's loads overlap another's arithmetic. */
     static final int BLOCKS_PER_MULTIPROCESSOR = 4;
     /** Fewest 32-column items a split of a prefill product covers, so splitting does not outweigh its gain. */
@@ -43,11 +45,45 @@ public final class LaunchPlanner {
     }
 
     /**
-     * The multiplication of a {@code rows}-row weight matrix of {@code type} (one the device multiplies:
-     * see {@link DeviceFormat#isNative}) with {@code batch} activation vectors, unsplit.
+     * The multiplication of a {@code rows x cols} weight matrix of {@code type} (one the device multiplies:
+     * see {@link DeviceFormat#isNative}) with {@code batch} activation vectors, unsplit: {@link #matVec} for
+     * one vector, else {@link #mulMatSplit}.
      */
-    public static Launch mulMat(GgmlType type, int rows, int batch) {
-        return mulMat(type, rows, batch, 1);
+    public static Launch mulMat(GgmlType type, int rows, int cols, int batch) {
+        return batch == 1 ? matVec(type, rows, cols) : mulMatSplit(type, rows, batch, 1);
+    }
+
+    /**
+     * The decode product of a {@code rows x cols} matrix with one vector: {@link #threadsPerRow} threads a
+     * row (the kernel's last argument), as many rows as fill a block.
+     */
+    public static Launch matVec(GgmlType type, int rows, int cols) {
+        String suffix = kernelSuffix(type);
+        if (rows < 1 || cols < 1) {
+            throw new IllegalArgumentException("matvec needs rows and cols >= 1, got " + rows + " and " + cols);
+        }
+        int rowsPerBlock = ROW_VECTOR_THREADS / threadsPerRow(cols);
+        return new Launch("matvec_" + suffix, new LaunchConfig(ceilDiv(rows, rowsPerBlock), 1, ROW_VECTOR_THREADS, 0));
+    }
+
+    /**
+     * Threads per weight row of the decode kernels: a warp, two or four, the fewest that leave each at most
+     * {@link #QUADS_PER_THREAD} quads of the row (decode time is the longest chain of loads per thread).
+     */
+    public static int threadsPerRow(int cols) {
+        long quads = 8L * Math.ceilDiv(cols, WARP);
+        int threads = WARP;
+        while (threads < ROW_VECTOR_THREADS && quads > (long) threads * QUADS_PER_THREAD) {
+            threads *= 2;
+        }
+        return threads;
+    }
+
+    private static String kernelSuffix(GgmlType type) {
+        if (!DeviceFormat.isNative(type)) {
+            throw new IllegalArgumentException("no CUDA kernel multiplies " + type + "; convert it with DeviceFormat first");
+        }
+        return type.name().toLowerCase(Locale.ROOT);
     }
 
     /**
@@ -68,20 +104,18 @@ public final class LaunchPlanner {
         return (int) Math.max(1, splits);
     }
 
-    /** As {@link #mulMat(GgmlType, int, int)}, prefill split in {@code splits} column ranges. */
-    public static Launch mulMat(GgmlType type, int rows, int batch, int splits) {
-        if (!DeviceFormat.isNative(type)) {
-            throw new IllegalArgumentException("no CUDA kernel multiplies " + type + "; convert it with DeviceFormat first");
+    /**
+     * The prefill product of a {@code rows}-row matrix with {@code batch > 1} vectors, split in
+     * {@code splits} column ranges (see {@link #splits}).
+     */
+    public static Launch mulMatSplit(GgmlType type, int rows, int batch, int splits) {
+        String suffix = kernelSuffix(type);
+        if (rows < 1 || batch < 2) {
+            throw new IllegalArgumentException("matmul needs rows >= 1 and batch >= 2 (one vector: matVec), got "
+                    + rows + " and " + batch);
         }
-        if (rows < 1 || batch < 1) {
-            throw new IllegalArgumentException("matmul needs rows and batch >= 1, got " + rows + " and " + batch);
-        }
-        String suffix = type.name().toLowerCase(Locale.ROOT);
-        if (splits < 1 || (batch == 1 && splits != 1)) {
+        if (splits < 1) {
             throw new IllegalArgumentException(splits + " splits for a batch of " + batch);
-        }
-        if (batch == 1) {
-            return new Launch("matvec_" + suffix, new LaunchConfig(rows, 1, ROW_VECTOR_THREADS, 0));
         }
         long gridY = (long) ceilDiv(batch, TILE_TOKENS) * splits;
         if (gridY > LaunchConfig.MAX_GRID_Y) {

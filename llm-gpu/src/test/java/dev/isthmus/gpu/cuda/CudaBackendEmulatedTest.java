@@ -50,7 +50,9 @@ class CudaBackendEmulatedTest {
         "F32, 67, 96, 1", "F32, 67, 70, 11", "F16, 64, 512, 1", "F16, 64, 512, 13",
         "Q8_0, 130, 512, 1", "Q8_0, 130, 512, 17", "Q4_0, 130, 512, 1", "Q4_0, 130, 512, 9",
         "Q4_K, 96, 1024, 1", "Q4_K, 96, 1024, 12", "Q6_K, 96, 1024, 1", "Q6_K, 96, 1024, 10",
-        "BF16, 32, 256, 1", "BF16, 32, 256, 9", "Q5_K, 32, 512, 1", "Q5_K, 32, 512, 9"})
+        "BF16, 32, 256, 1", "BF16, 32, 256, 9", "Q5_K, 32, 512, 1", "Q5_K, 32, 512, 9",
+        // Decode rows long enough for two warps (Q4_K 1536) and four (Q4_0 4352; F32 4100 with a plain tail).
+        "Q4_K, 5, 1536, 1", "Q4_0, 3, 4352, 1", "F32, 3, 4100, 1"})
     void matchesTheCpuBackend(GgmlType type, int rows, int cols, int batch) {
         long launches = EmulatedDriver.launches();
         double error = MatmulComparison.compare(cpu, cuda, type, rows, cols, batch);

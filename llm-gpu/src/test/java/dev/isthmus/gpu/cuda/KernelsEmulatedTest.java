@@ -143,10 +143,10 @@ class KernelsEmulatedTest {
                  DeviceBuffer partial = ctx.allocate(4L * (splits - 1) * batch * rows, "partial sums")) {
                 ctx.upload(w.segment(), dw, 0, w.byteSize());
                 long rowBytes = GgmlType.Q8_0.byteSize(cols);
-                LaunchPlanner.Launch one = LaunchPlanner.mulMat(GgmlType.Q8_0, rows, batch, 1);
+                LaunchPlanner.Launch one = LaunchPlanner.mulMatSplit(GgmlType.Q8_0, rows, batch, 1);
                 ctx.launch(one.kernel(), one.config(), new KernelArgs().pointer(dw).i64(rowBytes).pointer(dx)
                         .pointer(whole).i32(rows).i32(cols).i32(batch).i32(1).pointer(0L));
-                LaunchPlanner.Launch many = LaunchPlanner.mulMat(GgmlType.Q8_0, rows, batch, splits);
+                LaunchPlanner.Launch many = LaunchPlanner.mulMatSplit(GgmlType.Q8_0, rows, batch, splits);
                 ctx.launch(many.kernel(), many.config(), new KernelArgs().pointer(dw).i64(rowBytes).pointer(dx)
                         .pointer(split).i32(rows).i32(cols).i32(batch).i32(splits).pointer(partial));
                 ctx.launch("sum_splits", LaunchPlanner.elementwise(batch * rows), new KernelArgs().pointer(split)

@@ -12,18 +12,25 @@ import org.junit.jupiter.params.provider.EnumSource;
 class LaunchPlannerTest {
 
     @Test
-    void decodeUsesOneBlockPerRow() {
-        LaunchPlanner.Launch l = LaunchPlanner.mulMat(GgmlType.Q4_K, 4096, 1);
+    void decodeGivesLongerRowsMoreThreads() {
+        LaunchPlanner.Launch l = LaunchPlanner.mulMat(GgmlType.Q4_K, 4096, 4096, 1);
         assertThat(l.kernel()).isEqualTo("matvec_q4_k");
-        assertThat(l.config()).isEqualTo(new LaunchConfig(4096, 1, 128, 0));
-        assertThatThrownBy(() -> LaunchPlanner.mulMat(GgmlType.Q4_K, 4096, 1, 2)).hasMessageContaining("splits");
+        assertThat(LaunchPlanner.threadsPerRow(4096)).as("1024 quads: 8 each for 128 threads").isEqualTo(128);
+        assertThat(l.config()).as("a row per block").isEqualTo(new LaunchConfig(4096, 1, 128, 0));
+        assertThat(LaunchPlanner.threadsPerRow(896)).as("224 quads: a warp").isEqualTo(32);
+        assertThat(LaunchPlanner.matVec(GgmlType.Q4_0, 4864, 896).config()).as("4 rows per block")
+                .isEqualTo(new LaunchConfig(1216, 1, 128, 0));
+        assertThat(LaunchPlanner.threadsPerRow(1536)).as("384 quads: two warps").isEqualTo(64);
+        assertThat(LaunchPlanner.threadsPerRow(1 << 16)).as("at most a block").isEqualTo(128);
+        assertThat(LaunchPlanner.threadsPerRow(5)).as("a short plain row").isEqualTo(32);
+        assertThatThrownBy(() -> LaunchPlanner.mulMatSplit(GgmlType.Q4_K, 4096, 1, 2)).hasMessageContaining("matVec");
     }
 
     @Test
     void smallPrefillProductsAreSplitToFillTheGpu() {
         // 896 x 896 over 128 tokens: 28 x 2 tiles for 132 multiprocessors; 28 items allow 7 ranges of 4.
         assertThat(LaunchPlanner.splits(896, 896, 128, 132, Long.MAX_VALUE)).isEqualTo(7);
-        assertThat(LaunchPlanner.mulMat(GgmlType.Q4_0, 896, 128, 7).config().gridY()).as("2 token tiles x 7")
+        assertThat(LaunchPlanner.mulMatSplit(GgmlType.Q4_0, 896, 128, 7).config().gridY()).as("2 token tiles x 7")
                 .isEqualTo(14);
         assertThat(LaunchPlanner.splits(896, 896, 128, 132, 2L * 128 * 896)).as("scratch for 2 partial sums")
                 .isEqualTo(3);
@@ -36,7 +43,7 @@ class LaunchPlannerTest {
 
     @Test
     void prefillTilesRowsByThirtyTwoAndTokensBySixtyFour() {
-        LaunchPlanner.Launch l = LaunchPlanner.mulMat(GgmlType.Q8_0, 100, 130);
+        LaunchPlanner.Launch l = LaunchPlanner.mulMat(GgmlType.Q8_0, 100, 64, 130);
         assertThat(l.kernel()).isEqualTo("matmul_q8_0");
         assertThat(l.config().gridY()).as("130 tokens in tiles of 64").isEqualTo(3);
         assertThat(l.config().gridX()).as("100 rows in tiles of 32").isEqualTo(4);
@@ -54,13 +61,13 @@ class LaunchPlannerTest {
 
     @Test
     void formatsWithoutKernelsAreRefused() {
-        assertThatThrownBy(() -> LaunchPlanner.mulMat(GgmlType.Q5_K, 16, 1))
+        assertThatThrownBy(() -> LaunchPlanner.mulMat(GgmlType.Q5_K, 16, 64, 1))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("Q5_K");
     }
 
     @Test
     void batchesBeyondTheGridAreRefused() {
-        assertThatThrownBy(() -> LaunchPlanner.mulMat(GgmlType.F16, 16, 64 * 65535 + 1))
+        assertThatThrownBy(() -> LaunchPlanner.mulMat(GgmlType.F16, 16, 64, 64 * 65535 + 1))
                 .hasMessageContaining("split the batch");
     }
 
@@ -69,7 +76,7 @@ class LaunchPlannerTest {
     void everyPlannedKernelIsInThePtx(GgmlType type) {
         String ptx = new String(PtxCatalog.load(PtxCatalog.minimumTarget()), StandardCharsets.US_ASCII);
         for (int batch : new int[] {1, 9}) {
-            String kernel = LaunchPlanner.mulMat(type, 8, batch).kernel();
+            String kernel = LaunchPlanner.mulMat(type, 8, 64, batch).kernel();
             assertThat(ptx).as("entry %s in the PTX", kernel).contains(".visible .entry " + kernel + "(");
         }
     }
