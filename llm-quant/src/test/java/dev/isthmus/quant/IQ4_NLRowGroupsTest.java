@@ -3,7 +3,6 @@ package dev.isthmus.quant;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.isthmus.core.backend.cpu.CpuBackend;
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.Half;
@@ -186,30 +185,13 @@ class IQ4_NLRowGroupsTest {
 
     @Test
     void cpuBackendDecodesPreparedWeightsThroughTheGroupKernel() {
-        int rows = 48;
         int cols = 512;
-        try (Arena arena = Arena.ofShared(); CpuBackend prepared = new CpuBackend(2); CpuBackend plain = new CpuBackend(2)) {
-            Tensor w = quantizedIq4(arena, rows, cols, 11);
-            prepared.prepare(w);
-            for (int batch : new int[] {1, 3, 6, 40}) {
-                float[] x = activations(batch * cols, batch);
-                float[] viaGroups = new float[batch * rows];
-                float[] viaRows = new float[batch * rows];
-                prepared.matmul(w, x, viaGroups, batch);
-                plain.matmul(w, x, viaRows, batch);
-                if (batch < 16) {
-                    // Decode and short prompts (llama.cpp's 4-token kernel rounds each row as its 1-token one).
-                    for (int b = 0; b < batch; b++) {
-                        for (int r = 0; r < rows; r++) {
-                            assertThat(viaGroups[b * rows + r]).as("batch %d token %d row %d", batch, b, r)
-                                    .isEqualTo(reference(w, r, x, b * cols, cols));
-                        }
-                    }
-                } else {
-                    // Long prompts: float panels decoded from the groups, the same floats as from the file's rows.
-                    assertThat(viaGroups).as("batch %d", batch).containsExactly(viaRows);
-                }
-            }
+        try (Arena arena = Arena.ofShared()) {
+            Tensor w = quantizedIq4(arena, 48, cols, 11);
+            // llama.cpp's 4-token kernel rounds each row as its 1-token one.
+            RowGroupChecks.assertBackendMultipliesThroughTheGroups(w, new int[] {1, 3, 6, 40}, 16,
+                    batch -> activations(batch * cols, batch),
+                    (batch, x) -> (b, r) -> reference(w, r, x, b * cols, cols));
         }
     }
 

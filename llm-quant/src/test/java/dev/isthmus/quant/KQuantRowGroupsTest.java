@@ -3,7 +3,6 @@ package dev.isthmus.quant;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.isthmus.core.backend.cpu.CpuBackend;
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.Half;
@@ -273,30 +272,13 @@ class KQuantRowGroupsTest {
 
     @Test
     void cpuBackendDecodesPreparedWeightsThroughTheGroupKernel() {
-        int rows = 48;
         int cols = 512;
-        try (Arena arena = Arena.ofShared(); CpuBackend prepared = new CpuBackend(2); CpuBackend plain = new CpuBackend(2)) {
-            Tensor w = quantizedQ4_K(arena, rows, cols, 11);
-            prepared.prepare(w);
-            for (int batch : new int[] {1, 3, 6, 40}) {
-                float[] x = activations(batch * cols, batch, -1);
-                float[] viaGroups = new float[batch * rows];
-                float[] viaRows = new float[batch * rows];
-                prepared.matmul(w, x, viaGroups, batch);
-                plain.matmul(w, x, viaRows, batch);
-                if (batch < 16) {
-                    // Decode and short prompts: llama.cpp's repacked arithmetic, bit for bit.
-                    for (int b = 0; b < batch; b++) {
-                        for (int r = 0; r < rows; r++) {
-                            assertThat(viaGroups[b * rows + r]).as("batch %d token %d row %d", batch, b, r)
-                                    .isEqualTo(reference(w, r, x, b * cols, cols, b < batch - batch % 4));
-                        }
-                    }
-                } else {
-                    // Long prompts decode the groups to the very floats the file's rows decode to.
-                    assertThat(viaGroups).as("batch %d", batch).containsExactly(viaRows);
-                }
-            }
+        try (Arena arena = Arena.ofShared()) {
+            Tensor w = quantizedQ4_K(arena, 48, cols, 11);
+            // Whole groups of four tokens go through llama.cpp's 4-token kernel, the rest one by one.
+            RowGroupChecks.assertBackendMultipliesThroughTheGroups(w, new int[] {1, 3, 6, 40}, 16,
+                    batch -> activations(batch * cols, batch, -1),
+                    (batch, x) -> (b, r) -> reference(w, r, x, b * cols, cols, b < batch - batch % 4));
         }
     }
 

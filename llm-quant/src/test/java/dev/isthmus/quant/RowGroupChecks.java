@@ -2,12 +2,18 @@ package dev.isthmus.quant;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.isthmus.core.backend.cpu.CpuBackend;
 import dev.isthmus.core.tensor.RowGroupLayout;
 import dev.isthmus.core.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.function.BiFunction;
+import java.util.function.IntFunction;
 
-/** What every row-group layout's tests do alike: pack a weight, and check its decoding against the format's. */
+/**
+ * What every row-group layout's tests do alike: pack a weight, check its decoding against the format's, and
+ * check that the CPU backend multiplies prepared weights through the groups.
+ */
 final class RowGroupChecks {
     private RowGroupChecks() {
     }
@@ -40,6 +46,44 @@ final class RowGroupChecks {
                 for (int i = 0; i < cols; i++) {
                     assertThat(rowMajor[r * cols + i]).as("row %d col %d", g * 8 + r, i).isEqualTo(row[i]);
                     assertThat(panel[i * 16 + 8 * g + r]).as("panel row %d col %d", g * 8 + r, i).isEqualTo(row[i]);
+                }
+            }
+        }
+    }
+
+    /** The value the group kernel must give for one token and row of a batch. */
+    interface Expected {
+        float value(int token, int row);
+    }
+
+    /**
+     * Multiplies {@code w} on a CPU backend that prepared it (row groups) and on one that did not, for each of
+     * {@code batches}: below {@code exactBelow} tokens (decode and short prompts, llama.cpp's repacked
+     * arithmetic) every value must be bit for bit {@code expected}, given the batch's activations; from there on,
+     * prefill decodes the groups to float panels, which must give the very floats the file's rows give.
+     */
+    static void assertBackendMultipliesThroughTheGroups(Tensor w, int[] batches, int exactBelow,
+                                                        IntFunction<float[]> activations,
+                                                        BiFunction<Integer, float[], Expected> expected) {
+        int rows = Math.toIntExact(w.dim(0));
+        try (CpuBackend prepared = new CpuBackend(2); CpuBackend plain = new CpuBackend(2)) {
+            prepared.prepare(w);
+            for (int batch : batches) {
+                float[] x = activations.apply(batch);
+                float[] viaGroups = new float[batch * rows];
+                float[] viaRows = new float[batch * rows];
+                prepared.matmul(w, x, viaGroups, batch);
+                plain.matmul(w, x, viaRows, batch);
+                if (batch < exactBelow) {
+                    Expected e = expected.apply(batch, x);
+                    for (int b = 0; b < batch; b++) {
+                        for (int r = 0; r < rows; r++) {
+                            assertThat(viaGroups[b * rows + r]).as("batch %d token %d row %d", batch, b, r)
+                                    .isEqualTo(e.value(b, r));
+                        }
+                    }
+                } else {
+                    assertThat(viaGroups).as("batch %d", batch).containsExactly(viaRows);
                 }
             }
         }

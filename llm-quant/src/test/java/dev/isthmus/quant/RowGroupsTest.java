@@ -3,7 +3,6 @@ package dev.isthmus.quant;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.isthmus.core.backend.cpu.CpuBackend;
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.GgmlType;
@@ -110,36 +109,21 @@ class RowGroupsTest {
 
     @Test
     void cpuBackendDecodesPreparedWeightsThroughTheGroupKernel() {
-        int rows = 48;
         int cols = 512;
-        try (Arena arena = Arena.ofShared(); CpuBackend prepared = new CpuBackend(2); CpuBackend plain = new CpuBackend(2)) {
-            Tensor w = q4_0(arena, rows, cols, 11);
-            prepared.prepare(w);
+        try (Arena arena = Arena.ofShared()) {
+            Tensor w = q4_0(arena, 48, cols, 11);
             SplittableRandom random = new SplittableRandom(5);
-            for (int batch : new int[] {1, 3, 20, 40}) {
+            RowGroupChecks.assertBackendMultipliesThroughTheGroups(w, new int[] {1, 3, 20, 40}, 32, batch -> {
                 float[] x = new float[batch * cols];
                 for (int i = 0; i < x.length; i++) {
                     x[i] = (float) random.nextGaussian();
                 }
-                float[] viaGroups = new float[batch * rows];
-                float[] viaRows = new float[batch * rows];
-                prepared.matmul(w, x, viaGroups, batch);
-                plain.matmul(w, x, viaRows, batch);
-                if (batch < 32) {
-                    // Decode and prompts: llama.cpp's repacked arithmetic, bit for bit.
-                    QuantizedActivations qx = new QuantizedActivations();
-                    layout.quantizeActivations(x, 0, batch * cols, qx);
-                    for (int b = 0; b < batch; b++) {
-                        for (int r = 0; r < rows; r++) {
-                            assertThat(viaGroups[b * rows + r]).as("batch %d token %d row %d", batch, b, r)
-                                    .isEqualTo(reference(w, r, qx, b * cols, cols));
-                        }
-                    }
-                } else {
-                    // Long prompts: the same panels as from the file's rows, so the same floats.
-                    assertThat(viaGroups).as("batch %d", batch).containsExactly(viaRows);
-                }
-            }
+                return x;
+            }, (batch, x) -> {
+                QuantizedActivations qx = new QuantizedActivations();
+                layout.quantizeActivations(x, 0, batch * cols, qx);
+                return (b, r) -> reference(w, r, qx, b * cols, cols);
+            });
         }
     }
 
