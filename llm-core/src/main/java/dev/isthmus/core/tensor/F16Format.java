@@ -45,4 +45,12 @@ public final class F16Format implements BlockFormat {
     public boolean roundsActivations() {
         return true;
     }
+
+    /** Eight-row groups ({@link F16RowGroups}) where 256-bit vectors run natively. */
+    @Override
+    public java.util.Optional<RowGroupLayout> rowGroups() {
+        return IntLanes.AVAILABLE ? java.util.Optional.of(ROW_GROUPS) : java.util.Optional.empty();
+    }
+
+    private static final F16RowGroups ROW_GROUPS = new F16RowGroups();
 }

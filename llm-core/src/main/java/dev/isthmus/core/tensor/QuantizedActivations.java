@@ -23,6 +23,7 @@ public final class QuantizedActivations {
     private int[] sums = new int[0];
     private int[] pairs = new int[0];
     private short[] pairVectors = new short[0];
+    private float[] values = new float[0];
     private int count;
 
     /** Makes room for {@code count} levels, {@code blocks} scales and {@code sumCount} sums. */
@@ -82,6 +83,28 @@ public final class QuantizedActivations {
         for (int i = 0; i < pairCount; i++) {
             jdk.incubator.vector.IntVector.broadcast(IntLanes.I, pairs[i]).reinterpretAsShorts().intoArray(pairVectors, 16 * i);
         }
+    }
+
+    /**
+     * The activations as floats, filled by {@link #roundToHalf} (for F16 weights, whose kernels multiply
+     * floats: llama.cpp's {@code vec_dot_type} for F16 is F16).
+     */
+    public float[] values() {
+        return values;
+    }
+
+    /**
+     * Rounds {@code n} activations to F16 (as {@link F16Format#roundActivations}) and multiplies them by
+     * {@code scale}, a power of two that keeps every half finite and exact (at most 2^112), into {@link #values()}.
+     */
+    public void roundToHalf(float[] src, int srcOffset, int n, float scale) {
+        if (values.length < n) {
+            values = new float[n];
+        }
+        for (int i = 0; i < n; i++) {
+            values[i] = Half.f16ToFloat(Half.floatToF16(src[srcOffset + i])) * scale;
+        }
+        count = n;
     }
 
     /** How many activations the buffer holds now. */
