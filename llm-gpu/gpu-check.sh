@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # GPU acceptance check for the cuda backend, in two halves (see README.md, "Checking on a GPU"):
 #
-#   llm-gpu/gpu-check.sh prepare   # here, with JDK 25, Maven's offline cache and npm: builds the jars, jlinks a
-#                                  # JDK, stages models and llama.cpp's CUDA build, packed into .gpu-check/
-#                                  # (git-ignored via .git/info/exclude; the device upload is limited to 64 MiB)
+#   llm-gpu/gpu-check.sh prepare   # here, with JDK 25, Maven's offline cache and the reference tools: builds the
+#                                  # jars, jlinks a JDK, stages models and llama.cpp's source, packed into
+#                                  # .gpu-check/ (git-ignored via .git/info/exclude; the device upload is limited
+#                                  # to 64 MiB)
 #   llm-gpu/gpu-check.sh run       # on the GPU machine, from the repository root, with .gpu-check/ carried:
-#                                  # kernels + greedy ids/logits vs CPU, then Isthmus vs llama.cpp CUDA benches
+#                                  # kernels + greedy ids/logits vs CPU, Isthmus benches, kernel times (ncu),
+#                                  # and llama.cpp built there for the GPU and benched on the same files
 #
 # Results go to $OUT (the device tool's folder) or ./gpu-check-out.
 set -euo pipefail
