@@ -103,13 +103,15 @@ final class BenchCommand implements Callable<Integer> {
                 var c = m.complete(new int[] {prompt[0]}).maxNewTokens(genTokens).ignoreEos(true).call();
                 tg[r] = c.decodeTokensPerSecond();
             }
-            out.printf("isthmus  %-40s threads %d  pp%d %8.2f ± %.2f tok/s   tg%d %8.2f ± %.2f tok/s%n",
-                    model.getFileName(), threads, promptTokens, mean(pp), std(pp), genTokens, mean(tg), std(tg));
+            // A device backend runs the pass on its device: the host's thread count does not apply there.
+            String where = m.backendName().equals("cpu") ? "threads " + threads : m.backendName();
+            out.printf("isthmus  %-40s %-10s pp%d %8.2f ± %.2f tok/s   tg%d %8.2f ± %.2f tok/s%n",
+                    model.getFileName(), where, promptTokens, mean(pp), std(pp), genTokens, mean(tg), std(tg));
         }
         if (compare) {
             double[] ref = llamaBench(model, threads);
-            out.printf("llama.cpp %-39s threads %d  pp%d %8.2f tok/s            tg%d %8.2f tok/s%n", model.getFileName(),
-                    threads, promptTokens, ref[0], genTokens, ref[1]);
+            out.printf("llama.cpp %-39s %-10s pp%d %8.2f tok/s            tg%d %8.2f tok/s%n", model.getFileName(),
+                    "threads " + threads, promptTokens, ref[0], genTokens, ref[1]);
             out.printf("ratio isthmus/llama.cpp: prefill %.2f, decode %.2f%n", mean(pp) / ref[0], mean(tg) / ref[1]);
         }
         return 0;
