@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -31,6 +32,7 @@ final class F16RowGroups implements RowGroupLayout {
     private static final float TWO_POW_112 = 0x1p112f;
     /** Sign, then the half's exponent and mantissa where a float's go, once shifted right by 3 from bit 16. */
     private static final int HALF_BITS = 0x8FFF_E000;
+    private static final short EXPONENT = 0x7C00;
 
     @Override
     public int rows() {
@@ -52,9 +54,17 @@ final class F16RowGroups implements RowGroupLayout {
         int cols = (int) weight.dim(1);
         for (long r = 0; r < weight.dim(0); r++) {
             long row = weight.rowOffset(r);
-            for (int c = 0; c < cols; c++) {
-                if ((data.get(ValueLayouts.I16, row + 2L * c) & 0x7C00) == 0x7C00) {
-                    return false; // an infinity or NaN: the exact widening of the file's layout handles it
+            // An infinity or NaN has all five exponent bits set; the exact widening of the file's layout handles it.
+            int c = 0;
+            for (; c + 16 <= cols; c += 16) {
+                if (ShortVector.fromMemorySegment(IntLanes.S, data, row + 2L * c, ByteOrder.LITTLE_ENDIAN)
+                        .and(EXPONENT).compare(VectorOperators.EQ, EXPONENT).anyTrue()) {
+                    return false;
+                }
+            }
+            for (; c < cols; c++) {
+                if ((data.get(ValueLayouts.I16, row + 2L * c) & EXPONENT) == EXPONENT) {
+                    return false;
                 }
             }
         }
@@ -70,11 +80,12 @@ final class F16RowGroups implements RowGroupLayout {
         }
         MemorySegment data = weight.segment();
         int cols = Math.toIntExact(weight.dim(1));
+        // A column pair of a row is one 32-bit word in the file too: copied word by word into lane r.
         for (int r = 0; r < ROWS; r++) {
             long row = weight.rowOffset(firstRow + r);
-            for (int c = 0; c < cols; c++) {
-                short h = data.get(ValueLayouts.I16, row + 2L * c);
-                dst.set(ValueLayouts.I16, offset + position(r, c), h);
+            long lane = offset + 4L * r;
+            for (int k = 0; k < cols / 2; k++) {
+                dst.set(ValueLayouts.I32, lane + 32L * k, data.get(ValueLayouts.I32, row + 4L * k));
             }
         }
     }

@@ -130,6 +130,10 @@ class F16RowGroupsTest {
             assertThat(layout.canPack(w)).as("an infinity").isFalse();
             w.segment().set(ValueLayouts.I16, w.rowOffset(11) + 2L * 40, (short) 0x7E01); // NaN
             assertThat(layout.canPack(w)).as("a NaN").isFalse();
+            Tensor tail = gaussian(arena, 8, 72, 5);
+            assertThat(layout.canPack(tail)).isTrue();
+            tail.segment().set(ValueLayouts.I16, tail.rowOffset(7) + 2L * 70, (short) 0x7C00); // +infinity, in the tail
+            assertThat(layout.canPack(tail)).as("an infinity past the last 16 columns").isFalse();
             assertThat(layout.canPack(gaussian(arena, 16, 60, 2))).as("60 columns").isFalse();
             assertThat(layout.canPack(gaussian(arena, 12, 64, 3))).as("12 rows").isFalse();
             Tensor ok = gaussian(arena, 16, 64, 4);
