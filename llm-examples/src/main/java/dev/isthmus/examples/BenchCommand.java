@@ -2,12 +2,15 @@ package dev.isthmus.examples;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.isthmus.core.llm.Completion;
 import dev.isthmus.core.llm.LanguageModel;
+import dev.isthmus.core.llm.Session;
 import dev.isthmus.core.tensor.GgmlType;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -38,6 +41,10 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = {"-r", "--reps"}, description = "repetitions (default 3)")
     int reps = 3;
+
+    @Option(names = {"-d", "--depth"}, description = "tokens already in the KV cache before each test, untimed "
+            + "(llama-bench's -d; default 0): long-context prefill and decode")
+    int depth;
 
     @Option(names = "--llama-bench", description = "also run ../shared/reference/ref llama-bench and print ratios")
     boolean compare;
@@ -92,29 +99,57 @@ final class BenchCommand implements Callable<Integer> {
             SplittableRandom random = new SplittableRandom(7);
             int vocab = m.config().vocabSize();
             int[] prompt = random.ints(promptTokens, 0, vocab).toArray();
+            int[] context = random.ints(depth, 0, vocab).toArray();
             // Warm-up, one untimed repetition of both tests (as llama-bench does): the JIT compiles the prompt and
             // the decode kernels, at their final tier, before anything is timed.
-            m.nextTokenLogits(prompt);
-            m.complete(new int[] {prompt[0]}).maxNewTokens(genTokens).ignoreEos(true).call();
-            for (int r = 0; r < reps; r++) {
-                long t0 = System.nanoTime();
-                m.nextTokenLogits(prompt);
-                pp[r] = promptTokens / ((System.nanoTime() - t0) / 1e9);
-                var c = m.complete(new int[] {prompt[0]}).maxNewTokens(genTokens).ignoreEos(true).call();
-                tg[r] = c.decodeTokensPerSecond();
+            for (int r = -1; r < reps; r++) {
+                double prefill = prefill(m, context, prompt);
+                double decode = decode(m, context, prompt[0]);
+                if (r >= 0) {
+                    pp[r] = prefill;
+                    tg[r] = decode;
+                }
             }
             // A device backend runs the pass on its device: the host's thread count does not apply there.
             String where = m.backendName().equals("cpu") ? "threads " + threads : m.backendName();
-            out.printf("isthmus  %-40s %-10s pp%d %8.2f ± %.2f tok/s   tg%d %8.2f ± %.2f tok/s%n",
-                    model.getFileName(), where, promptTokens, mean(pp), std(pp), genTokens, mean(tg), std(tg));
+            out.printf("isthmus  %-40s %-10s pp%d%s %8.2f ± %.2f tok/s   tg%d%s %8.2f ± %.2f tok/s%n",
+                    model.getFileName(), where, promptTokens, at(), mean(pp), std(pp), genTokens, at(), mean(tg), std(tg));
         }
         if (compare) {
             double[] ref = llamaBench(model, threads);
-            out.printf("llama.cpp %-39s %-10s pp%d %8.2f tok/s            tg%d %8.2f tok/s%n", model.getFileName(),
-                    "threads " + threads, promptTokens, ref[0], genTokens, ref[1]);
+            out.printf("llama.cpp %-39s %-10s pp%d%s %8.2f tok/s            tg%d%s %8.2f tok/s%n", model.getFileName(),
+                    "threads " + threads, promptTokens, at(), ref[0], genTokens, at(), ref[1]);
             out.printf("ratio isthmus/llama.cpp: prefill %.2f, decode %.2f%n", mean(pp) / ref[0], mean(tg) / ref[1]);
         }
         return 0;
+    }
+
+    /** llama-bench's suffix for a test run at a depth, e.g. {@code @d1024}. */
+    private String at() {
+        return depth > 0 ? " @ d" + depth : "";
+    }
+
+    /** Prompt tokens per second, the prompt following {@code context} already in the cache (untimed). */
+    private double prefill(LanguageModel m, int[] context, int[] prompt) {
+        if (context.length == 0) {
+            long t0 = System.nanoTime();
+            m.nextTokenLogits(prompt);
+            return prompt.length / ((System.nanoTime() - t0) / 1e9);
+        }
+        try (Session s = m.newSession()) {
+            s.complete(context).maxNewTokens(0).call();
+            int[] all = Arrays.copyOf(context, context.length + prompt.length);
+            System.arraycopy(prompt, 0, all, context.length, prompt.length);
+            // The session reuses the cached context, so the prefill time is the prompt's alone.
+            Completion c = s.complete(all).maxNewTokens(0).call();
+            return prompt.length / (c.prefillMillis() / 1e3);
+        }
+    }
+
+    /** Generated tokens per second after {@code context} (or one token) was prefilled. */
+    private double decode(LanguageModel m, int[] context, int first) {
+        int[] start = context.length == 0 ? new int[] {first} : context;
+        return m.complete(start).maxNewTokens(genTokens).ignoreEos(true).call().decodeTokensPerSecond();
     }
 
     private Path sharedDir() {
@@ -125,7 +160,7 @@ final class BenchCommand implements Callable<Integer> {
         Path tool = refTool != null ? refTool : sharedDir().resolve("reference/ref");
         List<String> cmd = new ArrayList<>(List.of(tool.toString(), "llama-bench", "-m", model.toString(), "-t",
                 String.valueOf(threads), "-p", String.valueOf(promptTokens), "-n", String.valueOf(genTokens), "-r",
-                String.valueOf(reps), "-o", "json"));
+                String.valueOf(reps), "-d", String.valueOf(depth), "-o", "json"));
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String json = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (p.waitFor() != 0) {

@@ -331,22 +331,22 @@ public final class CpuOps {
     }
 
     /**
-     * Rounds each lane to the nearest IEEE half (ties to even) and widens it back. Lanes in the half's normal
-     * range use integer rounding of the float's bits. Lanes below it (zero included: an attention accumulator
-     * starts at zero) round to the subnormal halves, the multiples of 2^-24: in [0.5, 1) a float's unit in the
-     * last place is 2^-24, so {@code |v| + 0.5} rounds |v| to that grid with ties to even (the parity of the
-     * multiple), as the conversion to half does, and subtracting 0.5 again is exact; the sign is put back. Both
-     * are computed for every lane and blended: a branch to a separate path for tiny lanes measured twice as slow
-     * (the vectors merged after it were boxed). Overflowing and NaN lanes (rare) go through the JDK's scalar
-     * conversion.
+     * Rounds each lane to the nearest IEEE half (ties to even) and widens it back, with float additions: for a
+     * lane in binade [2^e, 2^(e+1)), half precision keeps multiples of 2^(e-10) (of 2^-24 below 2^-14, where
+     * e is taken as -14), and adding then subtracting C = ±1.5 · 2^(e+13) rounds to exactly those — the sum
+     * lies in a binade whose float spacing is that multiple, C is an even multiple of it (so ties go to even),
+     * and subtracting C back is exact. The sign is put back last (a negative lane that rounds to zero is -0).
+     * Lanes that overflow the half range (from 65520 up) and NaNs (rare) go through the JDK's scalar
+     * conversion; one integer comparison finds both.
      */
     static FloatVector roundToHalf(FloatVector v) {
         IntVector bits = v.reinterpretAsInts();
-        IntVector rounded = bits.add(0xFFF).add(bits.lanewise(VectorOperators.LSHR, 13).and(1)).and(~0x1FFF);
-        FloatVector abs = v.abs();
-        FloatVector tiny = abs.add(0.5f).sub(0.5f).reinterpretAsInts().or(bits.and(0x8000_0000)).reinterpretAsFloats();
-        FloatVector out = rounded.reinterpretAsFloats().blend(tiny, abs.compare(VectorOperators.LT, 0x1p-14f));
-        VectorMask<Float> special = abs.compare(VectorOperators.GE, 65520f).or(v.test(VectorOperators.IS_NAN));
+        IntVector sign = bits.and(0x8000_0000);
+        IntVector magnitude = bits.and(0x7FFF_FFFF);
+        IntVector exponent = magnitude.and(0x7F80_0000).max(HALF_MIN_NORMAL_EXPONENT);
+        FloatVector c = exponent.add(13 << 23).or(0x0040_0000).or(sign).reinterpretAsFloats();
+        FloatVector out = v.add(c).sub(c).reinterpretAsInts().or(sign).reinterpretAsFloats();
+        VectorMask<Integer> special = magnitude.compare(VectorOperators.GE, HALF_OVERFLOW_BITS);
         if (special.anyTrue()) {
             float[] lanes = v.toArray();
             float[] fixed = out.toArray();
@@ -359,6 +359,11 @@ public final class CpuOps {
         }
         return out;
     }
+
+    /** The float exponent field of 2^-14, the smallest normal half: below it halves are multiples of 2^-24. */
+    private static final int HALF_MIN_NORMAL_EXPONENT = Float.floatToRawIntBits(0x1p-14f);
+    /** Bits of 65520, from which a float rounds to the half infinity; NaNs' bits are larger still. */
+    private static final int HALF_OVERFLOW_BITS = Float.floatToRawIntBits(65520f);
 
     /** {@code x[i] += y[i]}. */
     public static void add(float[] x, int xOff, float[] y, int yOff, int n) {

@@ -78,6 +78,52 @@ class CpuOpsTest {
     }
 
     @Test
+    void halfRoundingOfFloatsAcrossEveryBinadeEqualsTheScalarConversionBitForBit() {
+        // Float bit patterns 61 apart over the whole range (70 million values: every binade, both signs,
+        // subnormals, the overflow boundary, infinities and NaNs), plus each binade's ties and their neighbours.
+        int chunk = 1 << 16;
+        float[] y = new float[chunk];
+        float[] zeros = new float[chunk];
+        float[] expected = new float[chunk];
+        long next = Integer.MIN_VALUE;
+        while (next <= Integer.MAX_VALUE) {
+            int n = 0;
+            for (; n < chunk && next <= Integer.MAX_VALUE; n++, next += 61) {
+                y[n] = Float.intBitsToFloat((int) next);
+            }
+            checkHalfRounding(y, zeros, expected, n);
+        }
+        int n = 0;
+        for (int e = -25; e <= 16; e++) {
+            for (int m = 0; m < 2048; m += 7) {
+                float tie = (float) ((2 * m + 1) * Math.pow(2, e - 11)); // halfway between two halves of binade e
+                for (int d = -1; d <= 1; d++) {
+                    float v = Float.intBitsToFloat(Float.floatToRawIntBits(tie) + d);
+                    y[n++] = v;
+                    y[n++] = -v;
+                    if (n >= chunk - 2) {
+                        checkHalfRounding(y, zeros, expected, n);
+                        n = 0;
+                    }
+                }
+            }
+        }
+        checkHalfRounding(y, zeros, expected, n);
+    }
+
+    private static void checkHalfRounding(float[] y, float[] zeros, float[] expected, int n) {
+        for (int i = 0; i < n; i++) {
+            expected[i] = Float.float16ToFloat(Float.floatToFloat16(y[i] + zeros[i] * 0f));
+        }
+        CpuOps.halfAccumulate(y, 0, 1f, 0f, zeros, 0, n);
+        for (int i = 0; i < n; i++) {
+            if (Float.floatToIntBits(y[i]) != Float.floatToIntBits(expected[i])) {
+                assertThat(Float.toHexString(y[i])).as("lane %d", i).isEqualTo(Float.toHexString(expected[i]));
+            }
+        }
+    }
+
+    @Test
     void halfRoundingOfTinyValuesEqualsTheScalarConversionBitForBit() {
         // Every tie and its neighbours on the subnormal half grid (multiples of 2^-25 up to 2^-14), both signs,
         // zeros, and random magnitudes below 2^-14, eight lanes at a time through the accumulator.
