@@ -264,17 +264,53 @@ public final class DecoderModel {
     private static final long PARALLEL_ATTENTION = 1L << 15;
     private final ThreadLocal<float[]> attentionScratch = ThreadLocal.withInitial(() -> new float[0]);
 
-    /** Causal attention of the batch's queries over the cached keys and values, parallel over heads. */
+    /**
+     * Causal attention of the batch's queries over the cached keys and values, parallel over heads. With a half
+     * precision cache, the query heads that share a key/value head are computed together, position by position,
+     * so that each cached row is read from memory once for all of them (7 times less traffic for a 14/2-head
+     * model), unless that leaves fewer tasks than threads.
+     */
     private void attend(InferenceState s, int layer, int n, int start) {
         int heads = config.heads();
+        int group = config.heads() / config.kvHeads();
+        int together = s.halfPrecisionAttention ? headsTogether(group, (long) n * config.kvHeads()) : 1;
+        int chunks = heads / together;
         long work = (long) n * heads * (start + n) * config.headDim();
         if (work < PARALLEL_ATTENTION) {
-            for (int task = 0; task < n * heads; task++) {
-                attendOne(s, layer, start, task / heads, task % heads);
+            for (int task = 0; task < n * chunks; task++) {
+                attendHeads(s, layer, start, task / chunks, (task % chunks) * together, together);
             }
         } else {
-            backend.parallelFor(n * heads, task -> attendOne(s, layer, start, task / heads, task % heads));
+            backend.parallelFor(n * chunks, task -> attendHeads(s, layer, start, task / chunks,
+                    (task % chunks) * together, together));
         }
+    }
+
+    /** The most query heads of a group of {@code group} to compute together that still give every thread a task. */
+    private int headsTogether(int group, long groups) {
+        int threads = Math.max(1, backend.threads());
+        int together = group;
+        while (together > 1 && groups * (group / together) < threads) {
+            int d = together - 1;
+            while (group % d != 0) {
+                d--;
+            }
+            together = d;
+        }
+        return together;
+    }
+
+    /** Attention of query {@code i}, heads {@code first .. first + count - 1} (all of one key/value head). */
+    private void attendHeads(InferenceState s, int layer, int start, int i, int first, int count) {
+        if (count == 1) {
+            attendOne(s, layer, start, i, first);
+            return;
+        }
+        int hd = config.headDim();
+        int qd = config.qDim();
+        int group = config.heads() / config.kvHeads();
+        attendHalfTogether(s, s.cache.keys(layer), s.cache.values(layer), i * qd + first * hd, (first / group) * hd,
+                i * qd + first * hd, start + i + 1, (float) (1.0 / Math.sqrt(hd)), count);
     }
 
     /** Attention of query {@code i} of the batch, head {@code h}. */
@@ -347,6 +383,51 @@ public final class DecoderModel {
         float inv = 1f / sum;
         for (int j = 0; j < hd; j++) {
             s.att[outOff + j] = acc[j] * inv;
+        }
+    }
+
+    /**
+     * {@link #attendHalf} for {@code count} consecutive query heads sharing one key/value head: the same
+     * operations per head in the same order (bit for bit), interleaved position by position so that each
+     * cached key and value row serves all of them while it is in cache.
+     */
+    private void attendHalfTogether(InferenceState s, float[] keys, float[] values, int qOff, int kvOff, int outOff,
+                                    int positions, float scale, int count) {
+        int hd = config.headDim();
+        int kvd = config.kvDim();
+        float[] acc = scratch(count * hd + 2 * count);
+        int maxAt = count * hd;
+        int sumAt = maxAt + count;
+        for (int j = 0; j < count * hd; j++) {
+            s.q[qOff + j] = half(s.q[qOff + j]);
+            acc[j] = 0f;
+        }
+        for (int h = 0; h < count; h++) {
+            acc[maxAt + h] = Float.NEGATIVE_INFINITY;
+            acc[sumAt + h] = 0f;
+        }
+        for (int p = 0; p < positions; p++) {
+            int row = p * kvd + kvOff;
+            for (int h = 0; h < count; h++) {
+                float score = CpuOps.dot(s.q, qOff + h * hd, keys, row, hd) * scale;
+                float max = acc[maxAt + h];
+                float ms = 1f;
+                float vs = 1f;
+                if (score > max) {
+                    acc[maxAt + h] = score;
+                    ms = (float) Math.exp(max - score);
+                } else {
+                    vs = (float) Math.exp(score - max);
+                }
+                CpuOps.halfAccumulate(acc, h * hd, ms, vs, values, row, hd);
+                acc[sumAt + h] = acc[sumAt + h] * ms + vs;
+            }
+        }
+        for (int h = 0; h < count; h++) {
+            float inv = 1f / acc[sumAt + h];
+            for (int j = 0; j < hd; j++) {
+                s.att[outOff + h * hd + j] = acc[h * hd + j] * inv;
+            }
         }
     }
 

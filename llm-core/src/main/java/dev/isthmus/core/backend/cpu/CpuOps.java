@@ -1,5 +1,6 @@
 package dev.isthmus.core.backend.cpu;
 
+import dev.isthmus.core.tensor.IntLanes;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
@@ -38,7 +39,7 @@ public final class CpuOps {
         for (int bound = F.loopBound(n); i < bound; i += l) {
             a0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), a0);
         }
-        float sum = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+        float sum = IntLanes.sum(a0.add(a1).add(a2.add(a3)));
         for (; i < n; i++) {
             sum += a[aOff + i] * b[bOff + i];
         }
@@ -78,14 +79,14 @@ public final class CpuOps {
             a21 = w2.fma(v1, a21);
             a31 = w3.fma(v1, a31);
         }
-        float s00 = a00.reduceLanes(VectorOperators.ADD);
-        float s10 = a10.reduceLanes(VectorOperators.ADD);
-        float s20 = a20.reduceLanes(VectorOperators.ADD);
-        float s30 = a30.reduceLanes(VectorOperators.ADD);
-        float s01 = a01.reduceLanes(VectorOperators.ADD);
-        float s11 = a11.reduceLanes(VectorOperators.ADD);
-        float s21 = a21.reduceLanes(VectorOperators.ADD);
-        float s31 = a31.reduceLanes(VectorOperators.ADD);
+        float s00 = IntLanes.sum(a00);
+        float s10 = IntLanes.sum(a10);
+        float s20 = IntLanes.sum(a20);
+        float s30 = IntLanes.sum(a30);
+        float s01 = IntLanes.sum(a01);
+        float s11 = IntLanes.sum(a11);
+        float s21 = IntLanes.sum(a21);
+        float s31 = IntLanes.sum(a31);
         for (; i < n; i++) {
             s00 += w[wOff + i] * x[x0 + i];
             s10 += w[wOff + n + i] * x[x0 + i];
