@@ -309,7 +309,7 @@ public final class DecoderModel {
         int hd = config.headDim();
         int qd = config.qDim();
         int group = config.heads() / config.kvHeads();
-        attendHalfTogether(s, s.cache.keys(layer), s.cache.values(layer), i * qd + first * hd, (first / group) * hd,
+        attendHalf(s, s.cache.keys(layer), s.cache.values(layer), i * qd + first * hd, (first / group) * hd,
                 i * qd + first * hd, start + i + 1, (float) (1.0 / Math.sqrt(hd)), count);
     }
 
@@ -327,7 +327,7 @@ public final class DecoderModel {
         int kvOff = (h / group) * hd;
         int outOff = i * qd + h * hd;
         if (s.halfPrecisionAttention) {
-            attendHalf(s, keys, values, qOff, kvOff, outOff, positions, scale);
+            attendHalf(s, keys, values, qOff, kvOff, outOff, positions, scale, 1);
             return;
         }
         float[] scores = scratch(positions);
@@ -352,46 +352,13 @@ public final class DecoderModel {
     }
 
     /**
-     * One head's attention computed as llama.cpp's CPU flash-attention kernel does: F16 query, online
-     * softmax, and the weighted sum of values accumulated in half precision (rounded after every step).
+     * Attention of {@code count} consecutive query heads sharing one key/value head, computed as llama.cpp's
+     * CPU flash-attention kernel does for each: F16 query, online softmax, and the weighted sum of values
+     * accumulated in half precision (rounded after every step). The heads are interleaved position by position
+     * so that each cached key and value row serves all of them while it is in cache; each head's operations
+     * are those it would get alone, in the same order.
      */
     private void attendHalf(InferenceState s, float[] keys, float[] values, int qOff, int kvOff, int outOff,
-                            int positions, float scale) {
-        int hd = config.headDim();
-        int kvd = config.kvDim();
-        float[] acc = scratch(hd);
-        for (int j = 0; j < hd; j++) {
-            s.q[qOff + j] = half(s.q[qOff + j]);
-            acc[j] = 0f;
-        }
-        float max = Float.NEGATIVE_INFINITY;
-        float sum = 0f;
-        for (int p = 0; p < positions; p++) {
-            float score = CpuOps.dot(s.q, qOff, keys, p * kvd + kvOff, hd) * scale;
-            float ms = 1f;
-            float vs = 1f;
-            if (score > max) {
-                float old = max;
-                max = score;
-                ms = (float) Math.exp(old - max);
-            } else {
-                vs = (float) Math.exp(score - max);
-            }
-            CpuOps.halfAccumulate(acc, 0, ms, vs, values, p * kvd + kvOff, hd);
-            sum = sum * ms + vs;
-        }
-        float inv = 1f / sum;
-        for (int j = 0; j < hd; j++) {
-            s.att[outOff + j] = acc[j] * inv;
-        }
-    }
-
-    /**
-     * {@link #attendHalf} for {@code count} consecutive query heads sharing one key/value head: the same
-     * operations per head in the same order (bit for bit), interleaved position by position so that each
-     * cached key and value row serves all of them while it is in cache.
-     */
-    private void attendHalfTogether(InferenceState s, float[] keys, float[] values, int qOff, int kvOff, int outOff,
                                     int positions, float scale, int count) {
         int hd = config.headDim();
         int kvd = config.kvDim();
