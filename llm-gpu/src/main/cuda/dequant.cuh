@@ -57,8 +57,28 @@ ISTHMUS_HD uint16_t isthmus_u16(const uint8_t *p) {
     return (uint16_t)(p[0] | (p[1] << 8));
 }
 
+// Loads from addresses known to be 2- or 4-byte aligned: block fields at even offsets of blocks whose sizes
+// are even (weights have an allocation each, far more aligned). One load where byte loads take two or four;
+// the host build keeps the byte loads, which give the same values.
+ISTHMUS_HD uint16_t isthmus_u16_even(const uint8_t *p) {
+#if defined(__CUDACC__)
+    return *(const uint16_t *)p;
+#else
+    return isthmus_u16(p);
+#endif
+}
+
+ISTHMUS_HD uint32_t isthmus_u32_aligned(const uint8_t *p) {
+#if defined(__CUDACC__)
+    return *(const uint32_t *)p;
+#else
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+#endif
+}
+
+// A half at an even offset: every block scale, and every element of an F16 row.
 ISTHMUS_HD float isthmus_f16_at(const uint8_t *p) {
-    return isthmus_half_to_float(isthmus_u16(p));
+    return isthmus_half_to_float(isthmus_u16_even(p));
 }
 
 // A "quad" is 4 consecutive elements of an item, at element offset e = 0, 4, ..., 28 inside it. Kernels
@@ -76,11 +96,8 @@ ISTHMUS_HD int isthmus_items(int cols) {
 ISTHMUS_HD void isthmus_quad_f32(const uint8_t *row, int item, int e, int cols, float *w) {
     int first = item * ISTHMUS_ITEM + e;
     for (int i = 0; i < ISTHMUS_QUAD; i++) {
-        const uint8_t *p = row + (size_t)(first + i) * 4;
         union { uint32_t u; float f; } v;
-        v.u = first + i < cols
-                  ? (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24)
-                  : 0u;
+        v.u = first + i < cols ? isthmus_u32_aligned(row + (size_t)(first + i) * 4) : 0u;
         w[i] = v.f;
     }
 }
@@ -96,8 +113,9 @@ ISTHMUS_HD void isthmus_quad_f16(const uint8_t *row, int item, int e, int cols, 
 ISTHMUS_HD void isthmus_quad_q8_0(const uint8_t *row, int item, int e, float *w) {
     const uint8_t *b = row + (size_t)item * 34;
     float d = isthmus_f16_at(b);
+    uint32_t q = isthmus_u16_even(b + 2 + e) | ((uint32_t)isthmus_u16_even(b + 4 + e) << 16);
     for (int i = 0; i < ISTHMUS_QUAD; i++) {
-        w[i] = d * (float)(int8_t)b[2 + e + i];
+        w[i] = d * (float)(int8_t)(q >> (8 * i));
     }
 }
 
@@ -105,10 +123,10 @@ ISTHMUS_HD void isthmus_quad_q8_0(const uint8_t *row, int item, int e, float *w)
 ISTHMUS_HD void isthmus_quad_q4_0(const uint8_t *row, int item, int e, float *w) {
     const uint8_t *b = row + (size_t)item * 18;
     float d = isthmus_f16_at(b);
-    const uint8_t *q = b + 2 + (e & 15);
-    int shift = e < 16 ? 0 : 4;
+    const uint8_t *p = b + 2 + (e & 15);
+    uint32_t q = (isthmus_u16_even(p) | ((uint32_t)isthmus_u16_even(p + 2) << 16)) >> (e < 16 ? 0 : 4);
     for (int i = 0; i < ISTHMUS_QUAD; i++) {
-        w[i] = d * (float)(((q[i] >> shift) & 0x0f) - 8);
+        w[i] = d * (float)((int)((q >> (8 * i)) & 0x0f) - 8);
     }
 }
 
@@ -135,10 +153,10 @@ ISTHMUS_HD void isthmus_quad_q4_k(const uint8_t *row, int item, int e, float *w)
     isthmus_scale_min_k4(k, b + 4, &sc, &m);
     float d1 = d * (float)sc;
     float m1 = dmin * (float)m;
-    const uint8_t *q = b + 16 + 32 * (k >> 1) + e;
-    int shift = (k & 1) ? 4 : 0;
+    // 144-byte blocks and e a multiple of 4: the quad's four bytes are one aligned word.
+    uint32_t q = isthmus_u32_aligned(b + 16 + 32 * (k >> 1) + e) >> ((k & 1) ? 4 : 0);
     for (int i = 0; i < ISTHMUS_QUAD; i++) {
-        w[i] = d1 * (float)((q[i] >> shift) & 0x0f) - m1;
+        w[i] = d1 * (float)((q >> (8 * i)) & 0x0f) - m1;
     }
 }
 
@@ -150,14 +168,17 @@ ISTHMUS_HD void isthmus_quad_q6_k(const uint8_t *row, int item, int e, float *w)
     int k = item & 7;
     int n = k >> 2;
     int g = k & 3;
-    const uint8_t *ql = b + 64 * n + ((g & 1) ? 32 : 0) + e;
-    const uint8_t *qh = b + 128 + 32 * n + e;
+    // 210-byte blocks: the quad's bytes sit at even offsets, two halfword loads each.
+    const uint8_t *qlp = b + 64 * n + ((g & 1) ? 32 : 0) + e;
+    const uint8_t *qhp = b + 128 + 32 * n + e;
+    uint32_t qlw = isthmus_u16_even(qlp) | ((uint32_t)isthmus_u16_even(qlp + 2) << 16);
+    uint32_t qhw = isthmus_u16_even(qhp) | ((uint32_t)isthmus_u16_even(qhp + 2) << 16);
     float scale = (float)((const int8_t *)(b + 192))[8 * n + 2 * g + e / 16];
     float d = isthmus_f16_at(b + 208);
     int lowShift = (g >= 2) ? 4 : 0;
     int highShift = 2 * g;
     for (int i = 0; i < ISTHMUS_QUAD; i++) {
-        int q = (((ql[i] >> lowShift) & 0x0f) | (((qh[i] >> highShift) & 3) << 4)) - 32;
+        int q = (int)(((qlw >> (8 * i + lowShift)) & 0x0f) | (((qhw >> (8 * i + highShift)) & 3) << 4)) - 32;
         w[i] = d * scale * (float)q;
     }
 }
@@ -173,5 +194,45 @@ ISTHMUS_HD bool isthmus_decode_quad(int type, const uint8_t *row, int item, int 
         case ISTHMUS_Q4_K: isthmus_quad_q4_k(row, item, e, w); return true;
         case ISTHMUS_Q6_K: isthmus_quad_q6_k(row, item, e, w); return true;
         default: return false;
+    }
+}
+
+// Decodes all 32 elements of item `item` (elements past a plain row's end as 0). Q4_0 and Q8_0 read their
+// block with halfword loads once; the other formats decode their eight quads, whose shared scale loads the
+// compiler merges once inlined.
+ISTHMUS_HD void isthmus_item_q4_0(const uint8_t *row, int item, float *w) {
+    const uint8_t *b = row + (size_t)item * 18;
+    float d = isthmus_f16_at(b);
+    for (int k = 0; k < 8; k++) {
+        uint32_t pair = isthmus_u16_even(b + 2 + 2 * k);
+        for (int j = 0; j < 2; j++) {
+            uint32_t byte = (pair >> (8 * j)) & 0xffu;
+            w[2 * k + j] = d * (float)((int)(byte & 0x0f) - 8);
+            w[2 * k + j + 16] = d * (float)((int)(byte >> 4) - 8);
+        }
+    }
+}
+
+ISTHMUS_HD void isthmus_item_q8_0(const uint8_t *row, int item, float *w) {
+    const uint8_t *b = row + (size_t)item * 34;
+    float d = isthmus_f16_at(b);
+    for (int k = 0; k < 16; k++) {
+        uint32_t pair = isthmus_u16_even(b + 2 + 2 * k);
+        w[2 * k] = d * (float)(int8_t)pair;
+        w[2 * k + 1] = d * (float)(int8_t)(pair >> 8);
+    }
+}
+
+ISTHMUS_HD bool isthmus_decode_item(int type, const uint8_t *row, int item, int cols, float *w) {
+    switch (type) {
+        case ISTHMUS_Q4_0: isthmus_item_q4_0(row, item, w); return true;
+        case ISTHMUS_Q8_0: isthmus_item_q8_0(row, item, w); return true;
+        default:
+            for (int e = 0; e < ISTHMUS_ITEM; e += ISTHMUS_QUAD) {
+                if (!isthmus_decode_quad(type, row, item, e, cols, w + e)) {
+                    return false;
+                }
+            }
+            return true;
     }
 }
