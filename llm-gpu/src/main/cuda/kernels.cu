@@ -109,54 +109,12 @@ __device__ float block_max(float v, float *scratch) {
 // Rows of plain (F32/F16) weights can end inside an item; block formats always hold whole items.
 #define ISTHMUS_PLAIN(TYPE) ((TYPE) == ISTHMUS_F32 || (TYPE) == ISTHMUS_F16)
 
-// Four activations from a 16-byte-aligned address (one vector load on the device).
-__device__ __forceinline__ void load_x4(const float *__restrict__ p, float *v) {
-#if defined(__CUDACC__)
-    float4 f = *(const float4 *)p;
-    v[0] = f.x;
-    v[1] = f.y;
-    v[2] = f.z;
-    v[3] = f.w;
-#else
-    for (int i = 0; i < 4; i++) {
-        v[i] = p[i];
-    }
-#endif
-}
-
-// One item of a weight row (decoded into w) times the activations: a plain row's elements past `cols` count 0.
-template <int TYPE>
-__device__ __forceinline__ float item_dot(const float *w, int item, int cols, const float *__restrict__ x,
-                                          bool aligned) {
-    const float *xi = x + (size_t)item * ISTHMUS_ITEM;
-    float s = 0.0f;
-    if (ISTHMUS_PLAIN(TYPE) || !aligned) {
-#pragma unroll
-        for (int i = 0; i < ISTHMUS_ITEM; i++) {
-            if (!ISTHMUS_PLAIN(TYPE) || item * ISTHMUS_ITEM + i < cols) {
-                s += w[i] * xi[i];
-            }
-        }
-    } else {
-#pragma unroll
-        for (int i = 0; i < ISTHMUS_ITEM; i += 4) {
-            float v[4];
-            load_x4(xi + i, v);
-#pragma unroll
-            for (int j = 0; j < 4; j++) {
-                s += w[i + j] * v[j];
-            }
-        }
-    }
-    return s;
-}
-
 // Decode (one activation vector): `threadsPerRow` threads (32, 64 or 128: a warp or more, so a warp
-// never spans two rows) per weight row, several rows per block. Each thread takes whole items (32 elements:
-// a Q4_0/Q8_0 block), items t, t + threadsPerRow, ...: its weights come in a few wide loads, and
-// neighbouring threads read neighbouring blocks. Decode is bound by memory latency: rows get threads in
-// proportion to their length (about two items each, LaunchPlanner.threadsPerRow), and a thread loads two
-// items before using either (the second clamped to the row, its product then dropped).
+// never spans two rows) per weight row, several rows per block. Threads take consecutive 4-element quads,
+// so a warp reads neighbouring items of weights and activations, both coalesced. Decode is bound by memory
+// latency: each thread loads MV_BATCH quads before using any, and rows get threads in proportion to their
+// length, so that every row needs about the same few round trips to memory.
+#define MV_BATCH 4
 template <int TYPE>
 __device__ __forceinline__ void mat_vec(const uint8_t *__restrict__ w, long long rowBytes,
                                         const float *__restrict__ x, float *__restrict__ y, int rows, int cols,
@@ -165,21 +123,40 @@ __device__ __forceinline__ void mat_vec(const uint8_t *__restrict__ w, long long
     int local = threadIdx.x / threadsPerRow;
     int t = threadIdx.x % threadsPerRow;
     int row = blockIdx.x * (blockDim.x / threadsPerRow) + local;
-    bool aligned = ((size_t)x & 15) == 0;
     float acc = 0.0f;
     if (row < rows) {
         const uint8_t *r = w + (size_t)row * rowBytes;
-        int items = isthmus_items(cols);
-        for (int it = t; it < items; it += 2 * threadsPerRow) {
-            int other = it + threadsPerRow;
-            int second = other < items ? other : it;
-            float a[ISTHMUS_ITEM];
-            float b[ISTHMUS_ITEM];
-            isthmus_decode_item(TYPE, r, it, cols, a);
-            isthmus_decode_item(TYPE, r, second, cols, b);
-            float sa = item_dot<TYPE>(a, it, cols, x, aligned);
-            float sb = item_dot<TYPE>(b, second, cols, x, aligned);
-            acc += other < items ? sa + sb : sa;
+        int quads = isthmus_items(cols) * ISTHMUS_QUADS_PER_ITEM;
+        for (int q0 = t; q0 < quads; q0 += threadsPerRow * MV_BATCH) {
+            float v[MV_BATCH][ISTHMUS_QUAD];
+            float xv[MV_BATCH][ISTHMUS_QUAD];
+#pragma unroll
+            for (int u = 0; u < MV_BATCH; u++) {
+                int q = q0 + u * threadsPerRow;
+                if (q < quads) {
+                    int item = q / ISTHMUS_QUADS_PER_ITEM;
+                    int e = (q % ISTHMUS_QUADS_PER_ITEM) * ISTHMUS_QUAD;
+                    isthmus_decode_quad(TYPE, r, item, e, cols, v[u]);
+                    int base = item * ISTHMUS_ITEM + e;
+#pragma unroll
+                    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                        xv[u][i] = (!ISTHMUS_PLAIN(TYPE) || base + i < cols) ? x[base + i] : 0.0f;
+                    }
+                } else {
+#pragma unroll
+                    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                        v[u][i] = 0.0f;
+                        xv[u][i] = 0.0f;
+                    }
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < MV_BATCH; u++) {
+#pragma unroll
+                for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                    acc += v[u][i] * xv[u][i];
+                }
+            }
         }
     }
     acc = warp_sum(acc);

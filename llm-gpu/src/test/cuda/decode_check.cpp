@@ -1,12 +1,11 @@
 // Host build of the kernels' block decoders (src/main/cuda/dequant.cuh), for DecodeLayoutTest: decodes
-// every item of every row exactly as mat_vec (whole items) and mat_mul (quads) in kernels.cu do, so the GGUF layouts the GPU reads are
+// every quad of every row exactly as mat_vec and mat_mul in kernels.cu do, so the GGUF layouts the GPU reads are
 // checked against llm-quant's Java formats on machines without a GPU.
 //
 // Input file: int32 type, int32 rows, int32 cols, int64 rowBytes (little-endian), then the rows.
 // Output file: rows * cols float32.
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <vector>
 #include "dequant.cuh"
 
@@ -34,29 +33,21 @@ int main(int argc, char **argv) {
     }
     std::fclose(in);
     std::vector<float> out((size_t)rows * cols);
-    float w[ISTHMUS_ITEM];
-    float quads[ISTHMUS_ITEM];
+    float w[ISTHMUS_QUAD];
     for (int r = 0; r < rows; r++) {
         const uint8_t *row = data.data() + (size_t)r * rowBytes;
         for (int it = 0; it < isthmus_items(cols); it++) {
-            // The decode kernel reads whole items, the prefill kernel quads: both must give the same floats.
-            if (!isthmus_decode_item(type, row, it, cols, w)) {
-                std::fprintf(stderr, "unknown type %d\n", type);
-                return 1;
-            }
             for (int e = 0; e < ISTHMUS_ITEM; e += ISTHMUS_QUAD) {
-                isthmus_decode_quad(type, row, it, e, cols, quads + e);
-            }
-            for (int i = 0; i < ISTHMUS_ITEM; i++) {
-                int col = it * ISTHMUS_ITEM + i;
-                if (col >= cols) {
-                    continue;
-                }
-                if (std::memcmp(&w[i], &quads[i], sizeof(float)) != 0) {
-                    std::fprintf(stderr, "row %d column %d: item decoder %g, quad decoder %g\n", r, col, w[i], quads[i]);
+                if (!isthmus_decode_quad(type, row, it, e, cols, w)) {
+                    std::fprintf(stderr, "unknown type %d\n", type);
                     return 1;
                 }
-                out[(size_t)r * cols + col] = w[i];
+                for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                    int col = it * ISTHMUS_ITEM + e + i;
+                    if (col < cols) {
+                        out[(size_t)r * cols + col] = w[i];
+                    }
+                }
             }
         }
     }

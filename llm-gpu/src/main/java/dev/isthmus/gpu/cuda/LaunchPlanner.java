@@ -23,11 +23,11 @@ public final class LaunchPlanner {
     /** Threads per block of the decode kernels ({@code matvec_*}): one or more rows. */
     static final int ROW_VECTOR_THREADS = 128;
     /**
-     * Items (32-element blocks, see dequant.cuh) a decode thread should have at most, if threads allow: it loads
-     * two before using either. Measured on an H200 (0.5 B model), decode time is the chain of loads per thread:
-     * threads that each decoded a few 4-element quads with byte loads took 7.3-8.3 us per product.
+     * Quads (4-element groups, see dequant.cuh) a decode thread should have at most, if threads allow. Measured
+     * on an H200 (0.5 B model): a warp per 896-column row (7 quads a thread) took 10.2 us per product where
+     * 128 threads a row took 7.3, so rows get threads until each holds about two quads.
      */
-    static final int ITEMS_PER_THREAD = 2;
+    static final int QUADS_PER_THREAD = 2;
     /** Prefill blocks wanted per multiprocessor: several, so one block's loads overlap another's arithmetic. */
     static final int BLOCKS_PER_MULTIPROCESSOR = 4;
     /** Fewest 32-column items a split of a prefill product covers, so splitting does not outweigh its gain. */
@@ -72,12 +72,12 @@ public final class LaunchPlanner {
 
     /**
      * Threads per weight row of the decode kernels: a warp, two or four, the fewest that leave each at most
-     * {@link #ITEMS_PER_THREAD} items of the row; short rows share a block, so that small models still fill it.
+     * {@link #QUADS_PER_THREAD} quads of the row; short rows share a block, so that small models still fill it.
      */
     public static int threadsPerRow(int cols) {
-        long items = Math.ceilDiv(cols, WARP);
+        long quads = 8L * Math.ceilDiv(cols, WARP);
         int threads = WARP;
-        while (threads < ROW_VECTOR_THREADS && items > (long) threads * ITEMS_PER_THREAD) {
+        while (threads < ROW_VECTOR_THREADS && quads > (long) threads * QUADS_PER_THREAD) {
             threads *= 2;
         }
         return threads;

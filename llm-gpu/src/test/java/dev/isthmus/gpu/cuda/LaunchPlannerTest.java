@@ -15,14 +15,13 @@ class LaunchPlannerTest {
     void decodeGivesLongerRowsMoreThreads() {
         LaunchPlanner.Launch l = LaunchPlanner.mulMat(GgmlType.Q4_K, 4096, 4096, 1);
         assertThat(l.kernel()).isEqualTo("matvec_q4_k");
-        assertThat(LaunchPlanner.threadsPerRow(4096)).as("128 items: two each for 64 threads").isEqualTo(64);
-        assertThat(l.config()).as("two rows per block").isEqualTo(new LaunchConfig(2048, 1, 128, 0));
-        assertThat(LaunchPlanner.threadsPerRow(4864)).as("152 items: four warps").isEqualTo(128);
-        assertThat(LaunchPlanner.threadsPerRow(896)).as("28 items: a warp").isEqualTo(32);
-        assertThat(LaunchPlanner.matVec(GgmlType.Q4_0, 4864, 896).config()).as("4 rows per block")
-                .isEqualTo(new LaunchConfig(1216, 1, 128, 0));
-        assertThat(LaunchPlanner.threadsPerRow(2080)).as("65 items: more than two each for a warp")
-                .isEqualTo(64);
+        assertThat(LaunchPlanner.threadsPerRow(4096)).as("1024 quads: as many threads as allowed").isEqualTo(128);
+        assertThat(l.config()).as("a row per block").isEqualTo(new LaunchConfig(4096, 1, 128, 0));
+        assertThat(LaunchPlanner.threadsPerRow(896)).as("224 quads: four warps").isEqualTo(128);
+        assertThat(LaunchPlanner.threadsPerRow(512)).as("128 quads: two warps").isEqualTo(64);
+        assertThat(LaunchPlanner.matVec(GgmlType.Q4_0, 4864, 512).config()).as("2 rows per block")
+                .isEqualTo(new LaunchConfig(2432, 1, 128, 0));
+        assertThat(LaunchPlanner.threadsPerRow(256)).as("64 quads: a warp").isEqualTo(32);
         assertThat(LaunchPlanner.threadsPerRow(1 << 16)).as("at most a block").isEqualTo(128);
         assertThat(LaunchPlanner.threadsPerRow(5)).as("a short plain row").isEqualTo(32);
         assertThatThrownBy(() -> LaunchPlanner.mulMatSplit(GgmlType.Q4_K, 4096, 1, 2)).hasMessageContaining("matVec");
