@@ -5,9 +5,10 @@ import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
- * What the Q4_K and Q5_K integer kernels share: the loop over super-blocks, the (scale, min) unpacking and the
+ * What the k-quant integer kernels share: the loop over super-blocks, the (scale, min) unpacking and the
  * minimums' four FMA chains, as llama.cpp's AVX2 kernels compute them. Each format supplies the vector work of
  * one super-block.
  */
@@ -42,6 +43,23 @@ final class KQuantIntegers {
                     xb / QK * ActivationRounding.SUMS_PER_BLOCK + ActivationRounding.SUMS_OF_32, xScales[xb / QK], acc);
         }
         return IntLanes.sumLanes(FloatVector.fromArray(IntLanes.F, acc, 0)) + ((acc[8] + acc[10]) + (acc[9] + acc[11]));
+    }
+
+    /**
+     * For run j (32 elements) of a half super-block whose eight 16-element sub-block scales sit one per int
+     * lane: its two scales, 2j over lanes 0-3 and 2j+1 over lanes 4-7 (the lanes that sum its first and second
+     * 16 elements once 16-bit pair products are added in halves).
+     */
+    static final VectorShuffle<Integer>[] RUN_SCALES = runScales();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Integer>[] runScales() {
+        VectorShuffle<Integer>[] shuffles = new VectorShuffle[4];
+        for (int k = 0; k < 4; k++) {
+            int a = 2 * k;
+            shuffles[k] = VectorShuffle.fromValues(IntLanes.I, a, a, a, a, a + 1, a + 1, a + 1, a + 1);
+        }
+        return shuffles;
     }
 
     /** The eight 6-bit sub-block scales of the 12 bytes at {@code at}, one per byte of the result (ggml's utmp). */

@@ -7,10 +7,13 @@ import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.Half;
+import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -18,7 +21,7 @@ import jdk.incubator.vector.VectorOperators;
  * 2-bit levels, {@code d}, {@code dmin} (F16). Weight 128n + 32j + k, with s = scales[8n + 2j + k/16], is
  * d·(s &amp; 15)·((qs[32n + k] >> 2j) &amp; 3) − dmin·(s >> 4).
  */
-public final class Q2_KFormat implements BlockFormat, ScalarTwin {
+public final class Q2_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 84;
 
@@ -126,6 +129,96 @@ public final class Q2_KFormat implements BlockFormat, ScalarTwin {
             }
         }
         return IntLanes.sum(acc0.add(acc1).sub(accMin0.add(accMin1)));
+    }
+
+    @Override
+    public boolean quantizesActivations() {
+        return IntLanes.AVAILABLE;
+    }
+
+    @Override
+    public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
+        checkBlocks(count);
+        ActivationRounding.q8_K(src, srcOffset, count, dst);
+    }
+
+    /**
+     * Integer kernel in the arithmetic of llama.cpp's {@code ggml_vec_dot_q2_K_q8_K}: per super-block exact
+     * integer sums Σ scale × Σ level × activation level and Σ min × (activation sum of the sub-block), then
+     * d_w × d_x and −dmin × d_x times each. Each 16-bit lane holds a weight pair (even, odd element) whose levels
+     * meet the activations' even and odd halves ({@link QuantizedActivations#evenOddIndex}).
+     */
+    @Override
+    public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        x.requireWholeBlocks(this, xOffset, count);
+        // Lanes 0-7: the scaled sums; 8-15: the minimums. Passed through memory: superBlock is compiled on its
+        // own, and vectors crossing a call are boxed.
+        float[] acc = new float[16];
+        short[] levels = x.levels();
+        float[] xScales = x.scales();
+        int[] xSums = x.sums();
+        for (int b = 0; b < count / QK; b++) {
+            int xb = xOffset + b * QK;
+            superBlock(data, offset + (long) b * BLOCK_BYTES, levels, xb, xSums, xb / QK * ActivationRounding.SUMS_PER_BLOCK,
+                    xScales[xb / QK], acc);
+        }
+        return IntLanes.sumLanes(FloatVector.fromArray(IntLanes.F, acc, 0))
+                + IntLanes.sumLanes(FloatVector.fromArray(IntLanes.F, acc, 8));
+    }
+
+    /** One super-block into {@code acc}: levels 0..3 times 4-bit scales, minimums from the activation sums of 16. */
+    private static void superBlock(MemorySegment data, long block, short[] levels, int xb, int[] xSums, int s16,
+                                   float dx, float[] acc) {
+        IntVector sum = IntVector.zero(IntLanes.I);
+        for (int n = 0; n < 2; n++) {
+            ShortVector qs = ShortVector.fromMemorySegment(IntLanes.S, data, block + 16 + 32 * n, QuantVectors.LE);
+            // The half's eight sub-block scales, one per int lane; run j takes 2j (lanes 0-3) and 2j+1 (4-7).
+            IntVector sc = ((IntVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_64, data, block + 8 * n,
+                    QuantVectors.LE).convertShape(VectorOperators.B2I, IntLanes.I, 0)).and(0x0F);
+            for (int j = 0; j < 4; j++) {
+                ShortVector level = qs.lanewise(VectorOperators.LSHR, (short) (2 * j)).and(LOW_PAIRS);
+                int at = xb + 128 * n + 32 * j;
+                IntVector pairs = level.and(LOW_BYTE).mul(ShortVector.fromArray(IntLanes.S, levels, at))
+                        .add(level.lanewise(VectorOperators.LSHR, (short) 8).mul(ShortVector.fromArray(IntLanes.S, levels, at + 16)))
+                        .reinterpretAsInts();
+                sum = sum.add(IntLanes.addHalves(pairs).mul(sc.rearrange(KQuantIntegers.RUN_SCALES[j])));
+            }
+        }
+        // Int lane i of the 16 scale bytes widened to 16 bits holds sub-blocks 2i (low half) and 2i + 1 (high);
+        // their minimums meet the activation sums of 16, stored even sub-blocks first, then odd ones.
+        IntVector scales = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, data, block, QuantVectors.LE)
+                .convertShape(VectorOperators.B2S, IntLanes.S, 0)).reinterpretAsInts();
+        IntVector mins = IntVector.fromArray(IntLanes.I, xSums, s16).mul(scales.lanewise(VectorOperators.LSHR, 4).and(0x0F))
+                .add(IntVector.fromArray(IntLanes.I, xSums, s16 + 8).mul(scales.lanewise(VectorOperators.LSHR, 20).and(0x0F)));
+        IntLanes.toFloat(sum).fma(FloatVector.broadcast(IntLanes.F, dx * QuantVectors.f16(data, block + 80)),
+                FloatVector.fromArray(IntLanes.F, acc, 0)).intoArray(acc, 0);
+        IntLanes.toFloat(mins).fma(FloatVector.broadcast(IntLanes.F, -dx * QuantVectors.f16(data, block + 82)),
+                FloatVector.fromArray(IntLanes.F, acc, 8)).intoArray(acc, 8);
+    }
+
+    private static final ShortVector LOW_PAIRS = ShortVector.broadcast(IntLanes.S, (short) 0x0303);
+    private static final ShortVector LOW_BYTE = ShortVector.broadcast(IntLanes.S, (short) 0xFF);
+
+    @Override
+    public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        x.requireWholeBlocks(this, xOffset, count);
+        float sum = 0f;
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            int xb = xOffset + b * QK;
+            int dots = 0;
+            int minimums = 0;
+            for (int i = 0; i < QK; i++) {
+                int sc = QuantVectors.u8(data, block + i / 16);
+                int q = (QuantVectors.u8(data, block + 16 + 32 * (i / 128) + i % 32) >> (2 * (i % 128 / 32))) & 3;
+                short a = x.levels()[QuantizedActivations.evenOddIndex(xb + i)];
+                dots += (sc & 0xF) * q * a;
+                minimums += (sc >> 4) * a;
+            }
+            float dx = x.scales()[xb / QK];
+            sum += dx * QuantVectors.f16(data, block + 80) * dots - dx * QuantVectors.f16(data, block + 82) * minimums;
+        }
+        return sum;
     }
 
     /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */

@@ -7,19 +7,23 @@ import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.Half;
+import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * GGML Q3_K: super-blocks of 256 weights in 110 bytes: 32 bytes of high bits ({@code hmask}), 64 bytes of
  * 2-bit levels, 12 bytes packing sixteen 6-bit signed scales, {@code d} (F16). Weight 128n + 32j + k is
  * d·(scale[8n + 2j + k/16] − 32)·(((qs[32n + k] >> 2j) &amp; 3) − (hmask[k] bit 4n+j ? 0 : 4)).
  */
-public final class Q3_KFormat implements BlockFormat, ScalarTwin {
+public final class Q3_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 110;
 
@@ -142,6 +146,107 @@ public final class Q3_KFormat implements BlockFormat, ScalarTwin {
             }
         }
         return IntLanes.sum(acc0.add(acc1));
+    }
+
+    @Override
+    public boolean quantizesActivations() {
+        return IntLanes.AVAILABLE;
+    }
+
+    @Override
+    public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
+        checkBlocks(count);
+        ActivationRounding.q8_K(src, srcOffset, count, dst);
+    }
+
+    /**
+     * Integer kernel in the arithmetic of llama.cpp's {@code ggml_vec_dot_q3_K_q8_K}: per super-block an exact
+     * Σ over its 16 sub-blocks of scale × Σ level × activation level, then one FMA with d_w × d_x. Each 16-bit
+     * lane holds a weight pair (even, odd element) whose levels meet the activations' even and odd halves
+     * ({@link QuantizedActivations#evenOddIndex}).
+     */
+    @Override
+    public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        x.requireWholeBlocks(this, xOffset, count);
+        // Passed through memory: superBlock is compiled on its own, and vectors crossing a call are boxed.
+        float[] acc = new float[8];
+        short[] levels = x.levels();
+        float[] xScales = x.scales();
+        for (int b = 0; b < count / QK; b++) {
+            int xb = xOffset + b * QK;
+            superBlock(data, offset + (long) b * BLOCK_BYTES, levels, xb, xScales[xb / QK], acc);
+        }
+        return IntLanes.sumLanes(FloatVector.fromArray(IntLanes.F, acc, 0));
+    }
+
+    /**
+     * One super-block into {@code acc}. Levels are formed as (2 low bits | high bit at bit 2) − 4, signed, so a
+     * pair's products sum to at most 2 × 4 × 127 in magnitude and every lane's total stays far inside an int.
+     */
+    private static void superBlock(MemorySegment data, long block, short[] levels, int xb, float dx, float[] acc) {
+        // Scale bytes 0-7 (low nibbles of sub-blocks 0-7, high nibbles of 8-15) and 8-11 (the top two bits,
+        // byte 8 + j % 4 at bit 2·(j / 4)), one per int lane; bytes 8-11 are loaded from 100 so that the load
+        // stays inside the block, and repeated over lanes 0-3 and 4-7.
+        IntVector low = (IntVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_64, data, block + 96, QuantVectors.LE)
+                .convertShape(VectorOperators.B2I, IntLanes.I, 0);
+        IntVector top = ((IntVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_64, data, block + 100, QuantVectors.LE)
+                .convertShape(VectorOperators.B2I, IntLanes.I, 0)).rearrange(TOP_BYTES);
+        ShortVector hm = ShortVector.fromMemorySegment(IntLanes.S, data, block, QuantVectors.LE);
+        IntVector sum = IntVector.zero(IntLanes.I);
+        for (int n = 0; n < 2; n++) {
+            ShortVector qs = ShortVector.fromMemorySegment(IntLanes.S, data, block + 32 + 32 * n, QuantVectors.LE);
+            // The half's eight sub-block scales, one per int lane; run j takes 2j (lanes 0-3) and 2j+1 (4-7).
+            IntVector sc = low.lanewise(VectorOperators.ASHR, 4 * n).and(0x0F)
+                    .or(top.lanewise(VectorOperators.LSHR, TOP_SHIFTS[n]).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+            for (int j = 0; j < 4; j++) {
+                int shift = 4 * n + j - 2;
+                // hmask bit 4n+j of both bytes moved to bit 2, beside the two low bits.
+                ShortVector high = (shift >= 0 ? hm.lanewise(VectorOperators.LSHR, (short) shift)
+                        : hm.lanewise(VectorOperators.LSHL, (short) -shift)).and(BIT_TWO);
+                ShortVector level = qs.lanewise(VectorOperators.LSHR, (short) (2 * j)).and(LOW_PAIRS).or(high);
+                int at = xb + 128 * n + 32 * j;
+                IntVector pairs = level.and(LOW_BYTE).sub(FOUR).mul(ShortVector.fromArray(IntLanes.S, levels, at))
+                        .add(level.lanewise(VectorOperators.LSHR, (short) 8).sub(FOUR)
+                                .mul(ShortVector.fromArray(IntLanes.S, levels, at + 16)))
+                        .reinterpretAsInts();
+                sum = sum.add(IntLanes.addHalves(pairs).mul(sc.rearrange(KQuantIntegers.RUN_SCALES[j])));
+            }
+        }
+        IntLanes.toFloat(sum).fma(FloatVector.broadcast(IntLanes.F, dx * QuantVectors.f16(data, block + 108)),
+                FloatVector.fromArray(IntLanes.F, acc, 0)).intoArray(acc, 0);
+    }
+
+    private static final VectorShuffle<Integer> TOP_BYTES = VectorShuffle.fromValues(IntLanes.I, 4, 5, 6, 7, 4, 5, 6, 7);
+    /** For half n, lane i: where sub-block 8n + i's top two bits sit in their byte, bit 2·((8n + i) / 4) = 4n + 2·(i / 4). */
+    private static final IntVector[] TOP_SHIFTS = {
+        IntVector.fromArray(IntLanes.I, new int[] {0, 0, 0, 0, 2, 2, 2, 2}, 0),
+        IntVector.fromArray(IntLanes.I, new int[] {4, 4, 4, 4, 6, 6, 6, 6}, 0)};
+    private static final ShortVector LOW_PAIRS = ShortVector.broadcast(IntLanes.S, (short) 0x0303);
+    private static final ShortVector BIT_TWO = ShortVector.broadcast(IntLanes.S, (short) 0x0404);
+    private static final ShortVector LOW_BYTE = ShortVector.broadcast(IntLanes.S, (short) 0xFF);
+    private static final ShortVector FOUR = ShortVector.broadcast(IntLanes.S, (short) 4);
+
+    @Override
+    public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        x.requireWholeBlocks(this, xOffset, count);
+        int[] sc = new int[16];
+        float sum = 0f;
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            int xb = xOffset + b * QK;
+            scales(data, block, sc);
+            int dots = 0;
+            for (int i = 0; i < QK; i++) {
+                int n = i / 128;
+                int j = i % 128 / 32;
+                int k = i % 32;
+                int q = (QuantVectors.u8(data, block + 32 + 32 * n + k) >> (2 * j)) & 3;
+                int h = (QuantVectors.u8(data, block + k) >> (4 * n + j) & 1) != 0 ? 0 : 4;
+                dots += sc[i / 16] * (q - h) * x.levels()[QuantizedActivations.evenOddIndex(xb + i)];
+            }
+            sum += x.scales()[xb / QK] * QuantVectors.f16(data, block + 108) * dots;
+        }
+        return sum;
     }
 
     /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */

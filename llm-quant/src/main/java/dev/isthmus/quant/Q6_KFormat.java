@@ -15,7 +15,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 
 /**
  * GGML Q6_K: super-blocks of 256 weights in 210 bytes: 128 bytes of low nibbles ({@code ql}), 64 bytes of
@@ -226,7 +225,7 @@ public final class Q6_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
                 IntVector pairs = q.and(LOW_BYTE).mul(ShortVector.fromArray(IntLanes.S, levels, at))
                         .add(q.lanewise(VectorOperators.LSHR, (short) 8).mul(ShortVector.fromArray(IntLanes.S, levels, at + 16)))
                         .reinterpretAsInts();
-                sum = sum.add(IntLanes.addHalves(pairs).mul(sc.rearrange(RUN_SCALES[k])));
+                sum = sum.add(IntLanes.addHalves(pairs).mul(sc.rearrange(KQuantIntegers.RUN_SCALES[k])));
             }
         }
         // Σ scale·16-sum over pairs of sub-blocks (2k, 2k+1), times 32: the offset per lane.
@@ -244,19 +243,6 @@ public final class Q6_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
     private static final ShortVector LOW_NIBBLES = ShortVector.broadcast(IntLanes.S, (short) 0x0F0F);
     private static final ShortVector HIGH_PAIRS = ShortVector.broadcast(IntLanes.S, (short) 0x0303);
     private static final ShortVector LOW_BYTE = ShortVector.broadcast(IntLanes.S, (short) 0xFF);
-
-    /** For run k of a half: its two sub-block scales, each over four lanes. */
-    private static final VectorShuffle<Integer>[] RUN_SCALES = runScales();
-
-    @SuppressWarnings("unchecked")
-    private static VectorShuffle<Integer>[] runScales() {
-        VectorShuffle<Integer>[] shuffles = new VectorShuffle[4];
-        for (int k = 0; k < 4; k++) {
-            int a = 2 * k;
-            shuffles[k] = VectorShuffle.fromValues(IntLanes.I, a, a, a, a, a + 1, a + 1, a + 1, a + 1);
-        }
-        return shuffles;
-    }
 
     @Override
     public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {

@@ -38,7 +38,7 @@ class IntegerKernelsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
     void integerKernelEqualsItsTwinAndTheFloatKernel(GgmlType type) {
         BlockFormat f = integerFormat(type);
         for (int n : new int[] {256, 512, 2048, 4096 + 256}) {
@@ -55,10 +55,7 @@ class IntegerKernelsTest {
                     // An odd offset: GGUF rows are not aligned.
                     f.quantize(rows, r * n, data, 3, n);
                     ((ScalarTwin) f).dequantizeScalar(data, 3, decoded, 0, n);
-                    double magnitude = 1e-30;
-                    for (int i = 0; i < n; i++) {
-                        magnitude += Math.abs((double) decoded[i] * rounded[i]);
-                    }
+                    double magnitude = magnitude(type, decoded, rounded);
                     float vector = f.dotQuantized(data, 3, qx, 0, n);
                     float twin = ((IntegerTwin) f).dotQuantizedScalar(data, 3, qx, 0, n);
                     float floats = f.dot(data, 3, rounded, 0, n);
@@ -75,8 +72,28 @@ class IntegerKernelsTest {
         }
     }
 
+    /**
+     * Σ|w·x|, the scale of a float sum's rounding errors. Formats with minimums (Q2_K, Q4_K, Q5_K: w = d·sc·q −
+     * min) sum the scaled levels and the minimums apart, and either part can exceed Σ|w·x|: each element then
+     * counts its 16-element group's largest |w| twice more, a bound on its minimum (levels reach 0).
+     */
+    private static double magnitude(GgmlType type, float[] w, float[] x) {
+        boolean minimums = type == GgmlType.Q2_K || type == GgmlType.Q4_K || type == GgmlType.Q5_K;
+        double magnitude = 1e-30;
+        for (int g = 0; g < w.length; g += 16) {
+            double largest = 0;
+            for (int i = g; i < g + 16; i++) {
+                largest = Math.max(largest, Math.abs(w[i]));
+            }
+            for (int i = g; i < g + 16; i++) {
+                magnitude += (Math.abs((double) w[i]) + (minimums ? 2 * largest : 0)) * Math.abs(x[i]);
+            }
+        }
+        return magnitude;
+    }
+
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
     void offsetsSelectWholeBlocksOfTheActivations(GgmlType type) {
         BlockFormat f = integerFormat(type);
         int n = 512;
