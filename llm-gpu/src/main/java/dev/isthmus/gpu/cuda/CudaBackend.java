@@ -174,14 +174,8 @@ public final class CudaBackend implements Backend {
         MemorySegment.copy(input, 0, hostX, ValueLayout.JAVA_FLOAT, 0, batch * cols);
         context.upload(hostX, deviceX, 0, xBytes);
         LaunchPlanner.Launch launch = LaunchPlanner.mulMat(w.format().device(), rows, cols, batch);
-        KernelArgs args = new KernelArgs().pointer(w.buffer()).i64(w.rowBytes()).pointer(deviceX).pointer(deviceY)
-                .i32(rows).i32(cols);
-        if (batch == 1) {
-            args.i32(LaunchPlanner.threadsPerRow(cols));
-        } else {
-            args.i32(batch).i32(1).pointer(0L); // unsplit: no partial sums
-        }
-        context.launch(launch.kernel(), launch.config(), args);
+        context.launch(launch.kernel(), launch.config(), LaunchPlanner.productArgs(w.buffer().address(), w.rowBytes(),
+                deviceX.address(), deviceY.address(), rows, cols, batch, 1, 0L)); // unsplit: no partial sums
         context.download(deviceY, hostY, yBytes);
         MemorySegment.copy(hostY, ValueLayout.JAVA_FLOAT, 0, out, 0, batch * rows);
     }

@@ -400,18 +400,12 @@ final class CudaForward implements DeviceForward {
     /** {@code y = w · input}, the input already rounded for w's format. */
     private void multiply(ForwardWorkspace ws, Matrix m, long input, long y, int n) {
         GgmlType type = m.weight().format().device();
-        KernelArgs args = new KernelArgs().pointer(m.weight().buffer()).i64(m.weight().rowBytes())
-                .pointer(input).pointer(y).i32(m.rows()).i32(m.cols());
-        if (n == 1) {
-            LaunchPlanner.Launch l = LaunchPlanner.matVec(type, m.rows(), m.cols());
-            context.launch(l.kernel(), l.config(), args.i32(LaunchPlanner.threadsPerRow(m.cols())));
-            return;
-        }
-        args.i32(n);
         int splits = LaunchPlanner.splits(m.rows(), m.cols(), n, context.device().multiprocessors(),
                 ws.partial.bytes() / Float.BYTES);
-        LaunchPlanner.Launch l = LaunchPlanner.mulMatSplit(type, m.rows(), n, splits);
-        context.launch(l.kernel(), l.config(), args.i32(splits).pointer(ws.partial));
+        LaunchPlanner.Launch l = n == 1 ? LaunchPlanner.matVec(type, m.rows(), m.cols())
+                : LaunchPlanner.mulMatSplit(type, m.rows(), n, splits);
+        context.launch(l.kernel(), l.config(), LaunchPlanner.productArgs(m.weight().buffer().address(),
+                m.weight().rowBytes(), input, y, m.rows(), m.cols(), n, splits, ws.partial.address()));
         if (splits > 1) {
             context.launch("sum_splits", LaunchPlanner.elementwise(n * m.rows()), new KernelArgs().pointer(y)
                     .pointer(ws.partial).i32(n * m.rows()).i32(splits));

@@ -25,7 +25,8 @@ public final class LaunchPlanner {
     /**
      * Quads (4-element groups, see dequant.cuh) a decode thread should have at most, if threads allow. Measured
      * on an H200 (0.5 B model): a warp per 896-column row (7 quads a thread) took 10.2 us per product where
-     * 128 threads a row took 7.3, so rows get threads until each holds about two quads.
+     * 128 threads a row took 7.3, so rows get threads until each holds about two quads. A thread per whole
+     * 32-element block measured slower again (11.4 against 8.3 us: neighbouring threads 18 bytes apart).
      */
     static final int QUADS_PER_THREAD = 2;
     /** Prefill blocks wanted per multiprocessor: several, so one block's loads overlap another's arithmetic. */
@@ -128,6 +129,21 @@ public final class LaunchPlanner {
         }
         return new Launch("matmul_" + suffix,
                 new LaunchConfig(ceilDiv(rows, TILE_ROWS), (int) gridY, TILE_THREADS, 0));
+    }
+
+    /**
+     * The arguments of a weight product's kernel ({@link #matVec} or {@link #mulMatSplit}), in kernels.cu's
+     * order: weights, row bytes, activations, results, rows, cols, then {@link #threadsPerRow} for one vector,
+     * else the batch, the {@code splits} and the partial sums of splits after the first ({@code partial}, unused
+     * when {@code splits} is 1).
+     */
+    static KernelArgs productArgs(long weights, long rowBytes, long x, long y, int rows, int cols, int batch,
+                                  int splits, long partial) {
+        KernelArgs args = new KernelArgs().pointer(weights).i64(rowBytes).pointer(x).pointer(y).i32(rows).i32(cols);
+        if (batch == 1) {
+            return args.i32(threadsPerRow(cols));
+        }
+        return args.i32(batch).i32(splits).pointer(partial);
     }
 
     /** A row-wise kernel (rms_norm, softmax_rows) over {@code rows} rows: one block per row. */

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.isthmus.core.tensor.GgmlType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -25,6 +28,29 @@ class LaunchPlannerTest {
         assertThat(LaunchPlanner.threadsPerRow(1 << 16)).as("at most a block").isEqualTo(128);
         assertThat(LaunchPlanner.threadsPerRow(5)).as("a short plain row").isEqualTo(32);
         assertThatThrownBy(() -> LaunchPlanner.mulMatSplit(GgmlType.Q4_K, 4096, 1, 2)).hasMessageContaining("matVec");
+    }
+
+    @Test
+    void productArgumentsFollowTheKernelsOrder() {
+        try (Arena arena = Arena.ofConfined()) {
+            KernelArgs decode = LaunchPlanner.productArgs(0x1000, 504, 0x2000, 0x3000, 4864, 896, 1, 1, 0L);
+            assertThat(slots(decode, arena)).as("w, rowBytes, x, y, rows, cols, threadsPerRow")
+                    .containsExactly(0x1000L, 504L, 0x2000L, 0x3000L, 4864L, 896L,
+                            (long) LaunchPlanner.threadsPerRow(896));
+            KernelArgs prefill = LaunchPlanner.productArgs(0x1000, 504, 0x2000, 0x3000, 4864, 896, 128, 3, 0x4000);
+            assertThat(slots(prefill, arena)).as("w, rowBytes, x, y, rows, cols, batch, splits, partial")
+                    .containsExactly(0x1000L, 504L, 0x2000L, 0x3000L, 4864L, 896L, 128L, 3L, 0x4000L);
+        }
+    }
+
+    /** Each argument's 8-byte slot as a long: the arena zeroes them, so an int's slot reads as its value. */
+    private static long[] slots(KernelArgs args, Arena arena) {
+        MemorySegment pointers = args.build(arena);
+        long[] values = new long[args.count()];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = pointers.getAtIndex(ValueLayout.ADDRESS, i).reinterpret(8).get(ValueLayout.JAVA_LONG, 0);
+        }
+        return values;
     }
 
     @Test
