@@ -32,8 +32,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * a tenth of its probabilities within 1e-4 relative (without the activation rounding none are: the first
  * position is already ~1e-2 off) and all within 6e-2.
  *
- * <p>Known gap: Q4_0 differs by ~2% from the first position on. llama.cpp runs Q4_0 through its AVX2
- * repacked 8×8 kernels; which of their steps we do not reproduce is not yet found.
+ * <p>Q4_0 once differed by ~2% from the first position on; since its weights are multiplied in llama.cpp's
+ * repacked 8×8 arithmetic (row groups) the first positions agree to ~1e-6 like every other format's, and in
+ * "Once upon a time" an activation rounding parts the two at position 3 (measured 15 of 25 within 1e-4).
  */
 class QuantizedTopKTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -94,10 +95,8 @@ class QuantizedTopKTest {
             }
             System.out.printf("topk %s \"%s\": %d probabilities, %d within 1e-4 relative, worst %.2e%n", model,
                     prompt, compared, exact, worst);
-            if (!model.contains("q4_0")) {
-                assertThat(exact).as("%s: probabilities within 1e-4 relative of llama.cpp's", model)
-                        .isGreaterThanOrEqualTo(compared / 10);
-            }
+            assertThat(exact).as("%s: probabilities within 1e-4 relative of llama.cpp's", model)
+                    .isGreaterThanOrEqualTo(compared / 10);
         }
     }
 }
