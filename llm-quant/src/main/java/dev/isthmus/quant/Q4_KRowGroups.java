@@ -42,9 +42,9 @@ import jdk.incubator.vector.VectorOperators;
 final class Q4_KRowGroups implements RowGroupLayout {
     static final int ROWS = 8;
     private static final int QK = 256;
-    private static final int SCALES = 32;
-    private static final int STRIPS = 128;
-    private static final int BLOCK_BYTES = STRIPS + 4 * 8 * 32;
+    static final int SCALES = 32;
+    static final int STRIPS = 128;
+    static final int BLOCK_BYTES = STRIPS + 4 * 8 * 32;
     private static final ShortVector LOW_NIBBLE = ShortVector.broadcast(IntLanes.S, (short) 0x0F);
     private static final float TWO_POW_112 = 0x1p112f;
     private static final Q4_KFormat Q4_K = new Q4_KFormat();
@@ -76,25 +76,31 @@ final class Q4_KRowGroups implements RowGroupLayout {
         for (int r = 0; r < ROWS; r++) {
             long row = weight.rowOffset(firstRow + r);
             for (int b = 0; b < blocks; b++) {
-                long from = row + (long) b * Q4_KFormat.BLOCK_BYTES;
-                long to = offset + (long) b * BLOCK_BYTES;
-                // d and dmin lie next to each other in the block: one 32-bit lane, d low.
-                dst.set(ValueLayouts.I32, to + 4L * r, src.get(ValueLayouts.I32, from));
-                for (int k = 0; k < 3; k++) {
-                    dst.set(ValueLayouts.I32, to + SCALES + 32L * k + 4L * r, src.get(ValueLayouts.I32, from + 4 + 4 * k));
-                }
-                for (int c = 0; c < 4; c++) {
-                    for (int q = 0; q < 8; q++) {
-                        dst.set(ValueLayouts.I32, strip(to, c, q) + 4L * r,
-                                src.get(ValueLayouts.I32, from + 16 + 32 * c + 4 * q));
-                    }
-                }
+                packRow(src, row + (long) b * Q4_KFormat.BLOCK_BYTES, 16, dst, offset + (long) b * BLOCK_BYTES, r);
+            }
+        }
+    }
+
+    /**
+     * Row r's share of one super-block column at byte {@code to}: d and dmin, the 12 (scale, min) bytes and the
+     * 128 level bytes (at {@code levels} bytes into the row's block at {@code from}: 16 for Q4_K, 48 for Q5_K,
+     * which shares this layout and adds its fifth bits after it).
+     */
+    static void packRow(MemorySegment src, long from, int levels, MemorySegment dst, long to, int r) {
+        // d and dmin lie next to each other in the block: one 32-bit lane, d low.
+        dst.set(ValueLayouts.I32, to + 4L * r, src.get(ValueLayouts.I32, from));
+        for (int k = 0; k < 3; k++) {
+            dst.set(ValueLayouts.I32, to + SCALES + 32L * k + 4L * r, src.get(ValueLayouts.I32, from + 4 + 4 * k));
+        }
+        for (int c = 0; c < 4; c++) {
+            for (int q = 0; q < 8; q++) {
+                dst.set(ValueLayouts.I32, strip(to, c, q) + 4L * r, src.get(ValueLayouts.I32, from + levels + 32 * c + 4 * q));
             }
         }
     }
 
     /** Where strip {@code q} of run {@code c} starts in the super-block column at byte {@code block}. */
-    private static long strip(long block, int c, int q) {
+    static long strip(long block, int c, int q) {
         return block + STRIPS + 256L * c + 32L * q;
     }
 
@@ -210,7 +216,7 @@ final class Q4_KRowGroups implements RowGroupLayout {
      * widened halves; S may exceed 2^24 (up to 8 × 63 × 32 × 15 × 127), and its conversion rounds to nearest
      * even as {@code cvtepi32_ps} does.
      */
-    private static void accumulate(MemorySegment packed, long block, int[] s, int[] sums, int s32, float dx, float[] acc) {
+    static void accumulate(MemorySegment packed, long block, int[] s, int[] sums, int s32, float dx, float[] acc) {
         IntVector u1 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32, ByteOrder.LITTLE_ENDIAN);
         IntVector u2 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 64, ByteOrder.LITTLE_ENDIAN);
         IntVector first = u1.and(0x3F3F3F3F);
@@ -268,7 +274,7 @@ final class Q4_KRowGroups implements RowGroupLayout {
     }
 
     /** The F16 in the high half of each lane as a float (exact for finite halves). */
-    private static FloatVector f16(IntVector halves) {
+    static FloatVector f16(IntVector halves) {
         return halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
                 .reinterpretAsFloats().mul(TWO_POW_112);
     }
@@ -286,11 +292,7 @@ final class Q4_KRowGroups implements RowGroupLayout {
             for (int r = 0; r < ROWS; r++) {
                 float d = QuantVectors.f16(packed, block + 4L * r);
                 float min = QuantVectors.f16(packed, block + 4L * r + 2);
-                for (int k = 0; k < 3; k++) {
-                    for (int i = 0; i < 4; i++) {
-                        scales[4 * k + i] = packed.get(ValueLayouts.I8, block + SCALES + 32L * k + 4L * r + i);
-                    }
-                }
+                rowScales(packed, block, r, scales);
                 int y = dstOffset + r * rowStride;
                 for (int c = 0; c < 4; c++) {
                     float d1 = d * KQuantMath.scaleK4(2 * c, scales);
@@ -308,6 +310,15 @@ final class Q4_KRowGroups implements RowGroupLayout {
         }
     }
 
+    /** Row r's 12 (scale, min) bytes from the super-block column at byte {@code block}, as the file's block holds them. */
+    static void rowScales(MemorySegment packed, long block, int r, byte[] scales) {
+        for (int k = 0; k < 3; k++) {
+            for (int i = 0; i < 4; i++) {
+                scales[4 * k + i] = packed.get(ValueLayouts.I8, block + SCALES + 32L * k + 4L * r + i);
+            }
+        }
+    }
+
     /**
      * The eight rows of each column side by side (prefill's column-major panels): 32-bit lane r of a strip holds
      * four of row r's level bytes, so one shift and mask yields a nibble of every row at once. Each value is
@@ -315,11 +326,26 @@ final class Q4_KRowGroups implements RowGroupLayout {
      */
     private static void dequantizeColumns(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset,
                                           int colStride) {
-        // Each sub-block's dj and mj reach subBlockColumns (too big to inline) through an array: vectors passed
+        dequantizeColumns(packed, offset, cols, dst, dstOffset, colStride, BLOCK_BYTES, Q4_KRowGroups::subBlockColumns);
+    }
+
+    /** Writes one sub-block's 32 columns of eight rows from its dj and mj (see {@link #subBlockColumns}). */
+    interface SubBlockColumns {
+        void write(MemorySegment packed, long block, int j, float[] factors, float[] dst, int column, int colStride);
+    }
+
+    /**
+     * The column-major decoding of any layout that starts each super-block column (every {@code blockBytes}) as
+     * this one does: per sub-block j, dj = d·scale_j and mj = dmin·min_j for the eight rows, then {@code columns}
+     * writes its 32 columns.
+     */
+    static void dequantizeColumns(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset,
+                                  int colStride, int blockBytes, SubBlockColumns columns) {
+        // Each sub-block's dj and mj reach the column writer (too big to inline) through an array: vectors passed
         // to a call are boxed, two allocations per 256 values, which took a third of the time.
         float[] factors = new float[2 * ROWS];
         for (int b = 0; b < cols / QK; b++) {
-            long block = offset + (long) b * BLOCK_BYTES;
+            long block = offset + (long) b * blockBytes;
             IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, block, ByteOrder.LITTLE_ENDIAN);
             FloatVector d = f16(halves.lanewise(VectorOperators.LSHL, 16));
             FloatVector dmin = f16(halves);
@@ -338,7 +364,7 @@ final class Q4_KRowGroups implements RowGroupLayout {
                 int shift = 8 * (j % 4);
                 d.mul(IntLanes.smallToFloat(scale.lanewise(VectorOperators.LSHR, shift).and(0xFF))).intoArray(factors, 0);
                 dmin.mul(IntLanes.smallToFloat(min.lanewise(VectorOperators.LSHR, shift).and(0xFF))).intoArray(factors, ROWS);
-                subBlockColumns(packed, block, j, factors, dst, dstOffset + (b * QK + 32 * j) * colStride, colStride);
+                columns.write(packed, block, j, factors, dst, dstOffset + (b * QK + 32 * j) * colStride, colStride);
             }
         }
     }

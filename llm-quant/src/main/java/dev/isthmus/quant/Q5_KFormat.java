@@ -212,6 +212,17 @@ public final class Q5_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
         return sum;
     }
 
+    /**
+     * Eight rows interleaved ({@link Q5_KRowGroups}). llama.cpp keeps Q5_K in single rows; the group kernel sums
+     * the same integers and differs from it only in the order of float additions.
+     */
+    @Override
+    public java.util.Optional<dev.isthmus.core.tensor.RowGroupLayout> rowGroups() {
+        return java.util.Optional.of(ROW_GROUPS);
+    }
+
+    private static final Q5_KRowGroups ROW_GROUPS = new Q5_KRowGroups();
+
     /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */
     @Override
     public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {

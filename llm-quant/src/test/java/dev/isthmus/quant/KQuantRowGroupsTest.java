@@ -56,7 +56,7 @@ class KQuantRowGroupsTest {
         return t;
     }
 
-    private static short finiteHalf(SplittableRandom random) {
+    static short finiteHalf(SplittableRandom random) {
         float magnitude = (float) Math.pow(10, -7 + 11.7 * random.nextDouble());
         return Half.floatToF16(random.nextInt(8) == 0 ? -magnitude : magnitude);
     }
@@ -76,7 +76,7 @@ class KQuantRowGroupsTest {
     }
 
     /** Activations of varied magnitude; with {@code zeroBlock} ≥ 0 that 256-block is all zeros (d = 0). */
-    private static float[] activations(int n, long seed, int zeroBlock) {
+    static float[] activations(int n, long seed, int zeroBlock) {
         SplittableRandom random = new SplittableRandom(seed);
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {
@@ -90,7 +90,7 @@ class KQuantRowGroupsTest {
     }
 
     /** {@code quantize_row_q8_K_ref} for the 256 activations at {@code from}: levels into {@code q}, returns d. */
-    private static float q8_K(float[] x, int from, int[] q) {
+    static float q8_K(float[] x, int from, int[] q) {
         float max = 0;
         float amax = 0;
         for (int j = 0; j < QK; j++) {
@@ -112,7 +112,7 @@ class KQuantRowGroupsTest {
     }
 
     /** ggml's get_scale_min_k4: sub-block j's 6-bit scale (m = 0) or min (m = 1) from the 12 scale bytes. */
-    private static int scaleMin(MemorySegment data, long scales, int j, int m) {
+    static int scaleMin(MemorySegment data, long scales, int j, int m) {
         int[] q = new int[12];
         for (int i = 0; i < 12; i++) {
             q[i] = data.get(ValueLayouts.I8, scales + i) & 0xFF;
