@@ -110,94 +110,73 @@ __device__ float block_max(float v, float *scratch) {
 #define ISTHMUS_PLAIN(TYPE) ((TYPE) == ISTHMUS_F32 || (TYPE) == ISTHMUS_F16)
 
 // Decode (one activation vector): `threadsPerRow` threads (32, 64 or 128: a warp or more, so a warp
-// never spans two rows) per group of R weight rows, several groups per block. Threads take consecutive
-// 4-element quads, so a warp reads neighbouring items of weights and activations, both coalesced, and
-// each activation quad serves all R rows from registers (the activations are read once per group of rows,
-// not once per row: with one row they were seven times the weight bytes). Decode is bound by memory
-// latency: each thread loads a batch of quads of every row of its group before using any, and rows get
-// threads in proportion to their length, so that every row needs about the same few round trips to memory.
-template <int TYPE, int R>
+// never spans two rows) per weight row, several rows per block. Threads take consecutive 4-element quads,
+// so a warp reads neighbouring items of weights and activations, both coalesced. Decode is bound by memory
+// latency: each thread loads MV_BATCH quads before using any, and rows get threads in proportion to their
+// length, so that every row needs about the same few round trips to memory.
+#define MV_BATCH 4
+template <int TYPE>
 __device__ __forceinline__ void mat_vec(const uint8_t *__restrict__ w, long long rowBytes,
                                         const float *__restrict__ x, float *__restrict__ y, int rows, int cols,
                                         int threadsPerRow) {
-    constexpr int BATCH = R == 1 ? 4 : 2;
-    __shared__ float partial[R][32];
+    __shared__ float partial[32];
     int local = threadIdx.x / threadsPerRow;
     int t = threadIdx.x % threadsPerRow;
-    int row0 = (blockIdx.x * (blockDim.x / threadsPerRow) + local) * R;
-    float acc[R];
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        acc[r] = 0.0f;
-    }
-    if (row0 < rows) {
+    int row = blockIdx.x * (blockDim.x / threadsPerRow) + local;
+    float acc = 0.0f;
+    if (row < rows) {
+        const uint8_t *r = w + (size_t)row * rowBytes;
         int quads = isthmus_items(cols) * ISTHMUS_QUADS_PER_ITEM;
-        for (int q0 = t; q0 < quads; q0 += threadsPerRow * BATCH) {
-            float v[BATCH][R][ISTHMUS_QUAD];
-            float xv[BATCH][ISTHMUS_QUAD];
+        for (int q0 = t; q0 < quads; q0 += threadsPerRow * MV_BATCH) {
+            float v[MV_BATCH][ISTHMUS_QUAD];
+            float xv[MV_BATCH][ISTHMUS_QUAD];
 #pragma unroll
-            for (int u = 0; u < BATCH; u++) {
+            for (int u = 0; u < MV_BATCH; u++) {
                 int q = q0 + u * threadsPerRow;
-                int item = q / ISTHMUS_QUADS_PER_ITEM;
-                int e = (q % ISTHMUS_QUADS_PER_ITEM) * ISTHMUS_QUAD;
-                int base = item * ISTHMUS_ITEM + e;
+                if (q < quads) {
+                    int item = q / ISTHMUS_QUADS_PER_ITEM;
+                    int e = (q % ISTHMUS_QUADS_PER_ITEM) * ISTHMUS_QUAD;
+                    isthmus_decode_quad(TYPE, r, item, e, cols, v[u]);
+                    int base = item * ISTHMUS_ITEM + e;
 #pragma unroll
-                for (int r = 0; r < R; r++) {
-                    if (q < quads && row0 + r < rows) {
-                        isthmus_decode_quad(TYPE, w + (size_t)(row0 + r) * rowBytes, item, e, cols, v[u][r]);
-                    } else {
-#pragma unroll
-                        for (int i = 0; i < ISTHMUS_QUAD; i++) {
-                            v[u][r][i] = 0.0f;
-                        }
+                    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                        xv[u][i] = (!ISTHMUS_PLAIN(TYPE) || base + i < cols) ? x[base + i] : 0.0f;
                     }
-                }
+                } else {
 #pragma unroll
-                for (int i = 0; i < ISTHMUS_QUAD; i++) {
-                    xv[u][i] = q < quads && (!ISTHMUS_PLAIN(TYPE) || base + i < cols) ? x[base + i] : 0.0f;
+                    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                        v[u][i] = 0.0f;
+                        xv[u][i] = 0.0f;
+                    }
                 }
             }
 #pragma unroll
-            for (int u = 0; u < BATCH; u++) {
+            for (int u = 0; u < MV_BATCH; u++) {
 #pragma unroll
-                for (int r = 0; r < R; r++) {
-#pragma unroll
-                    for (int i = 0; i < ISTHMUS_QUAD; i++) {
-                        acc[r] += v[u][r][i] * xv[u][i];
-                    }
+                for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                    acc += v[u][i] * xv[u][i];
                 }
             }
         }
     }
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        acc[r] = warp_sum(acc[r]);
-    }
+    acc = warp_sum(acc);
     if (threadsPerRow == WARP) {
-        if (t == 0) {
-#pragma unroll
-            for (int r = 0; r < R; r++) {
-                if (row0 + r < rows) {
-                    y[row0 + r] = acc[r];
-                }
-            }
+        if (t == 0 && row < rows) {
+            y[row] = acc;
         }
         return; // the same for every thread of the launch: no barrier follows
     }
     int warpsPerRow = threadsPerRow / WARP;
     if (threadIdx.x % WARP == 0) {
-#pragma unroll
-        for (int r = 0; r < R; r++) {
-            partial[r][threadIdx.x / WARP] = acc[r];
-        }
+        partial[threadIdx.x / WARP] = acc;
     }
     __syncthreads();
-    if (t < R && row0 + t < rows) {
+    if (t == 0 && row < rows) {
         float total = 0.0f;
         for (int i = 0; i < warpsPerRow; i++) {
-            total += partial[t][local * warpsPerRow + i];
+            total += partial[local * warpsPerRow + i];
         }
-        y[row0 + t] = total;
+        y[row] = total;
     }
 }
 
@@ -301,11 +280,7 @@ __device__ __forceinline__ void mat_mul(const uint8_t *__restrict__ w, long long
 #define ISTHMUS_MUL_MAT(name, TYPE)                                                                       \
     extern "C" __global__ void matvec_##name(const uint8_t *w, long long rowBytes, const float *x,        \
                                              float *y, int rows, int cols, int threadsPerRow) {           \
-        mat_vec<TYPE, 1>(w, rowBytes, x, y, rows, cols, threadsPerRow);                                    \
-    }                                                                                                      \
-    extern "C" __global__ void matvec4_##name(const uint8_t *w, long long rowBytes, const float *x,       \
-                                              float *y, int rows, int cols, int threadsPerRow) {          \
-        mat_vec<TYPE, 4>(w, rowBytes, x, y, rows, cols, threadsPerRow);                                    \
+        mat_vec<TYPE>(w, rowBytes, x, y, rows, cols, threadsPerRow);                                       \
     }                                                                                                      \
     extern "C" __global__ void __launch_bounds__(MM_THREADS)                                               \
         matmul_##name(const uint8_t *w, long long rowBytes, const float *x, float *y, int rows, int cols, \

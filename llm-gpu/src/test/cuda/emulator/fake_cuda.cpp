@@ -109,12 +109,12 @@ Kernel emulated(const char *name, void (*k)(A...)) {
 // Every extern "C" __global__ of kernels.cu. Add a kernel here when adding it there: EmulatorSourcesTest
 // fails while this list and the .entry names of the shipped PTX differ.
 static const isthmus_emu::Kernel KERNELS[] = {
-    EMULATED(matvec_f32) EMULATED(matvec4_f32) EMULATED(matmul_f32)
-    EMULATED(matvec_f16) EMULATED(matvec4_f16) EMULATED(matmul_f16)
-    EMULATED(matvec_q4_0) EMULATED(matvec4_q4_0) EMULATED(matmul_q4_0)
-    EMULATED(matvec_q8_0) EMULATED(matvec4_q8_0) EMULATED(matmul_q8_0)
-    EMULATED(matvec_q4_k) EMULATED(matvec4_q4_k) EMULATED(matmul_q4_k)
-    EMULATED(matvec_q6_k) EMULATED(matvec4_q6_k) EMULATED(matmul_q6_k)
+    EMULATED(matvec_f32) EMULATED(matmul_f32)
+    EMULATED(matvec_f16) EMULATED(matmul_f16)
+    EMULATED(matvec_q4_0) EMULATED(matmul_q4_0)
+    EMULATED(matvec_q8_0) EMULATED(matmul_q8_0)
+    EMULATED(matvec_q4_k) EMULATED(matmul_q4_k)
+    EMULATED(matvec_q6_k) EMULATED(matmul_q6_k)
     EMULATED(rms_norm)
     EMULATED(rope)
     EMULATED(softmax_rows)

@@ -9,7 +9,7 @@ import java.util.Locale;
  *
  * <pre>{@code
  * LaunchPlanner.Launch l = LaunchPlanner.mulMat(GgmlType.Q4_K, 4096, 4096, 1);
- * // l.kernel() = "matvec4_q4_k", l.config() = 1024 blocks of 128 threads (four rows each, sharing them)
+ * // l.kernel() = "matvec_q4_k", l.config() = 4096 blocks of 128 threads (one row each)
  * }</pre>
  */
 public final class LaunchPlanner {
@@ -29,14 +29,6 @@ public final class LaunchPlanner {
      * 32-element block measured slower again (11.4 against 8.3 us: neighbouring threads 18 bytes apart).
      */
     static final int QUADS_PER_THREAD = 2;
-    /**
-     * Rows the decode kernels' {@code matvec4_*} variants give one group of threads, so that each activation quad
-     * loaded serves four rows (MV in kernels.cu's mat_vec<TYPE, 4>); used for matrices of at least
-     * {@link #GROUPED_DECODE_ROWS} rows, which still make enough groups to fill the GPU.
-     */
-    static final int DECODE_GROUP_ROWS = 4;
-    /** Fewest rows for which decode takes rows {@link #DECODE_GROUP_ROWS} at a time. */
-    static final int GROUPED_DECODE_ROWS = 4096;
     /** Prefill blocks wanted per multiprocessor: several, so one block's loads overlap another's arithmetic. */
     static final int BLOCKS_PER_MULTIPROCESSOR = 4;
     /** Fewest 32-column items a split of a prefill product covers, so splitting does not outweigh its gain. */
@@ -68,18 +60,15 @@ public final class LaunchPlanner {
 
     /**
      * The decode product of a {@code rows x cols} matrix with one vector: {@link #threadsPerRow} threads a
-     * row, or a group of {@link #DECODE_GROUP_ROWS} rows for matrices of {@link #GROUPED_DECODE_ROWS} rows or more
-     * (the kernel's last argument), as many as fill a block.
+     * row (the kernel's last argument), as many rows as fill a block.
      */
     public static Launch matVec(GgmlType type, int rows, int cols) {
         String suffix = kernelSuffix(type);
         if (rows < 1 || cols < 1) {
             throw new IllegalArgumentException("matvec needs rows and cols >= 1, got " + rows + " and " + cols);
         }
-        int groupRows = rows >= GROUPED_DECODE_ROWS ? DECODE_GROUP_ROWS : 1;
-        int groupsPerBlock = ROW_VECTOR_THREADS / threadsPerRow(cols);
-        return new Launch((groupRows == 1 ? "matvec_" : "matvec" + groupRows + "_") + suffix,
-                new LaunchConfig(ceilDiv(ceilDiv(rows, groupRows), groupsPerBlock), 1, ROW_VECTOR_THREADS, 0));
+        int rowsPerBlock = ROW_VECTOR_THREADS / threadsPerRow(cols);
+        return new Launch("matvec_" + suffix, new LaunchConfig(ceilDiv(rows, rowsPerBlock), 1, ROW_VECTOR_THREADS, 0));
     }
 
     /**

@@ -17,17 +17,13 @@ class LaunchPlannerTest {
     @Test
     void decodeGivesLongerRowsMoreThreads() {
         LaunchPlanner.Launch l = LaunchPlanner.mulMat(GgmlType.Q4_K, 4096, 4096, 1);
-        assertThat(l.kernel()).as("4096 rows and more: four rows share their threads").isEqualTo("matvec4_q4_k");
+        assertThat(l.kernel()).isEqualTo("matvec_q4_k");
         assertThat(LaunchPlanner.threadsPerRow(4096)).as("1024 quads: as many threads as allowed").isEqualTo(128);
-        assertThat(l.config()).as("a group of four rows per block").isEqualTo(new LaunchConfig(1024, 1, 128, 0));
-        assertThat(LaunchPlanner.matVec(GgmlType.Q4_0, 4095, 896)).as("fewer rows: one a group")
-                .isEqualTo(new LaunchPlanner.Launch("matvec_q4_0", new LaunchConfig(4095, 1, 128, 0)));
+        assertThat(l.config()).as("a row per block").isEqualTo(new LaunchConfig(4096, 1, 128, 0));
         assertThat(LaunchPlanner.threadsPerRow(896)).as("224 quads: four warps").isEqualTo(128);
         assertThat(LaunchPlanner.threadsPerRow(512)).as("128 quads: two warps").isEqualTo(64);
-        assertThat(LaunchPlanner.matVec(GgmlType.Q4_0, 4864, 512).config()).as("2 groups of 4 rows per block")
-                .isEqualTo(new LaunchConfig(608, 1, 128, 0));
-        assertThat(LaunchPlanner.matVec(GgmlType.Q4_0, 4097, 512).config()).as("a last group of one row")
-                .isEqualTo(new LaunchConfig(513, 1, 128, 0));
+        assertThat(LaunchPlanner.matVec(GgmlType.Q4_0, 4864, 512).config()).as("2 rows per block")
+                .isEqualTo(new LaunchConfig(2432, 1, 128, 0));
         assertThat(LaunchPlanner.threadsPerRow(256)).as("64 quads: a warp").isEqualTo(32);
         assertThat(LaunchPlanner.threadsPerRow(1 << 16)).as("at most a block").isEqualTo(128);
         assertThat(LaunchPlanner.threadsPerRow(5)).as("a short plain row").isEqualTo(32);
