@@ -19,8 +19,8 @@ final class KQuantIntegers {
     }
 
     /**
-     * One super-block: its scaled integer sums FMA'd into {@code acc[0..8)}, its minimums added to
-     * {@code acc[8..12)} ({@link #addMinimums}). A method of its own so C2 can compile every Vector API call
+     * One super-block: its scaled integer sums FMA'd into {@code acc[0..8)}, its minimums (if the format has
+     * them) added to {@code acc[8..12)} ({@link #addMinimums} for Q4_K and Q5_K; Q2_K uses {@code acc[8]} alone). A method of its own so C2 can compile every Vector API call
      * in it as an intrinsic; the accumulators pass through memory because vectors crossing a call that is not
      * inlined would be boxed.
      */

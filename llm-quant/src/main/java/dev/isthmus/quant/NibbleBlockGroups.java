@@ -48,11 +48,7 @@ final class NibbleBlockGroups {
 
     /** Copies rows {@code [firstRow, firstRow + ROWS)} of a {@code type} matrix into the group at {@code offset}. */
     static void pack(Tensor weight, GgmlType type, int firstRow, MemorySegment dst, long offset) {
-        if (weight.type() != type || weight.rank() != 2 || weight.dim(1) % QK != 0 || firstRow < 0
-                || firstRow + ROWS > weight.dim(0)) {
-            throw new IllegalArgumentException("cannot pack rows " + firstRow + ".." + (firstRow + ROWS - 1) + " of "
-                    + weight + " as " + type + " row groups");
-        }
+        RowGroupFit.requireRows(weight, type, firstRow);
         MemorySegment src = weight.segment();
         int blocks = Math.toIntExact(weight.dim(1) / QK);
         for (int r = 0; r < ROWS; r++) {

@@ -3,7 +3,6 @@ package dev.isthmus.quant;
 import static dev.isthmus.quant.QuantVectors.F;
 import static dev.isthmus.quant.QuantVectors.LANES;
 
-import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.Half;
@@ -21,7 +20,7 @@ import jdk.incubator.vector.VectorOperators;
  * 2-bit levels, {@code d}, {@code dmin} (F16). Weight 128n + 32j + k, with s = scales[8n + 2j + k/16], is
  * d·(s &amp; 15)·((qs[32n + k] >> 2j) &amp; 3) − dmin·(s >> 4).
  */
-public final class Q2_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
+public final class Q2_KFormat implements KQuantActivations, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 84;
 
@@ -131,17 +130,6 @@ public final class Q2_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
         return IntLanes.sum(acc0.add(acc1).sub(accMin0.add(accMin1)));
     }
 
-    @Override
-    public boolean quantizesActivations() {
-        return IntLanes.AVAILABLE;
-    }
-
-    @Override
-    public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
-        checkBlocks(count);
-        ActivationRounding.q8_K(src, srcOffset, count, dst);
-    }
-
     /**
      * Integer kernel in the arithmetic of llama.cpp's {@code ggml_vec_dot_q2_K_q8_K}: per super-block exact
      * integer sums Σ scale × Σ level × activation level and Σ min × (activation sum of the sub-block), then
@@ -151,24 +139,16 @@ public final class Q2_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
     @Override
     public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
         x.requireWholeBlocks(this, xOffset, count);
-        // Lanes 0-7: the scaled sums; 8-15: the minimums. Passed through memory: superBlock is compiled on its
-        // own, and vectors crossing a call are boxed.
-        float[] acc = new float[16];
-        short[] levels = x.levels();
-        float[] xScales = x.scales();
-        int[] xSums = x.sums();
-        for (int b = 0; b < count / QK; b++) {
-            int xb = xOffset + b * QK;
-            superBlock(data, offset + (long) b * BLOCK_BYTES, levels, xb, xSums, xb / QK * ActivationRounding.SUMS_PER_BLOCK,
-                    xScales[xb / QK], acc);
-        }
-        return IntLanes.sumLanes(FloatVector.fromArray(IntLanes.F, acc, 0))
-                + IntLanes.sumLanes(FloatVector.fromArray(IntLanes.F, acc, 8));
+        return KQuantIntegers.dot(data, offset, x, xOffset, count, BLOCK_BYTES, Q2_KFormat::superBlock);
     }
 
-    /** One super-block into {@code acc}: levels 0..3 times 4-bit scales, minimums from the activation sums of 16. */
-    private static void superBlock(MemorySegment data, long block, short[] levels, int xb, int[] xSums, int s16,
+    /**
+     * One super-block into {@code acc} ({@link KQuantIntegers.SuperBlock}): levels 0..3 times 4-bit scales into
+     * lanes 0-7, the minimums (from the activation sums of 16) as one exact integer into {@code acc[8]}.
+     */
+    private static void superBlock(MemorySegment data, long block, short[] levels, int xb, int[] xSums, int s32,
                                    float dx, float[] acc) {
+        int s16 = s32 - ActivationRounding.SUMS_OF_32;
         IntVector sum = IntVector.zero(IntLanes.I);
         for (int n = 0; n < 2; n++) {
             ShortVector qs = ShortVector.fromMemorySegment(IntLanes.S, data, block + 16 + 32 * n, QuantVectors.LE);
@@ -192,8 +172,7 @@ public final class Q2_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
                 .add(IntVector.fromArray(IntLanes.I, xSums, s16 + 8).mul(scales.lanewise(VectorOperators.LSHR, 20).and(0x0F)));
         IntLanes.toFloat(sum).fma(FloatVector.broadcast(IntLanes.F, dx * QuantVectors.f16(data, block + 80)),
                 FloatVector.fromArray(IntLanes.F, acc, 0)).intoArray(acc, 0);
-        IntLanes.toFloat(mins).fma(FloatVector.broadcast(IntLanes.F, -dx * QuantVectors.f16(data, block + 82)),
-                FloatVector.fromArray(IntLanes.F, acc, 8)).intoArray(acc, 8);
+        acc[8] = Math.fma((float) mins.reduceLanes(VectorOperators.ADD), -dx * QuantVectors.f16(data, block + 82), acc[8]);
     }
 
     private static final ShortVector LOW_PAIRS = ShortVector.broadcast(IntLanes.S, (short) 0x0303);
@@ -219,18 +198,6 @@ public final class Q2_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
             sum += dx * QuantVectors.f16(data, block + 80) * dots - dx * QuantVectors.f16(data, block + 82) * minimums;
         }
         return sum;
-    }
-
-    /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */
-    @Override
-    public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
-        checkBlocks(count);
-        ActivationRounding.q8_K(src, srcOffset, dst, dstOffset, count);
-    }
-
-    @Override
-    public boolean roundsActivations() {
-        return true;
     }
 
     @Override

@@ -3,7 +3,6 @@ package dev.isthmus.quant;
 import static dev.isthmus.quant.QuantVectors.F;
 import static dev.isthmus.quant.QuantVectors.LANES;
 
-import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.Half;
@@ -23,7 +22,7 @@ import jdk.incubator.vector.VectorShuffle;
  * 2-bit levels, 12 bytes packing sixteen 6-bit signed scales, {@code d} (F16). Weight 128n + 32j + k is
  * d·(scale[8n + 2j + k/16] − 32)·(((qs[32n + k] >> 2j) &amp; 3) − (hmask[k] bit 4n+j ? 0 : 4)).
  */
-public final class Q3_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
+public final class Q3_KFormat implements KQuantActivations, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 110;
 
@@ -148,17 +147,6 @@ public final class Q3_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
         return IntLanes.sum(acc0.add(acc1));
     }
 
-    @Override
-    public boolean quantizesActivations() {
-        return IntLanes.AVAILABLE;
-    }
-
-    @Override
-    public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
-        checkBlocks(count);
-        ActivationRounding.q8_K(src, srcOffset, count, dst);
-    }
-
     /**
      * Integer kernel in the arithmetic of llama.cpp's {@code ggml_vec_dot_q3_K_q8_K}: per super-block an exact
      * Σ over its 16 sub-blocks of scale × Σ level × activation level, then one FMA with d_w × d_x. Each 16-bit
@@ -168,22 +156,15 @@ public final class Q3_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
     @Override
     public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
         x.requireWholeBlocks(this, xOffset, count);
-        // Passed through memory: superBlock is compiled on its own, and vectors crossing a call are boxed.
-        float[] acc = new float[8];
-        short[] levels = x.levels();
-        float[] xScales = x.scales();
-        for (int b = 0; b < count / QK; b++) {
-            int xb = xOffset + b * QK;
-            superBlock(data, offset + (long) b * BLOCK_BYTES, levels, xb, xScales[xb / QK], acc);
-        }
-        return IntLanes.sumLanes(FloatVector.fromArray(IntLanes.F, acc, 0));
+        return KQuantIntegers.dot(data, offset, x, xOffset, count, BLOCK_BYTES, Q3_KFormat::superBlock);
     }
 
     /**
-     * One super-block into {@code acc}. Levels are formed as (2 low bits | high bit at bit 2) − 4, signed, so a
+     * One super-block into {@code acc} ({@link KQuantIntegers.SuperBlock}; no minimums). Levels are formed as (2 low bits | high bit at bit 2) − 4, signed, so a
      * pair's products sum to at most 2 × 4 × 127 in magnitude and every lane's total stays far inside an int.
      */
-    private static void superBlock(MemorySegment data, long block, short[] levels, int xb, float dx, float[] acc) {
+    private static void superBlock(MemorySegment data, long block, short[] levels, int xb, int[] xSums, int s32,
+                                   float dx, float[] acc) {
         // Scale bytes 0-7 (low nibbles of sub-blocks 0-7, high nibbles of 8-15) and 8-11 (the top two bits,
         // byte 8 + j % 4 at bit 2·(j / 4)), one per int lane; bytes 8-11 are loaded from 100 so that the load
         // stays inside the block, and repeated over lanes 0-3 and 4-7.
@@ -247,18 +228,6 @@ public final class Q3_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
             sum += x.scales()[xb / QK] * QuantVectors.f16(data, block + 108) * dots;
         }
         return sum;
-    }
-
-    /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */
-    @Override
-    public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
-        checkBlocks(count);
-        ActivationRounding.q8_K(src, srcOffset, dst, dstOffset, count);
-    }
-
-    @Override
-    public boolean roundsActivations() {
-        return true;
     }
 
     @Override

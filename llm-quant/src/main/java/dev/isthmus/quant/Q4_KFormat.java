@@ -3,7 +3,6 @@ package dev.isthmus.quant;
 import static dev.isthmus.quant.QuantVectors.F;
 import static dev.isthmus.quant.QuantVectors.LANES;
 
-import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.Half;
 import dev.isthmus.core.tensor.IntLanes;
@@ -22,7 +21,7 @@ import jdk.incubator.vector.VectorOperators;
  * d·scale_s·level − dmin·min_s; each 32-byte run of levels holds sub-block 2c in its low nibbles and
  * 2c+1 in its high nibbles.
  */
-public final class Q4_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
+public final class Q4_KFormat implements KQuantActivations, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 144;
 
@@ -123,17 +122,6 @@ public final class Q4_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
         return IntLanes.sum(acc0.add(acc1).sub(accMin));
     }
 
-    @Override
-    public boolean quantizesActivations() {
-        return IntLanes.AVAILABLE;
-    }
-
-    @Override
-    public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
-        checkBlocks(count);
-        ActivationRounding.q8_K(src, srcOffset, count, dst);
-    }
-
     /**
      * Integer kernel in the arithmetic of llama.cpp's AVX2 {@code ggml_vec_dot_q4_K_q8_K}: a 32-byte run of
      * levels viewed as 16-bit lanes holds element pairs (2m, 2m+1) of two sub-blocks (low and high nibbles);
@@ -217,18 +205,6 @@ public final class Q4_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
     }
 
     private static final Q4_KRowGroups ROW_GROUPS = new Q4_KRowGroups();
-
-    /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */
-    @Override
-    public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
-        checkBlocks(count);
-        ActivationRounding.q8_K(src, srcOffset, dst, dstOffset, count);
-    }
-
-    @Override
-    public boolean roundsActivations() {
-        return true;
-    }
 
     @Override
     public boolean canQuantize() {

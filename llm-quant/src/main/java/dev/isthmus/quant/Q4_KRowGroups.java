@@ -66,11 +66,7 @@ final class Q4_KRowGroups implements RowGroupLayout {
 
     @Override
     public void pack(Tensor weight, int firstRow, MemorySegment dst, long offset) {
-        if (weight.type() != GgmlType.Q4_K || weight.rank() != 2 || weight.dim(1) % QK != 0 || firstRow < 0
-                || firstRow + ROWS > weight.dim(0)) {
-            throw new IllegalArgumentException("cannot pack rows " + firstRow + ".." + (firstRow + ROWS - 1) + " of "
-                    + weight + " as Q4_K row groups");
-        }
+        RowGroupFit.requireRows(weight, GgmlType.Q4_K, firstRow);
         MemorySegment src = weight.segment();
         int blocks = Math.toIntExact(weight.dim(1) / QK);
         for (int r = 0; r < ROWS; r++) {

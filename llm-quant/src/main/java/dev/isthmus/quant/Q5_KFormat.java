@@ -3,7 +3,6 @@ package dev.isthmus.quant;
 import static dev.isthmus.quant.QuantVectors.F;
 import static dev.isthmus.quant.QuantVectors.LANES;
 
-import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.QuantizedActivations;
@@ -20,7 +19,7 @@ import jdk.incubator.vector.VectorOperators;
  * (scale, min) pairs as in Q4_K, 32 bytes of fifth bits ({@code qh}), 128 bytes of low nibbles. In the
  * c-th 64-weight chunk, weight l takes bit 2c of qh[l], weight 32+l bit 2c+1.
  */
-public final class Q5_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
+public final class Q5_KFormat implements KQuantActivations, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 176;
 
@@ -129,17 +128,6 @@ public final class Q5_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
         return IntLanes.sum(acc0.add(acc1).sub(accMin));
     }
 
-    @Override
-    public boolean quantizesActivations() {
-        return IntLanes.AVAILABLE;
-    }
-
-    @Override
-    public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
-        checkBlocks(count);
-        ActivationRounding.q8_K(src, srcOffset, count, dst);
-    }
-
     /**
      * Integer kernel in the arithmetic of llama.cpp's AVX2 {@code ggml_vec_dot_q5_K_q8_K}: as Q4_K's (16-bit
      * lanes holding element pairs, four elements per 32-bit lane, integer super-block sums, a four-lane
@@ -222,18 +210,6 @@ public final class Q5_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
     }
 
     private static final Q5_KRowGroups ROW_GROUPS = new Q5_KRowGroups();
-
-    /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */
-    @Override
-    public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
-        checkBlocks(count);
-        ActivationRounding.q8_K(src, srcOffset, dst, dstOffset, count);
-    }
-
-    @Override
-    public boolean roundsActivations() {
-        return true;
-    }
 
     @Override
     public boolean canQuantize() {

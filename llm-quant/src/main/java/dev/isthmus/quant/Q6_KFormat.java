@@ -3,7 +3,6 @@ package dev.isthmus.quant;
 import static dev.isthmus.quant.QuantVectors.F;
 import static dev.isthmus.quant.QuantVectors.LANES;
 
-import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.Half;
 import dev.isthmus.core.tensor.IntLanes;
@@ -22,7 +21,7 @@ import jdk.incubator.vector.VectorOperators;
  * Each 128-weight half interleaves four 32-weight runs: ql[l] low/high nibble, ql[l+32] low/high nibble,
  * with qh[l] bits 0-1, 2-3, 4-5, 6-7 on top.
  */
-public final class Q6_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
+public final class Q6_KFormat implements KQuantActivations, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 210;
 
@@ -167,17 +166,6 @@ public final class Q6_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
 
     private static final Q6_KRowGroups ROW_GROUPS = new Q6_KRowGroups();
 
-    @Override
-    public boolean quantizesActivations() {
-        return IntLanes.AVAILABLE;
-    }
-
-    @Override
-    public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
-        checkBlocks(count);
-        ActivationRounding.q8_K(src, srcOffset, count, dst);
-    }
-
     /**
      * Integer kernel in the arithmetic of llama.cpp's AVX2 {@code ggml_vec_dot_q6_K_q8_K}: each 32-element run
      * of 6-bit levels (0..63) is assembled in 16-bit lanes holding element pairs (2m, 2m+1), multiplied with
@@ -274,18 +262,6 @@ public final class Q6_KFormat implements BlockFormat, ScalarTwin, IntegerTwin {
 
     private static short level(QuantizedActivations x, int element) {
         return x.levels()[QuantizedActivations.evenOddIndex(element)];
-    }
-
-    /** llama.cpp multiplies k-quant weights with Q8_K activation blocks. */
-    @Override
-    public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
-        checkBlocks(count);
-        ActivationRounding.q8_K(src, srcOffset, dst, dstOffset, count);
-    }
-
-    @Override
-    public boolean roundsActivations() {
-        return true;
     }
 
     @Override

@@ -69,11 +69,7 @@ final class Q6_KRowGroups implements RowGroupLayout {
 
     @Override
     public void pack(Tensor weight, int firstRow, MemorySegment dst, long offset) {
-        if (weight.type() != GgmlType.Q6_K || weight.rank() != 2 || weight.dim(1) % QK != 0 || firstRow < 0
-                || firstRow + ROWS > weight.dim(0)) {
-            throw new IllegalArgumentException("cannot pack rows " + firstRow + ".." + (firstRow + ROWS - 1) + " of "
-                    + weight + " as Q6_K row groups");
-        }
+        RowGroupFit.requireRows(weight, GgmlType.Q6_K, firstRow);
         MemorySegment src = weight.segment();
         int blocks = Math.toIntExact(weight.dim(1) / QK);
         for (int r = 0; r < ROWS; r++) {

@@ -12,6 +12,18 @@ final class RowGroupFit {
     }
 
     /**
+     * Throws unless rows {@code [firstRow, firstRow + 8)} of {@code weight}, a 2-D {@code type} matrix of whole
+     * blocks, exist: what every layout's {@code pack} requires.
+     */
+    static void requireRows(Tensor weight, GgmlType type, int firstRow) {
+        if (weight.type() != type || weight.rank() != 2 || weight.dim(1) % type.blockSize() != 0 || firstRow < 0
+                || firstRow + 8 > weight.dim(0)) {
+            throw new IllegalArgumentException("cannot pack rows " + firstRow + ".." + (firstRow + 7) + " of "
+                    + weight + " as " + type + " row groups");
+        }
+    }
+
+    /**
      * Whether {@code weight} is a 2-D {@code type} matrix of whole 8-row groups and whole blocks, on a machine with
      * 256-bit vectors, whose F16 block fields at {@code halfOffsets} (bytes into each block) are all finite: the
      * kernels widen them with integer arithmetic that holds for finite values only.

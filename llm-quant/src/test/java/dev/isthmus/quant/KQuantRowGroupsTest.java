@@ -36,17 +36,19 @@ class KQuantRowGroupsTest {
     }
 
     /**
-     * Random block bytes: every 6-bit scale and min and every nibble occurs; d and dmin are finite halves of
-     * either sign from F16 subnormals up to 60000, so that large sums also round when converted to float.
+     * Random block bytes of a k-quant with d and dmin in its first four bytes (Q4_K, Q5_K): every 6-bit scale and
+     * min and every level occurs; d and dmin are finite halves of either sign from F16 subnormals up to 60000, so
+     * that large sums also round when converted to float.
      */
-    private static Tensor randomQ4_K(Arena arena, int rows, int cols, long seed) {
+    static Tensor randomBlocks(GgmlType type, Arena arena, int rows, int cols, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
-        Tensor t = Tensor.allocate("w", GgmlType.Q4_K, arena, rows, cols);
+        Tensor t = Tensor.allocate("random", type, arena, rows, cols);
         MemorySegment data = t.segment();
+        int blockBytes = type.bytesPerBlock();
         for (int r = 0; r < rows; r++) {
             for (int b = 0; b < cols / QK; b++) {
-                long block = t.rowOffset(r) + (long) b * BLOCK_BYTES;
-                for (int i = 0; i < BLOCK_BYTES; i++) {
+                long block = t.rowOffset(r) + (long) b * blockBytes;
+                for (int i = 0; i < blockBytes; i++) {
                     data.set(ValueLayouts.I8, block + i, (byte) random.nextInt(256));
                 }
                 data.set(ValueLayouts.I16, block, finiteHalf(random));
@@ -56,23 +58,55 @@ class KQuantRowGroupsTest {
         return t;
     }
 
-    static short finiteHalf(SplittableRandom random) {
+    private static Tensor randomQ4_K(Arena arena, int rows, int cols, long seed) {
+        return randomBlocks(GgmlType.Q4_K, arena, rows, cols, seed);
+    }
+
+    private static short finiteHalf(SplittableRandom random) {
         float magnitude = (float) Math.pow(10, -7 + 11.7 * random.nextDouble());
         return Half.floatToF16(random.nextInt(8) == 0 ? -magnitude : magnitude);
     }
 
-    /** Weights as llama.cpp's quantizer writes them (realistic scales and mins). */
-    private static Tensor quantizedQ4_K(Arena arena, int rows, int cols, long seed) {
+    /** Weights as llama.cpp's quantizer writes them (realistic scales and mins), Gaussian of varied scale. */
+    static Tensor quantized(GgmlType type, Arena arena, int rows, int cols, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         float[] values = new float[rows * cols];
         for (int i = 0; i < values.length; i++) {
             values[i] = (float) (random.nextGaussian() * Math.pow(10, -3 + (i / QK) % 4));
         }
-        Tensor t = Tensor.allocate("w", GgmlType.Q4_K, arena, rows, cols);
+        Tensor t = Tensor.allocate("quantized", type, arena, rows, cols);
         for (int r = 0; r < rows; r++) {
-            new Q4_KFormat().quantize(values, r * cols, t.segment(), t.rowOffset(r), cols);
+            BlockFormats.require(type).quantize(values, r * cols, t.segment(), t.rowOffset(r), cols);
         }
         return t;
+    }
+
+    private static Tensor quantizedQ4_K(Arena arena, int rows, int cols, long seed) {
+        return quantized(GgmlType.Q4_K, arena, rows, cols, seed);
+    }
+
+    /**
+     * The refusals every k-quant layout makes: rows not a multiple of 8, another format, a NaN d, an infinite
+     * dmin (the kernels widen halves with integer arithmetic that holds for finite values only); and rows out of
+     * range at {@code pack}.
+     */
+    static void assertRefusesWeightsItCannotHold(RowGroupLayout layout, GgmlType type) {
+        try (Arena arena = Arena.ofConfined()) {
+            int blockBytes = type.bytesPerBlock();
+            assertThat(layout.canPack(quantized(type, arena, 12, 256, 1))).as("rows not a multiple of 8").isFalse();
+            assertThat(layout.canPack(Tensor.allocate("f", GgmlType.F32, arena, 8, 256))).as("another format").isFalse();
+            Tensor nan = quantized(type, arena, 8, 512, 2);
+            nan.segment().set(ValueLayouts.I16, nan.rowOffset(5) + blockBytes, Half.floatToF16(Float.NaN));
+            assertThat(layout.canPack(nan)).as("a NaN d").isFalse();
+            Tensor inf = quantized(type, arena, 8, 512, 3);
+            inf.segment().set(ValueLayouts.I16, inf.rowOffset(7) + 2, Half.floatToF16(Float.NEGATIVE_INFINITY));
+            assertThat(layout.canPack(inf)).as("an infinite dmin").isFalse();
+            Tensor ok = quantized(type, arena, 8, 256, 4);
+            assertThat(layout.canPack(ok)).isTrue();
+            MemorySegment small = arena.allocate(layout.packedBytes(ok));
+            assertThatThrownBy(() -> layout.pack(ok, 1, small, 0)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("rows 1..8");
+        }
     }
 
     /** Activations of varied magnitude; with {@code zeroBlock} ≥ 0 that 256-block is all zeros (d = 0). */
@@ -284,20 +318,6 @@ class KQuantRowGroupsTest {
 
     @Test
     void refusesWeightsItCannotHold() {
-        try (Arena arena = Arena.ofConfined()) {
-            assertThat(layout.canPack(quantizedQ4_K(arena, 12, 256, 1))).as("rows not a multiple of 8").isFalse();
-            assertThat(layout.canPack(Tensor.allocate("f", GgmlType.F32, arena, 8, 256))).as("another format").isFalse();
-            Tensor nan = quantizedQ4_K(arena, 8, 512, 2);
-            nan.segment().set(ValueLayouts.I16, nan.rowOffset(5) + BLOCK_BYTES, Half.floatToF16(Float.NaN));
-            assertThat(layout.canPack(nan)).as("a NaN d").isFalse();
-            Tensor inf = quantizedQ4_K(arena, 8, 512, 3);
-            inf.segment().set(ValueLayouts.I16, inf.rowOffset(7) + 2, Half.floatToF16(Float.NEGATIVE_INFINITY));
-            assertThat(layout.canPack(inf)).as("an infinite dmin").isFalse();
-            Tensor ok = quantizedQ4_K(arena, 8, 256, 4);
-            assertThat(layout.canPack(ok)).isTrue();
-            MemorySegment small = arena.allocate(layout.packedBytes(ok));
-            assertThatThrownBy(() -> layout.pack(ok, 1, small, 0)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("rows 1..8");
-        }
+        assertRefusesWeightsItCannotHold(layout, GgmlType.Q4_K);
     }
 }

@@ -1,7 +1,6 @@
 package dev.isthmus.quant;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.isthmus.core.tensor.BlockFormats;
@@ -14,7 +13,6 @@ import dev.isthmus.core.tensor.Tensor;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,36 +34,12 @@ class Q5_KRowGroupsTest {
         layout = BlockFormats.require(GgmlType.Q5_K).rowGroups().orElseThrow();
     }
 
-    /** Random block bytes (every scale, min, nibble and fifth bit occurs) with finite d and dmin. */
     private static Tensor randomQ5_K(Arena arena, int rows, int cols, long seed) {
-        SplittableRandom random = new SplittableRandom(seed);
-        Tensor t = Tensor.allocate("random", GgmlType.Q5_K, arena, rows, cols);
-        MemorySegment data = t.segment();
-        for (int r = 0; r < rows; r++) {
-            for (int b = 0; b < cols / QK; b++) {
-                long block = t.rowOffset(r) + (long) b * BLOCK_BYTES;
-                for (int i = 0; i < BLOCK_BYTES; i++) {
-                    data.set(ValueLayouts.I8, block + i, (byte) random.nextInt(256));
-                }
-                data.set(ValueLayouts.I16, block, KQuantRowGroupsTest.finiteHalf(random));
-                data.set(ValueLayouts.I16, block + 2, KQuantRowGroupsTest.finiteHalf(random));
-            }
-        }
-        return t;
+        return KQuantRowGroupsTest.randomBlocks(GgmlType.Q5_K, arena, rows, cols, seed);
     }
 
-    /** Weights as llama.cpp's quantizer writes them. */
     private static Tensor quantizedQ5_K(Arena arena, int rows, int cols, long seed) {
-        SplittableRandom random = new SplittableRandom(seed);
-        float[] values = new float[rows * cols];
-        for (int i = 0; i < values.length; i++) {
-            values[i] = (float) (random.nextGaussian() * Math.pow(10, -3 + (i / QK) % 4));
-        }
-        Tensor t = Tensor.allocate("quantized", GgmlType.Q5_K, arena, rows, cols);
-        for (int r = 0; r < rows; r++) {
-            new Q5_KFormat().quantize(values, r * cols, t.segment(), t.rowOffset(r), cols);
-        }
-        return t;
+        return KQuantRowGroupsTest.quantized(GgmlType.Q5_K, arena, rows, cols, seed);
     }
 
     /**
@@ -162,20 +136,6 @@ class Q5_KRowGroupsTest {
 
     @Test
     void refusesWeightsItCannotHold() {
-        try (Arena arena = Arena.ofConfined()) {
-            assertThat(layout.canPack(quantizedQ5_K(arena, 12, 256, 1))).as("rows not a multiple of 8").isFalse();
-            assertThat(layout.canPack(Tensor.allocate("f", GgmlType.F32, arena, 8, 256))).as("another format").isFalse();
-            Tensor nan = quantizedQ5_K(arena, 8, 512, 2);
-            nan.segment().set(ValueLayouts.I16, nan.rowOffset(5) + BLOCK_BYTES, Half.floatToF16(Float.NaN));
-            assertThat(layout.canPack(nan)).as("a NaN d").isFalse();
-            Tensor inf = quantizedQ5_K(arena, 8, 512, 3);
-            inf.segment().set(ValueLayouts.I16, inf.rowOffset(7) + 2, Half.floatToF16(Float.NEGATIVE_INFINITY));
-            assertThat(layout.canPack(inf)).as("an infinite dmin").isFalse();
-            Tensor ok = quantizedQ5_K(arena, 8, 256, 4);
-            assertThat(layout.canPack(ok)).isTrue();
-            MemorySegment small = arena.allocate(layout.packedBytes(ok));
-            assertThatThrownBy(() -> layout.pack(ok, 1, small, 0)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("rows 1..8");
-        }
+        KQuantRowGroupsTest.assertRefusesWeightsItCannotHold(layout, GgmlType.Q5_K);
     }
 }

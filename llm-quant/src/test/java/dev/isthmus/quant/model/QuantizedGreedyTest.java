@@ -83,7 +83,8 @@ class QuantizedGreedyTest {
         assertThat(identical).as("%s: continuations identical to llama.cpp's", model).isGreaterThanOrEqualTo(4);
     }
 
-    private static int[] generate(DecoderModel m, int[] prompt, int n) {
+    /** {@code n} greedy ids after {@code prompt}: the prompt in one forward pass, then one token at a time. */
+    static int[] generate(DecoderModel m, int[] prompt, int n) {
         InferenceState s = m.newState(prompt.length + n + 1);
         float[] logits = new float[m.config().vocabSize()];
         m.forward(s, prompt, 0, prompt.length, logits, false);

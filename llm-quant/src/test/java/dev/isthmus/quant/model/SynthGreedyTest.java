@@ -6,7 +6,6 @@ import dev.isthmus.core.backend.Backend;
 import dev.isthmus.core.backend.Backends;
 import dev.isthmus.core.gguf.GgufFile;
 import dev.isthmus.core.model.DecoderModel;
-import dev.isthmus.core.model.InferenceState;
 import dev.isthmus.quant.testing.SharedFiles;
 import java.nio.file.Files;
 import java.util.Arrays;
@@ -33,7 +32,7 @@ class SynthGreedyTest {
         try (GgufFile gguf = GgufFile.open(SharedFiles.testdata("models/" + model));
              Backend backend = Backends.create("cpu", 2)) {
             DecoderModel m = DecoderModel.load(gguf, backend);
-            int[] got = generate(m, reference[0], reference[1].length);
+            int[] got = QuantizedGreedyTest.generate(m, reference[0], reference[1].length);
             int agree = 0;
             while (agree < got.length && got[agree] == reference[1][agree]) {
                 agree++;
@@ -59,17 +58,5 @@ class SynthGreedyTest {
         assertThat(line).startsWith(label + "[");
         return Arrays.stream(line.substring(label.length() + 1, line.length() - 1).split(","))
                 .mapToInt(s -> Integer.parseInt(s.trim())).toArray();
-    }
-
-    private static int[] generate(DecoderModel m, int[] prompt, int n) {
-        InferenceState s = m.newState(prompt.length + n + 1);
-        float[] logits = new float[m.config().vocabSize()];
-        m.forward(s, prompt, 0, prompt.length, logits, false);
-        int[] got = new int[n];
-        for (int i = 0; i < n; i++) {
-            got[i] = QuantizedGreedyTest.argmax(logits);
-            m.forward(s, new int[] {got[i]}, 0, 1, logits, false);
-        }
-        return got;
     }
 }
