@@ -144,7 +144,7 @@ public final class Q2_KFormat implements KQuantActivations, ScalarTwin, IntegerT
 
     /**
      * One super-block into {@code acc} ({@link KQuantIntegers.SuperBlock}): levels 0..3 times 4-bit scales into
-     * lanes 0-7, the minimums (from the activation sums of 16) as one exact integer into {@code acc[8]}.
+     * lanes 0-7, the minimums (from the activation sums of 16) into lanes 8-15.
      */
     private static void superBlock(MemorySegment data, long block, short[] levels, int xb, int[] xSums, int s32,
                                    float dx, float[] acc) {
@@ -172,7 +172,8 @@ public final class Q2_KFormat implements KQuantActivations, ScalarTwin, IntegerT
                 .add(IntVector.fromArray(IntLanes.I, xSums, s16 + 8).mul(scales.lanewise(VectorOperators.LSHR, 20).and(0x0F)));
         IntLanes.toFloat(sum).fma(FloatVector.broadcast(IntLanes.F, dx * QuantVectors.f16(data, block + 80)),
                 FloatVector.fromArray(IntLanes.F, acc, 0)).intoArray(acc, 0);
-        acc[8] = Math.fma((float) mins.reduceLanes(VectorOperators.ADD), -dx * QuantVectors.f16(data, block + 82), acc[8]);
+        IntLanes.toFloat(mins).fma(FloatVector.broadcast(IntLanes.F, -dx * QuantVectors.f16(data, block + 82)),
+                FloatVector.fromArray(IntLanes.F, acc, 8)).intoArray(acc, 8);
     }
 
     private static final ShortVector LOW_PAIRS = ShortVector.broadcast(IntLanes.S, (short) 0x0303);
