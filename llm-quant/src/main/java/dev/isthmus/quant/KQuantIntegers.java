@@ -20,7 +20,8 @@ final class KQuantIntegers {
 
     /**
      * One super-block: its scaled integer sums FMA'd into {@code acc[0..8)}, its minimums (if the format has
-     * them) added to {@code acc[8..12)} ({@link #addMinimums}: Q4_K, Q5_K) or {@code acc[8..16)} (Q2_K's lanes). A method of its own so C2 can compile every Vector API call
+     * them) in llama.cpp's order for the format: Q4_K's four chains in {@code acc[8..12)} ({@link #addMinimums}),
+     * Q5_K's one in {@code acc[8]}, Q2_K's FMA'd into {@code acc[0..8)} before the sums. A method of its own so C2 can compile every Vector API call
      * in it as an intrinsic; the accumulators pass through memory because vectors crossing a call that is not
      * inlined would be boxed.
      */
@@ -32,8 +33,8 @@ final class KQuantIntegers {
     /** The dot product of one row of {@code blockBytes}-byte super-blocks with Q8_K activations. */
     static float dot(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count, int blockBytes,
                      SuperBlock superBlock) {
-        // Lanes 0-7: the scaled sums; 8-11: the minimums' four chains (Q4_K, Q5_K), or 8-15 their eight (Q2_K).
-        float[] acc = new float[16];
+        // Lanes 0-7: the scaled sums (and Q2_K's minimums); 8-11: the minimums' chains of Q4_K (four) and Q5_K (one).
+        float[] acc = new float[12];
         short[] levels = x.levels();
         float[] xScales = x.scales();
         int[] xSums = x.sums();
@@ -42,9 +43,7 @@ final class KQuantIntegers {
             superBlock.accumulate(data, offset + (long) b * blockBytes, levels, xb, xSums,
                     xb / QK * ActivationRounding.SUMS_PER_BLOCK + ActivationRounding.SUMS_OF_32, xScales[xb / QK], acc);
         }
-        // Lanes 12-15 stay zero for Q4_K and Q5_K, whose sums are then llama.cpp's to the bit.
-        return IntLanes.sumLanes(FloatVector.fromArray(IntLanes.F, acc, 0)) + ((acc[8] + acc[10]) + (acc[9] + acc[11]))
-                + ((acc[12] + acc[14]) + (acc[13] + acc[15]));
+        return IntLanes.sumLanes(FloatVector.fromArray(IntLanes.F, acc, 0)) + ((acc[8] + acc[10]) + (acc[9] + acc[11]));
     }
 
     /**

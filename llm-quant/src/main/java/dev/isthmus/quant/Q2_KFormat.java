@@ -143,8 +143,8 @@ public final class Q2_KFormat implements KQuantActivations, ScalarTwin, IntegerT
     }
 
     /**
-     * One super-block into {@code acc} ({@link KQuantIntegers.SuperBlock}): levels 0..3 times 4-bit scales into
-     * lanes 0-7, the minimums (from the activation sums of 16) into lanes 8-15.
+     * One super-block into {@code acc} ({@link KQuantIntegers.SuperBlock}): the minimums (from the activation sums
+     * of 16), then levels 0..3 times 4-bit scales, both into lanes 0-7.
      */
     private static void superBlock(MemorySegment data, long block, short[] levels, int xb, int[] xSums, int s32,
                                    float dx, float[] acc) {
@@ -170,10 +170,11 @@ public final class Q2_KFormat implements KQuantActivations, ScalarTwin, IntegerT
                 .convertShape(VectorOperators.B2S, IntLanes.S, 0)).reinterpretAsInts();
         IntVector mins = IntVector.fromArray(IntLanes.I, xSums, s16).mul(scales.lanewise(VectorOperators.LSHR, 4).and(0x0F))
                 .add(IntVector.fromArray(IntLanes.I, xSums, s16 + 8).mul(scales.lanewise(VectorOperators.LSHR, 20).and(0x0F)));
-        IntLanes.toFloat(sum).fma(FloatVector.broadcast(IntLanes.F, dx * QuantVectors.f16(data, block + 80)),
-                FloatVector.fromArray(IntLanes.F, acc, 0)).intoArray(acc, 0);
-        IntLanes.toFloat(mins).fma(FloatVector.broadcast(IntLanes.F, -dx * QuantVectors.f16(data, block + 82)),
-                FloatVector.fromArray(IntLanes.F, acc, 8)).intoArray(acc, 8);
+        // Both into the same eight lanes, the minimums first, as ggml_vec_dot_q2_K_q8_K adds them.
+        FloatVector a = IntLanes.toFloat(mins).fma(FloatVector.broadcast(IntLanes.F, -dx * QuantVectors.f16(data, block + 82)),
+                FloatVector.fromArray(IntLanes.F, acc, 0));
+        IntLanes.toFloat(sum).fma(FloatVector.broadcast(IntLanes.F, dx * QuantVectors.f16(data, block + 80)), a)
+                .intoArray(acc, 0);
     }
 
     private static final ShortVector LOW_PAIRS = ShortVector.broadcast(IntLanes.S, (short) 0x0303);

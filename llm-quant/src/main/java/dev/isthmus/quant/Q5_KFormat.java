@@ -159,8 +159,13 @@ public final class Q5_KFormat implements KQuantActivations, ScalarTwin, IntegerT
         }
         IntLanes.toFloat(sum).fma(FloatVector.broadcast(IntLanes.F, dx * QuantVectors.f16(data, block)),
                 FloatVector.fromArray(IntLanes.F, acc, 0)).intoArray(acc, 0);
-        KQuantIntegers.addMinimums(KQuantIntegers.mins(data, block + 4), xSums, s32,
-                -dx * QuantVectors.f16(data, block + 2), acc, 8);
+        // llama.cpp sums Q5_K's minimums per super-block into one integer and one scalar chain (summs).
+        long mins = KQuantIntegers.mins(data, block + 4);
+        int m = 0;
+        for (int j = 0; j < 8; j++) {
+            m += KQuantIntegers.at(mins, j) * xSums[s32 + j];
+        }
+        acc[8] = Math.fma(-dx * QuantVectors.f16(data, block + 2), (float) m, acc[8]);
     }
 
     private static final ShortVector LOW_NIBBLES = ShortVector.broadcast(IntLanes.S, (short) 0x0F0F);

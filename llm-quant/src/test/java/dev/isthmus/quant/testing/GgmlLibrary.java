@@ -54,6 +54,11 @@ public final class GgmlLibrary {
         }
     }
 
+    /** The folder holding llama.cpp's libraries, or null. */
+    static Path directory() {
+        return libDir();
+    }
+
     private static Path libDir() {
         String home = System.getenv().getOrDefault("ISTHMUS_REF_HOME",
                 System.getProperty("user.home") + "/.cache/isthmus-reference");
