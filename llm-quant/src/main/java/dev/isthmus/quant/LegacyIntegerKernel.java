@@ -9,8 +9,8 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 
 /**
- * The integer kernel shared by the 32-weight formats Q4_1, Q5_0 and Q5_1, in the arithmetic of llama.cpp's
- * AVX2 {@code ggml_vec_dot_q4_1_q8_1} / {@code _q5_0_q8_0} / {@code _q5_1_q8_1}: levels in element order (nibbles,
+ * The integer kernel shared by the 32-weight formats Q4_0, Q4_1, Q5_0 and Q5_1, in the arithmetic of llama.cpp's
+ * AVX2 {@code ggml_vec_dot_q4_0_q8_0} / {@code _q4_1_q8_1} / {@code _q5_0_q8_0} / {@code _q5_1_q8_1}: levels in element order (nibbles,
  * plus the fifth bit from {@code qh} where the format has one), less a fixed offset, times the even/odd
  * activation levels; four weights per 32-bit lane; d_w·d_x in one float FMA chain reduced as ggml reduces it;
  * for formats with a minimum, m·s (s: Q8_1's F16 block sum) in a scalar FMA chain added at the end.
@@ -24,7 +24,7 @@ import jdk.incubator.vector.ShortVector;
  * @param nibblesAt  where the 16 nibble bytes start
  * @param fifthBitsAt where the 32-bit {@code qh} word is, or −1
  * @param minAt      where the F16 minimum m is, or −1
- * @param levelOffset subtracted from every level (16 for Q5_0)
+ * @param levelOffset subtracted from every level (8 for Q4_0, 16 for Q5_0)
  */
 record LegacyIntegerKernel(int blockBytes, int nibblesAt, int fifthBitsAt, int minAt, int levelOffset) {
     private static final int QK = 32;

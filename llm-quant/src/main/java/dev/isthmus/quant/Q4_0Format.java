@@ -12,8 +12,6 @@ import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * GGML Q4_0: 32 weights per 18-byte block, {@code d} (F16) then 16 bytes of 4-bit levels; weight j is
@@ -106,57 +104,27 @@ public final class Q4_0Format implements BlockFormat, ScalarTwin, IntegerTwin {
 
     @Override
     public void quantizeActivations(float[] src, int srcOffset, int count, QuantizedActivations dst) {
-        dst.quantizeQ8_0(src, srcOffset, count);
+        checkBlocks(count);
+        dst.quantizeQ8_0EvenOdd(src, srcOffset, count);
     }
 
     /**
-     * Integer kernel: byte j of a block holds levels j (low nibble) and j + 16 (high nibble); widened to 16
-     * lanes they multiply the two halves of the activation block, the two products per lane (each at most
-     * 8 × 127) are summed per 32-bit lane, and the block's scale d_w × d_x is applied in float. (On AVX2,
-     * llama.cpp multiplies Q4_0 rows in an interleaved 8-row layout whose float order no single-row kernel
-     * reproduces, so this one takes the cheapest lane order.)
+     * Integer kernel in the arithmetic of llama.cpp's AVX2 {@code ggml_vec_dot_q4_0_q8_0} (see
+     * {@link LegacyIntegerKernel}), which llama.cpp runs for Q4_0 rows it does not repack; repacked rows go
+     * through {@link Q4_0RowGroups}.
      */
     @Override
     public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
         x.requireWholeBlocks(this, xOffset, count);
-        short[] levels = x.levels();
-        float[] scales = x.scales();
-        FloatVector acc = FloatVector.zero(IntLanes.F);
-        int blocks = count / QK;
-        int xBlock = xOffset / QK;
-        for (int b = 0; b < blocks; b++) {
-            long block = offset + (long) b * BLOCK_BYTES;
-            ShortVector q = QuantVectors.shorts16(data, block + 2);
-            int xo = xOffset + b * QK;
-            IntVector pairs = q.and(LOW_NIBBLE).sub(EIGHT).mul(ShortVector.fromArray(IntLanes.S, levels, xo))
-                    .add(q.lanewise(VectorOperators.ASHR, (short) 4).and(LOW_NIBBLE).sub(EIGHT)
-                            .mul(ShortVector.fromArray(IntLanes.S, levels, xo + 16)))
-                    .reinterpretAsInts();
-            float d = QuantVectors.f16(data, block) * scales[xBlock + b];
-            acc = IntLanes.toFloat(IntLanes.addHalves(pairs)).fma(FloatVector.broadcast(IntLanes.F, d), acc);
-        }
-        return IntLanes.sumLanes(acc);
+        return INTEGER.dot(data, offset, x, xOffset, count);
     }
 
-    private static final ShortVector LOW_NIBBLE = ShortVector.broadcast(IntLanes.S, (short) 0x0F);
-    private static final ShortVector EIGHT = ShortVector.broadcast(IntLanes.S, (short) 8);
-
-    /** The oracle of {@link #dotQuantized}: exact integer block sums, scaled and added in block order. */
     @Override
     public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
-        float sum = 0f;
-        for (int b = 0; b < count / QK; b++) {
-            long block = offset + (long) b * BLOCK_BYTES;
-            int xo = xOffset + b * QK;
-            int s = 0;
-            for (int j = 0; j < QK / 2; j++) {
-                int q = QuantVectors.u8(data, block + 2 + j);
-                s += ((q & 0x0F) - 8) * x.levels()[xo + j] + ((q >> 4) - 8) * x.levels()[xo + j + QK / 2];
-            }
-            sum += QuantVectors.f16(data, block) * x.scales()[xOffset / QK + b] * s;
-        }
-        return sum;
+        return INTEGER.dotScalar(data, offset, x, xOffset, count);
     }
+
+    private static final LegacyIntegerKernel INTEGER = new LegacyIntegerKernel(BLOCK_BYTES, 2, -1, -1, 8);
 
     /** Eight rows interleaved, as llama.cpp repacks Q4_0 on AVX2 machines. */
     @Override

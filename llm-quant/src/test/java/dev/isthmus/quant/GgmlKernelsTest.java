@@ -15,13 +15,13 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The k-quants' integer decode kernels against llama.cpp's own ({@code ggml_vec_dot_q*_K_q8_K}, AVX2 build) on the
- * same weights and activations: the results must be the same floats, bit for bit.
+ * The integer decode kernels (single rows) against llama.cpp's own ({@code ggml_vec_dot_*}, AVX2 build) on the same
+ * weights and activations: the results must be the same floats, bit for bit.
  */
 class GgmlKernelsTest {
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
     void integerKernelIsLlamaCppsBitForBit(GgmlType type) {
         GgmlCpuKernels ggml = GgmlCpuKernels.require();
         BlockFormat f = BlockFormats.require(type);

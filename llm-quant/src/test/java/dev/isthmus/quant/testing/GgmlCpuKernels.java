@@ -14,8 +14,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * llama.cpp's CPU dot-product kernels for the k-quants ({@code ggml_vec_dot_q*_K_q8_K} and
- * {@code quantize_row_q8_K}) from the AVX2 build of its CPU backend that the reference tools ship
+ * llama.cpp's CPU dot-product kernels ({@code ggml_vec_dot_*} and the activation quantizers
+ * {@code quantize_row_q8_0/q8_1/q8_K}) from the AVX2 build of its CPU backend that the reference tools ship
  * ({@code libggml-cpu-haswell.so}): the arithmetic the integer decode kernels claim to reproduce.
  *
  * <p>Needs the library ({@link GgmlLibrary}'s folder) and a CPU with AVX2, FMA and F16C; tests skip otherwise.
@@ -25,15 +25,11 @@ public final class GgmlCpuKernels {
     private static final int Q8_K_BYTES = 4 + 256 + 32;
 
     private final SymbolLookup lib;
-    private final MethodHandle quantizeQ8_K;
     private final Linker linker = Linker.nativeLinker();
 
     private GgmlCpuKernels(SymbolLookup lib) throws Throwable {
         this.lib = lib;
         linker.downcallHandle(lib.find("ggml_cpu_init").orElseThrow(), FunctionDescriptor.ofVoid()).invokeExact();
-        // void quantize_row_q8_K(const float * x, void * y, int64_t k)
-        quantizeQ8_K = linker.downcallHandle(lib.find("quantize_row_q8_K").orElseThrow(),
-                FunctionDescriptor.ofVoid(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
     }
 
     private static GgmlCpuKernels load() {
@@ -67,21 +63,33 @@ public final class GgmlCpuKernels {
     }
 
     /**
-     * {@code ggml_vec_dot_<type>_q8_K}: one row of {@code n} weights ({@code weights}, the file's blocks) times
-     * {@code activations} quantized by llama.cpp's own {@code quantize_row_q8_K}.
+     * {@code ggml_vec_dot_<type>_<activation type>}: one row of {@code n} weights ({@code weights}, the file's
+     * blocks) times {@code activations} quantized by llama.cpp's own {@code quantize_row_<activation type>}:
+     * Q8_K for the k-quants and IQ4_XS, Q8_1 for Q4_1 and Q5_1, Q8_0 for the others.
      */
     public float dot(GgmlType type, MemorySegment weights, float[] activations) {
         int n = activations.length;
-        String name = "ggml_vec_dot_q" + type.name().substring(1) + "_q8_K"; // e.g. ggml_vec_dot_q4_K_q8_K
+        String weightName = type.name().toLowerCase(java.util.Locale.ROOT).replace("_k", "_K");
+        String activation = type.name().endsWith("_K") || type == GgmlType.IQ4_XS ? "q8_K"
+                : type == GgmlType.Q4_1 || type == GgmlType.Q5_1 ? "q8_1" : "q8_0";
+        long activationBytes = switch (activation) {
+            case "q8_K" -> (long) n / 256 * Q8_K_BYTES;
+            case "q8_1" -> (long) n / 32 * 36;
+            default -> (long) n / 32 * 34;
+        };
+        String name = "ggml_vec_dot_" + weightName + "_" + activation; // e.g. ggml_vec_dot_q4_K_q8_K
         // void vec_dot(int n, float * s, size_t bs, const void * vx, size_t bx, const void * vy, size_t by, int nrc)
         MethodHandle dot = linker.downcallHandle(lib.find(name).orElseThrow(() -> new AssertionError("no " + name)),
                 FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
                         ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
                         ValueLayout.JAVA_INT));
+        // void quantize_row_<activation type>(const float * x, void * y, int64_t k)
+        MethodHandle quantize = linker.downcallHandle(lib.find("quantize_row_" + activation).orElseThrow(),
+                FunctionDescriptor.ofVoid(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment x = arena.allocateFrom(ValueLayout.JAVA_FLOAT, activations);
-            MemorySegment q8 = arena.allocate((long) n / 256 * Q8_K_BYTES, 64);
-            quantizeQ8_K.invokeExact(x, q8, (long) n);
+            MemorySegment q8 = arena.allocate(activationBytes, 64);
+            quantize.invokeExact(x, q8, (long) n);
             MemorySegment w = arena.allocate(weights.byteSize(), 64);
             w.copyFrom(weights);
             MemorySegment s = arena.allocate(ValueLayout.JAVA_FLOAT);
