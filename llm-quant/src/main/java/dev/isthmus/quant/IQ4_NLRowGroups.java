@@ -31,8 +31,8 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
     private static final int ROWS = NibbleBlockGroups.ROWS;
     private static final int QK = NibbleBlockGroups.QK;
     private static final ShortVector LOW_NIBBLES = ShortVector.broadcast(IntLanes.S, (short) 0x0F0F);
-    /** The grid in both 128-bit halves: lookups index 0..15 either way. */
-    private static final ByteVector GRID = ByteVector.fromArray(ByteVector.SPECIES_256, grid(), 0);
+    /** The grid in both 128-bit halves: lookups index 0..15 either way (IQ4_XS's kernel looks up in it too). */
+    static final ByteVector GRID = ByteVector.fromArray(ByteVector.SPECIES_256, grid(), 0);
     private static final IQ4_NLFormat IQ4_NL = new IQ4_NLFormat();
 
     private static byte[] grid() {

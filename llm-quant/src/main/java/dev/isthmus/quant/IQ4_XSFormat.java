@@ -3,13 +3,15 @@ package dev.isthmus.quant;
 import static dev.isthmus.quant.QuantVectors.F;
 import static dev.isthmus.quant.QuantVectors.LANES;
 
-import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.IntLanes;
+import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -17,7 +19,7 @@ import jdk.incubator.vector.VectorOperators;
  * top two bits of eight 6-bit block scales), {@code scales_l} (4 bytes: their low nibbles), 128 bytes of
  * IQ4_NL grid indices. Block ib (32 weights) decodes as d·(scale_ib − 32)·grid[index].
  */
-public final class IQ4_XSFormat implements BlockFormat, ScalarTwin {
+public final class IQ4_XSFormat implements Q8_KActivations, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 136;
 
@@ -104,16 +106,63 @@ public final class IQ4_XSFormat implements BlockFormat, ScalarTwin {
         return IntLanes.sum(acc0.add(acc1));
     }
 
-    /** llama.cpp multiplies IQ4_XS weights with Q8_K activation blocks. */
+    /**
+     * Integer kernel in the arithmetic of llama.cpp's AVX2 {@code ggml_vec_dot_iq4_xs_q8_K}: per 32-weight block the
+     * grid values in element order (looked up as bytes), each 16-bit lane a pair (2m, 2m + 1) meeting the even and
+     * odd activation levels, four weights per 32-bit lane, times the block scale; the super-block's integer sums then
+     * meet d_w·d_x in one float FMA chain, reduced as ggml reduces it.
+     */
     @Override
-    public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {
-        checkBlocks(count);
-        ActivationRounding.q8_K(src, srcOffset, dst, dstOffset, count);
+    public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        x.requireWholeBlocks(this, xOffset, count);
+        return KQuantIntegers.dot(data, offset, x, xOffset, count, BLOCK_BYTES, IQ4_XSFormat::superBlock);
+    }
+
+    /**
+     * One super-block into {@code acc} ({@link KQuantIntegers.SuperBlock}; no minimums). A grid value and an
+     * activation level are each at most 127 in magnitude, so a lane's two products fit 16 bits (32258).
+     */
+    private static void superBlock(MemorySegment data, long block, short[] levels, int xb, int[] xSums, int s32,
+                                   float dx, float[] acc) {
+        int scalesH = data.get(ValueLayouts.I16, block + 2) & 0xFFFF;
+        int scalesL = data.get(ValueLayouts.I32, block + 4);
+        IntVector sum = IntVector.zero(IntLanes.I);
+        for (int ib = 0; ib < 8; ib++) {
+            ShortVector values = QuantVectors.nibblesInOrder(data, block + 8 + 16 * ib).reinterpretAsBytes()
+                    .selectFrom(IQ4_NLRowGroups.GRID).reinterpretAsShorts();
+            int at = xb + 32 * ib;
+            IntVector pairs = values.lanewise(VectorOperators.LSHL, (short) 8).lanewise(VectorOperators.ASHR, (short) 8)
+                    .mul(ShortVector.fromArray(IntLanes.S, levels, at))
+                    .add(values.lanewise(VectorOperators.ASHR, (short) 8).mul(ShortVector.fromArray(IntLanes.S, levels, at + 16)))
+                    .reinterpretAsInts();
+            sum = sum.add(IntLanes.addHalves(pairs).mul(scale(scalesH, scalesL, ib) - 32));
+        }
+        IntLanes.toFloat(sum).fma(FloatVector.broadcast(IntLanes.F, QuantVectors.f16(data, block) * dx),
+                FloatVector.fromArray(IntLanes.F, acc, 0)).intoArray(acc, 0);
     }
 
     @Override
-    public boolean roundsActivations() {
-        return true;
+    public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
+        x.requireWholeBlocks(this, xOffset, count);
+        float sum = 0f;
+        for (int b = 0; b < count / QK; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            int xb = xOffset + b * QK;
+            int scalesH = data.get(ValueLayouts.I16, block + 2) & 0xFFFF;
+            int scalesL = data.get(ValueLayouts.I32, block + 4);
+            int dots = 0;
+            for (int ib = 0; ib < 8; ib++) {
+                int dot = 0;
+                for (int j = 0; j < 16; j++) {
+                    int q = QuantVectors.u8(data, block + 8 + 16 * ib + j);
+                    dot += KQuantMath.IQ4NL_VALUES[q & 0xF] * x.levels()[QuantizedActivations.evenOddIndex(xb + 32 * ib + j)]
+                            + KQuantMath.IQ4NL_VALUES[q >> 4] * x.levels()[QuantizedActivations.evenOddIndex(xb + 32 * ib + j + 16)];
+                }
+                dots += (scale(scalesH, scalesL, ib) - 32) * dot;
+            }
+            sum += QuantVectors.f16(data, block) * x.scales()[xb / QK] * dots;
+        }
+        return sum;
     }
 
     @Override

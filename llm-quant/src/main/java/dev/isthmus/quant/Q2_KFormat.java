@@ -20,7 +20,7 @@ import jdk.incubator.vector.VectorOperators;
  * 2-bit levels, {@code d}, {@code dmin} (F16). Weight 128n + 32j + k, with s = scales[8n + 2j + k/16], is
  * d·(s &amp; 15)·((qs[32n + k] >> 2j) &amp; 3) − dmin·(s >> 4).
  */
-public final class Q2_KFormat implements KQuantActivations, ScalarTwin, IntegerTwin {
+public final class Q2_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 84;
 

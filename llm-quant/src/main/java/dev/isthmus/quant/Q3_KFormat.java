@@ -22,7 +22,7 @@ import jdk.incubator.vector.VectorShuffle;
  * 2-bit levels, 12 bytes packing sixteen 6-bit signed scales, {@code d} (F16). Weight 128n + 32j + k is
  * d·(scale[8n + 2j + k/16] − 32)·(((qs[32n + k] >> 2j) &amp; 3) − (hmask[k] bit 4n+j ? 0 : 4)).
  */
-public final class Q3_KFormat implements KQuantActivations, ScalarTwin, IntegerTwin {
+public final class Q3_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 110;
 

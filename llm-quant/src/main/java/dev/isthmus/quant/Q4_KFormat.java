@@ -21,7 +21,7 @@ import jdk.incubator.vector.VectorOperators;
  * d·scale_s·level − dmin·min_s; each 32-byte run of levels holds sub-block 2c in its low nibbles and
  * 2c+1 in its high nibbles.
  */
-public final class Q4_KFormat implements KQuantActivations, ScalarTwin, IntegerTwin {
+public final class Q4_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 144;
 

@@ -19,7 +19,7 @@ import jdk.incubator.vector.VectorOperators;
  * (scale, min) pairs as in Q4_K, 32 bytes of fifth bits ({@code qh}), 128 bytes of low nibbles. In the
  * c-th 64-weight chunk, weight l takes bit 2c of qh[l], weight 32+l bit 2c+1.
  */
-public final class Q5_KFormat implements KQuantActivations, ScalarTwin, IntegerTwin {
+public final class Q5_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 176;
 

@@ -21,7 +21,7 @@ import jdk.incubator.vector.VectorOperators;
  * Each 128-weight half interleaves four 32-weight runs: ql[l] low/high nibble, ql[l+32] low/high nibble,
  * with qh[l] bits 0-1, 2-3, 4-5, 6-7 on top.
  */
-public final class Q6_KFormat implements KQuantActivations, ScalarTwin, IntegerTwin {
+public final class Q6_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwin {
     static final int QK = 256;
     static final int BLOCK_BYTES = 210;
 

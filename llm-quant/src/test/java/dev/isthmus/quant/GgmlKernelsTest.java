@@ -21,7 +21,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 class GgmlKernelsTest {
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS"})
     void integerKernelIsLlamaCppsBitForBit(GgmlType type) {
         GgmlCpuKernels ggml = GgmlCpuKernels.require();
         BlockFormat f = BlockFormats.require(type);

@@ -38,7 +38,7 @@ class IntegerKernelsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS"})
     void integerKernelEqualsItsTwinAndTheFloatKernel(GgmlType type) {
         BlockFormat f = integerFormat(type);
         for (int n : new int[] {256, 512, 2048, 4096 + 256}) {
@@ -93,7 +93,7 @@ class IntegerKernelsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS"})
     void offsetsSelectWholeBlocksOfTheActivations(GgmlType type) {
         BlockFormat f = integerFormat(type);
         int n = 512;

@@ -5,11 +5,11 @@ import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.QuantizedActivations;
 
 /**
- * What the k-quants (Q2_K to Q6_K) share about their activations: llama.cpp multiplies their weights with Q8_K
- * blocks of 256 ({@code quantize_row_q8_K_ref}), so decode quantizes the activations that way for the integer
- * kernels and prefill rounds them through the same blocks for the float kernels.
+ * What the formats llama.cpp multiplies with Q8_K activation blocks of 256 share (the k-quants Q2_K to Q6_K, and
+ * IQ4_XS): decode quantizes the activations that way ({@code quantize_row_q8_K}) for the integer kernels, and
+ * prefill rounds them through the same blocks for the float kernels.
  */
-interface KQuantActivations extends BlockFormat {
+interface Q8_KActivations extends BlockFormat {
 
     @Override
     default boolean quantizesActivations() {
