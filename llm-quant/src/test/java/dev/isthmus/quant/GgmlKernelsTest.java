@@ -6,6 +6,8 @@ import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.QuantizedActivations;
+import dev.isthmus.core.tensor.RowGroupLayout;
+import dev.isthmus.core.tensor.Tensor;
 import dev.isthmus.quant.testing.GgmlCpuKernels;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -53,5 +55,31 @@ class GgmlKernelsTest {
             }
         }
         assertThat(mismatches).as("%s: products of %d that differ from llama.cpp's", type, compared).isZero();
+    }
+
+    /**
+     * Q6_K, which llama.cpp does not repack on x86, keeps llama.cpp's single-row arithmetic in its row groups too:
+     * every row of a packed group gives {@code ggml_vec_dot_q6_K_q8_K}'s float.
+     */
+    @org.junit.jupiter.api.Test
+    void q6_KRowGroupsGiveLlamaCppsSingleRowResults() {
+        GgmlCpuKernels ggml = GgmlCpuKernels.require();
+        RowGroupLayout layout = BlockFormats.require(GgmlType.Q6_K).rowGroups().orElseThrow();
+        int cols = 2048;
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor w = KQuantRowGroupsTest.quantized(GgmlType.Q6_K, arena, 16, cols, 5);
+            MemorySegment packed = RowGroupChecks.pack(layout, arena, w);
+            float[] x = KQuantRowGroupsTest.activations(cols, 6, -1);
+            QuantizedActivations qx = new QuantizedActivations();
+            layout.quantizeActivations(x, 0, cols, qx);
+            float[] out = new float[16];
+            for (int g = 0; g < 2; g++) {
+                layout.dot(packed, g * layout.groupBytes(cols), qx, 0, cols, out, 8 * g);
+            }
+            long rowBytes = GgmlType.Q6_K.byteSize(cols);
+            for (int r = 0; r < 16; r++) {
+                assertThat(out[r]).as("row %d", r).isEqualTo(ggml.dot(GgmlType.Q6_K, w.segment().asSlice(w.rowOffset(r), rowBytes), x));
+            }
+        }
     }
 }
