@@ -130,8 +130,9 @@ public final class Q5_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwi
 
     /**
      * Integer kernel in the arithmetic of llama.cpp's AVX2 {@code ggml_vec_dot_q5_K_q8_K}: as Q4_K's (16-bit
-     * lanes holding element pairs, four elements per 32-bit lane, integer super-block sums, a four-lane
-     * chain for the minimums) with the fifth bit of every level added from {@code qh}.
+     * lanes holding element pairs, four elements per 32-bit lane, integer super-block sums) with the fifth bit of
+     * every level added from {@code qh}, and the minimums summed per super-block into one integer and one scalar
+     * FMA chain (llama.cpp's {@code summs}; Q4_K keeps four lanes).
      */
     @Override
     public float dotQuantized(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
