@@ -55,6 +55,19 @@ public final class GgmlCpuKernels {
         }
     }
 
+    private static final FunctionDescriptor VEC_DOT = FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
+            ValueLayout.JAVA_LONG, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+            ValueLayout.JAVA_INT);
+    private static final FunctionDescriptor QUANTIZE_ROW = FunctionDescriptor.ofVoid(ValueLayout.ADDRESS,
+            ValueLayout.ADDRESS, ValueLayout.JAVA_LONG);
+    private final java.util.Map<String, MethodHandle> handles = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The downcall to the library's function {@code name}, made once per function. */
+    private MethodHandle handle(String name, FunctionDescriptor descriptor) {
+        return handles.computeIfAbsent(name, n -> linker.downcallHandle(
+                lib.find(n).orElseThrow(() -> new AssertionError("no " + n + " in libggml-cpu-haswell.so")), descriptor));
+    }
+
     /** The kernels; skips the calling test when they are unavailable. */
     public static GgmlCpuKernels require() {
         assumeTrue(INSTANCE != null, "llama.cpp's libggml-cpu-haswell.so (and an AVX2 CPU) not found: "
@@ -79,13 +92,9 @@ public final class GgmlCpuKernels {
         };
         String name = "ggml_vec_dot_" + weightName + "_" + activation; // e.g. ggml_vec_dot_q4_K_q8_K
         // void vec_dot(int n, float * s, size_t bs, const void * vx, size_t bx, const void * vy, size_t by, int nrc)
-        MethodHandle dot = linker.downcallHandle(lib.find(name).orElseThrow(() -> new AssertionError("no " + name)),
-                FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                        ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                        ValueLayout.JAVA_INT));
+        MethodHandle dot = handle(name, VEC_DOT);
         // void quantize_row_<activation type>(const float * x, void * y, int64_t k)
-        MethodHandle quantize = linker.downcallHandle(lib.find("quantize_row_" + activation).orElseThrow(),
-                FunctionDescriptor.ofVoid(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+        MethodHandle quantize = handle("quantize_row_" + activation, QUANTIZE_ROW);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment x = arena.allocateFrom(ValueLayout.JAVA_FLOAT, activations);
             MemorySegment q8 = arena.allocate(activationBytes, 64);
