@@ -19,6 +19,7 @@ final class KernelScratch {
 
     private int[] ints = new int[0];
     private float[] floats = new float[0];
+    private short[] shorts = new short[0];
 
     private KernelScratch() {
     }
@@ -34,6 +35,14 @@ final class KernelScratch {
             ints = new int[n];
         }
         return ints;
+    }
+
+    /** At least {@code n} shorts, with whatever the last kernel on this thread left in them. */
+    short[] shorts(int n) {
+        if (shorts.length < n) {
+            shorts = new short[n];
+        }
+        return shorts;
     }
 
     /** At least {@code n} floats, the first {@code n} zero. */

@@ -1,14 +1,10 @@
 package dev.isthmus.quant;
 
 import dev.isthmus.core.tensor.GgmlType;
-import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.Tensor;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * The row-group layout shared by the formats whose 32-weight blocks are an F16 scale and 16 bytes of nibbles
@@ -31,7 +27,6 @@ final class NibbleBlockGroups {
     private static final int SCALE_BYTES = 32;
     private static final int LEVEL_BYTES = 128;
     private static final int PAIR_BYTES = SCALE_BYTES + 2 * LEVEL_BYTES;
-    private static final float TWO_POW_112 = 0x1p112f;
 
     private NibbleBlockGroups() {
     }
@@ -87,15 +82,8 @@ final class NibbleBlockGroups {
         return pair + 4L * r + 2 * (b % 2);
     }
 
-    /**
-     * Block {@code b}'s eight row scales as floats, exactly: block 2k's halves are shifted up so both blocks read
-     * theirs from the high halves; sign, exponent and mantissa moved to float's positions are the value × 2^-112
-     * for every finite half, subnormals included.
-     */
+    /** Block {@code b}'s eight row scales as floats, exactly ({@link QuantVectors#f16Lanes}). */
     static FloatVector scales(MemorySegment packed, long pair, int b) {
-        IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, pair, ByteOrder.LITTLE_ENDIAN)
-                .lanewise(VectorOperators.LSHL, 16 - 16 * (b % 2));
-        return halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
-                .reinterpretAsFloats().mul(TWO_POW_112);
+        return QuantVectors.f16Lanes(packed, pair, b % 2);
     }
 }

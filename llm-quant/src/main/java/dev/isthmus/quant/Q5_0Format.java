@@ -127,6 +127,14 @@ public final class Q5_0Format implements BlockFormat, ScalarTwin, IntegerTwin {
 
     private static final LegacyIntegerKernel INTEGER = new LegacyIntegerKernel(BLOCK_BYTES, 6, 2, -1, 16);
 
+    /** Eight rows interleaved, levels in 16-bit lane slots ({@link SlotRowGroups}); llama.cpp has no such layout. */
+    @Override
+    public java.util.Optional<dev.isthmus.core.tensor.RowGroupLayout> rowGroups() {
+        return java.util.Optional.of(ROW_GROUPS);
+    }
+
+    private static final SlotRowGroups ROW_GROUPS = new SlotRowGroups(new Q5_0Format(), INTEGER);
+
     /** llama.cpp multiplies Q5_0 weights with Q8_0 activation blocks. */
     @Override
     public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {

@@ -128,6 +128,14 @@ public final class Q5_1Format implements BlockFormat, ScalarTwin, IntegerTwin {
 
     private static final LegacyIntegerKernel INTEGER = new LegacyIntegerKernel(BLOCK_BYTES, 8, 4, 2, 0);
 
+    /** Eight rows interleaved, levels in 16-bit lane slots ({@link SlotRowGroups}); llama.cpp has no such layout. */
+    @Override
+    public java.util.Optional<dev.isthmus.core.tensor.RowGroupLayout> rowGroups() {
+        return java.util.Optional.of(ROW_GROUPS);
+    }
+
+    private static final SlotRowGroups ROW_GROUPS = new SlotRowGroups(new Q5_1Format(), INTEGER);
+
     /** llama.cpp multiplies Q5_1 weights with Q8_1 activation blocks (same values as Q8_0). */
     @Override
     public void roundActivations(float[] src, int srcOffset, float[] dst, int dstOffset, int count) {

@@ -117,6 +117,18 @@ final class QuantVectors {
                 .add(odd.mul(ShortVector.fromArray(IntLanes.S, levels, at + 16))).reinterpretAsInts());
     }
 
+    /**
+     * Eight F16 values as floats, exactly: 32-bit lane r of the 256-bit vector at {@code at} holds two halves, and
+     * {@code half} (0: low, 1: high) picks one. The low halves are shifted up so both are read from the high
+     * halves; sign, exponent and mantissa moved to float's positions are the value × 2^-112 for every finite half,
+     * subnormals included. Integer lane operations only: row-group kernels avoid lane conversions.
+     */
+    static FloatVector f16Lanes(MemorySegment data, long at, int half) {
+        IntVector halves = IntVector.fromMemorySegment(IntLanes.I, data, at, LE).lanewise(VectorOperators.LSHL, 16 - 16 * half);
+        return halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
+                .reinterpretAsFloats().mul(0x1p112f);
+    }
+
     static float f16(MemorySegment data, long offset) {
         return Half.f16ToFloat(data.get(ValueLayouts.I16, offset));
     }

@@ -23,6 +23,7 @@ public final class QuantizedActivations {
     private int[] sums = new int[0];
     private int[] pairs = new int[0];
     private short[] pairVectors = new short[0];
+    private short[] pairVectorSums = new short[0];
     private float[] values = new float[0];
     private int count;
 
@@ -82,6 +83,35 @@ public final class QuantizedActivations {
         }
         for (int i = 0; i < pairCount; i++) {
             jdk.incubator.vector.IntVector.broadcast(IntLanes.I, pairs[i]).reinterpretAsShorts().intoArray(pairVectors, 16 * i);
+        }
+    }
+
+    /**
+     * Per block of 16 {@link #pairVectors()} (32 activations), their lane-wise sum: 16 lanes alternating the sum
+     * of the block's even and of its odd levels, filled by {@link #sumPairVectors}. A row-group kernel whose
+     * 16-bit lanes would overflow subtracts a multiple of it lane by lane to keep each lane's sum exact.
+     */
+    public short[] pairVectorSums() {
+        return pairVectorSums;
+    }
+
+    /** Fills {@link #pairVectorSums()} from the first {@code pairCount} (a multiple of 16) {@link #pairs()}. */
+    public void sumPairVectors(int pairCount) {
+        int blocks = pairCount / 16;
+        if (pairVectorSums.length < 16 * blocks) {
+            pairVectorSums = new short[16 * blocks];
+        }
+        for (int b = 0; b < blocks; b++) {
+            int even = 0;
+            int odd = 0;
+            for (int i = 16 * b; i < 16 * b + 16; i++) {
+                even += (short) pairs[i];
+                odd += pairs[i] >> 16;
+            }
+            for (int lane = 0; lane < 16; lane += 2) {
+                pairVectorSums[16 * b + lane] = (short) even;
+                pairVectorSums[16 * b + lane + 1] = (short) odd;
+            }
         }
     }
 
@@ -159,6 +189,19 @@ public final class QuantizedActivations {
      */
     public void quantizeQ8_0Paired(float[] src, int srcOffset, int n) {
         quantizeQ8_0(src, srcOffset, n, false);
+        pairBlocks(n);
+    }
+
+    /**
+     * As {@link #quantizeQ8_0Paired}, plus llama.cpp's Q8_1 block sums after the scales, as
+     * {@link #quantizeQ8_1EvenOdd} stores them: for weight formats with a minimum (Q4_1, Q5_1) read in row groups.
+     */
+    public void quantizeQ8_1Paired(float[] src, int srcOffset, int n) {
+        quantizeQ8_0(src, srcOffset, n, false, true);
+        pairBlocks(n);
+    }
+
+    private void pairBlocks(int n) {
         int blocks = n / 32;
         if (sums.length < blocks) {
             sums = new int[blocks];
