@@ -249,11 +249,13 @@ final class Q2_KRowGroups implements RowGroupLayout {
                 FloatVector ml = dmin.mul(IntLanes.smallToFloat(words.lanewise(VectorOperators.LSHR, shift + 4).and(0x0F)));
                 IntVector levels = IntVector.fromMemorySegment(IntLanes.I, packed, block + LEVELS + 32L * j,
                         ByteOrder.LITTLE_ENDIAN);
+                int column = dstOffset + (b * QK + 16 * j) * colStride;
                 for (int e = 0; e < 2; e++) {
                     for (int k = 0; k < 8; k++) {
                         IntVector q = levels.lanewise(VectorOperators.LSHR, 16 * e + 2 * k).and(3);
+                        // weightOfSlot(e, k) written out: C2 left that call out of this loop, spilling every vector.
                         IntLanes.smallToFloat(q).mul(dl).sub(ml)
-                                .intoArray(dst, dstOffset + (b * QK + 16 * j + weightOfSlot(e, k)) * colStride);
+                                .intoArray(dst, column + (4 * (k & 3) + 2 * e + (k >> 2)) * colStride);
                     }
                 }
             }
