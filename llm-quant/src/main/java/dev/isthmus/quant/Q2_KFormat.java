@@ -202,6 +202,17 @@ public final class Q2_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwi
         return sum;
     }
 
+    /**
+     * Eight rows interleaved ({@link Q2_KRowGroups}). llama.cpp does not repack Q2_K on x86; the group kernel sums
+     * the same integers as {@link #dotQuantized} and differs from it only in the order of float additions.
+     */
+    @Override
+    public java.util.Optional<dev.isthmus.core.tensor.RowGroupLayout> rowGroups() {
+        return java.util.Optional.of(ROW_GROUPS);
+    }
+
+    private static final Q2_KRowGroups ROW_GROUPS = new Q2_KRowGroups();
+
     @Override
     public boolean canQuantize() {
         return true;

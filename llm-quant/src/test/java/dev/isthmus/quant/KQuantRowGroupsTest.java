@@ -41,6 +41,11 @@ class KQuantRowGroupsTest {
      * that large sums also round when converted to float.
      */
     static Tensor randomBlocks(GgmlType type, Arena arena, int rows, int cols, long seed) {
+        return randomBlocks(type, arena, rows, cols, seed, 0, 2);
+    }
+
+    /** As {@link #randomBlocks(GgmlType, Arena, int, int, long)}, with d and dmin at the given bytes of each block (Q2_K: 80, 82). */
+    static Tensor randomBlocks(GgmlType type, Arena arena, int rows, int cols, long seed, int dAt, int dminAt) {
         SplittableRandom random = new SplittableRandom(seed);
         Tensor t = Tensor.allocate("random", type, arena, rows, cols);
         MemorySegment data = t.segment();
@@ -51,8 +56,8 @@ class KQuantRowGroupsTest {
                 for (int i = 0; i < blockBytes; i++) {
                     data.set(ValueLayouts.I8, block + i, (byte) random.nextInt(256));
                 }
-                data.set(ValueLayouts.I16, block, finiteHalf(random));
-                data.set(ValueLayouts.I16, block + 2, finiteHalf(random));
+                data.set(ValueLayouts.I16, block + dAt, finiteHalf(random));
+                data.set(ValueLayouts.I16, block + dminAt, finiteHalf(random));
             }
         }
         return t;
@@ -91,15 +96,20 @@ class KQuantRowGroupsTest {
      * range at {@code pack}.
      */
     static void assertRefusesWeightsItCannotHold(RowGroupLayout layout, GgmlType type) {
+        assertRefusesWeightsItCannotHold(layout, type, 0, 2);
+    }
+
+    /** As {@link #assertRefusesWeightsItCannotHold(RowGroupLayout, GgmlType)}, with d and dmin at the given bytes of each block. */
+    static void assertRefusesWeightsItCannotHold(RowGroupLayout layout, GgmlType type, int dAt, int dminAt) {
         try (Arena arena = Arena.ofConfined()) {
             int blockBytes = type.bytesPerBlock();
             assertThat(layout.canPack(quantized(type, arena, 12, 256, 1))).as("rows not a multiple of 8").isFalse();
             assertThat(layout.canPack(Tensor.allocate("f", GgmlType.F32, arena, 8, 256))).as("another format").isFalse();
             Tensor nan = quantized(type, arena, 8, 512, 2);
-            nan.segment().set(ValueLayouts.I16, nan.rowOffset(5) + blockBytes, Half.floatToF16(Float.NaN));
+            nan.segment().set(ValueLayouts.I16, nan.rowOffset(5) + blockBytes + dAt, Half.floatToF16(Float.NaN));
             assertThat(layout.canPack(nan)).as("a NaN d").isFalse();
             Tensor inf = quantized(type, arena, 8, 512, 3);
-            inf.segment().set(ValueLayouts.I16, inf.rowOffset(7) + 2, Half.floatToF16(Float.NEGATIVE_INFINITY));
+            inf.segment().set(ValueLayouts.I16, inf.rowOffset(7) + dminAt, Half.floatToF16(Float.NEGATIVE_INFINITY));
             assertThat(layout.canPack(inf)).as("an infinite dmin").isFalse();
             Tensor ok = quantized(type, arena, 8, 256, 4);
             assertThat(layout.canPack(ok)).isTrue();
