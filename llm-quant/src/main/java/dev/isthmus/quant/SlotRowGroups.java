@@ -41,6 +41,9 @@ final class SlotRowGroups implements RowGroupLayout {
     private static final int QK = 32;
     private static final int PAIRS = QK / 2;
     private static final int LEVEL_BYTES = PAIRS * 32;
+    /** A slot's mask in both 16-bit halves of a 32-bit lane: slots are shifted as 32-bit lanes, by immediates. */
+    private static final int FIVE_BITS = 0x001F_001F;
+    private static final int FOUR_BITS = 0x000F_000F;
 
     private final BlockFormat format;
     private final GgmlType type;
@@ -190,8 +193,9 @@ final class SlotRowGroups implements RowGroupLayout {
     /**
      * Units of three 5-bit slots: per block, lane-wise Σ_j (its slot of vector j) × (its activation pair j), into
      * {@code partial[16·block..]}, wrapping: a lane's true sum may reach 16 × 31 × 127, and {@link #dot} subtracts
-     * 16 × the lane's activation sum, after which it is exact. Slots are taken out by a mask, a shift and a mask,
-     * a shift: vector shifts cost more than masks here, and sign-extending slots took two shifts each.
+     * 16 × the lane's activation sum, after which it is exact. Slots are taken out by shifts of 32-bit lanes and
+     * masks of both halves: C2 compiles 16-bit lane shifts with the count moved into a register every time, and
+     * sign-extending slots took two shifts each (about a third slower).
      *
      * <p>A padding slot of the last unit reads the last real block's activations: its zero levels make whatever it
      * reads count zero, and the index stays inside the activations. Its sums land past the real blocks' and are
@@ -208,11 +212,11 @@ final class SlotRowGroups implements RowGroupLayout {
             ShortVector s1 = ShortVector.zero(IntLanes.S);
             ShortVector s2 = ShortVector.zero(IntLanes.S);
             for (int j = 0; j < PAIRS; j++) {
-                ShortVector v = ShortVector.fromMemorySegment(IntLanes.S, packed, unit + 32L * j, ByteOrder.LITTLE_ENDIAN);
-                s0 = s0.add(v.and((short) 0x1F).mul(ShortVector.fromArray(IntLanes.S, pairs, at0 + 16 * j)));
-                s1 = s1.add(v.lanewise(VectorOperators.LSHR, (short) 5).and((short) 0x1F)
+                IntVector v = IntVector.fromMemorySegment(IntLanes.I, packed, unit + 32L * j, ByteOrder.LITTLE_ENDIAN);
+                s0 = s0.add(v.and(FIVE_BITS).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, at0 + 16 * j)));
+                s1 = s1.add(v.lanewise(VectorOperators.LSHR, 5).and(FIVE_BITS).reinterpretAsShorts()
                         .mul(ShortVector.fromArray(IntLanes.S, pairs, at1 + 16 * j)));
-                s2 = s2.add(v.lanewise(VectorOperators.LSHR, (short) 10)
+                s2 = s2.add(v.lanewise(VectorOperators.LSHR, 10).and(FIVE_BITS).reinterpretAsShorts()
                         .mul(ShortVector.fromArray(IntLanes.S, pairs, at2 + 16 * j)));
             }
             s0.intoArray(partial, 48 * u);
@@ -235,13 +239,13 @@ final class SlotRowGroups implements RowGroupLayout {
             ShortVector s2 = ShortVector.zero(IntLanes.S);
             ShortVector s3 = ShortVector.zero(IntLanes.S);
             for (int j = 0; j < PAIRS; j++) {
-                ShortVector v = ShortVector.fromMemorySegment(IntLanes.S, packed, unit + 32L * j, ByteOrder.LITTLE_ENDIAN);
-                s0 = s0.add(v.and((short) 0xF).mul(ShortVector.fromArray(IntLanes.S, pairs, at0 + 16 * j)));
-                s1 = s1.add(v.lanewise(VectorOperators.LSHR, (short) 4).and((short) 0xF)
+                IntVector v = IntVector.fromMemorySegment(IntLanes.I, packed, unit + 32L * j, ByteOrder.LITTLE_ENDIAN);
+                s0 = s0.add(v.and(FOUR_BITS).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, at0 + 16 * j)));
+                s1 = s1.add(v.lanewise(VectorOperators.LSHR, 4).and(FOUR_BITS).reinterpretAsShorts()
                         .mul(ShortVector.fromArray(IntLanes.S, pairs, at1 + 16 * j)));
-                s2 = s2.add(v.lanewise(VectorOperators.LSHR, (short) 8).and((short) 0xF)
+                s2 = s2.add(v.lanewise(VectorOperators.LSHR, 8).and(FOUR_BITS).reinterpretAsShorts()
                         .mul(ShortVector.fromArray(IntLanes.S, pairs, at2 + 16 * j)));
-                s3 = s3.add(v.lanewise(VectorOperators.LSHR, (short) 12)
+                s3 = s3.add(v.lanewise(VectorOperators.LSHR, 12).and(FOUR_BITS).reinterpretAsShorts()
                         .mul(ShortVector.fromArray(IntLanes.S, pairs, at3 + 16 * j)));
             }
             s0.intoArray(partial, 64 * u);
