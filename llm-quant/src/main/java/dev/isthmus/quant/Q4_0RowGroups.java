@@ -24,7 +24,8 @@ import jdk.incubator.vector.VectorOperators;
 final class Q4_0RowGroups implements RowGroupLayout {
     private static final int ROWS = NibbleBlockGroups.ROWS;
     private static final int QK = NibbleBlockGroups.QK;
-    private static final ShortVector LOW_NIBBLE = ShortVector.broadcast(IntLanes.S, (short) 0x0F);
+    /** The low nibble of each 16-bit half of a 32-bit lane. */
+    private static final int LOW_NIBBLES = 0x000F_000F;
 
     @Override
     public int rows() {
@@ -79,19 +80,28 @@ final class Q4_0RowGroups implements RowGroupLayout {
             int p = 16 * (pair0 + b * QK / 2);
             ShortVector sum = ShortVector.zero(IntLanes.S);
             for (int q = 0; q < 4; q++) {
-                ShortVector v = ShortVector.fromMemorySegment(IntLanes.S, packed, strips + 32L * q, ByteOrder.LITTLE_ENDIAN);
+                // Nibbles moved by shifts of 32-bit lanes, masked in both 16-bit halves: C2 compiles 16-bit lane
+                // shifts with the count moved into a register each time.
+                IntVector v = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 32L * q, ByteOrder.LITTLE_ENDIAN);
                 int i = p + 32 * q;
-                sum = sum.add(v.and(LOW_NIBBLE).mul(ShortVector.fromArray(IntLanes.S, pairs, i)))
-                        .add(v.lanewise(VectorOperators.LSHR, (short) 4).and(LOW_NIBBLE)
+                sum = sum.add(v.and(LOW_NIBBLES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, i)))
+                        .add(v.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsShorts()
                                 .mul(ShortVector.fromArray(IntLanes.S, pairs, i + 16 * 8)))
-                        .add(v.lanewise(VectorOperators.LSHR, (short) 8).and(LOW_NIBBLE)
+                        .add(v.lanewise(VectorOperators.LSHR, 8).and(LOW_NIBBLES).reinterpretAsShorts()
                                 .mul(ShortVector.fromArray(IntLanes.S, pairs, i + 16)))
-                        .add(v.lanewise(VectorOperators.LSHR, (short) 12)
+                        .add(v.lanewise(VectorOperators.LSHR, 12).and(LOW_NIBBLES).reinterpretAsShorts()
                                 .mul(ShortVector.fromArray(IntLanes.S, pairs, i + 16 * 9)));
             }
-            IntVector s = IntLanes.addHalves(sum.reinterpretAsInts()).sub(8 * sums[xBlock + b]);
-            FloatVector d = NibbleBlockGroups.scales(packed, pair, b).mul(scales[xBlock + b]);
-            acc = IntLanes.toFloat(s).fma(d, acc);
+            // Written with Vector API calls only (as NibbleBlockGroups.scales and IntLanes.addHalves compute):
+            // past C2's node budget a helper returning a vector is left a call, and its vector boxed.
+            IntVector halves = sum.reinterpretAsInts();
+            IntVector s = halves.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(halves.lanewise(VectorOperators.ASHR, 16)).sub(8 * sums[xBlock + b]);
+            IntVector dh = IntVector.fromMemorySegment(IntLanes.I, packed, pair, ByteOrder.LITTLE_ENDIAN)
+                    .lanewise(VectorOperators.LSHL, 16 - 16 * (b % 2));
+            FloatVector d = dh.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(dh.and(0x8000_0000))
+                    .reinterpretAsFloats().mul(0x1p112f).mul(scales[xBlock + b]);
+            acc = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(d, acc);
         }
         acc.intoArray(out, outOffset);
     }

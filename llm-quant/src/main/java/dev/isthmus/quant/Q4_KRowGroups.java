@@ -45,7 +45,8 @@ final class Q4_KRowGroups implements RowGroupLayout {
     static final int SCALES = 32;
     static final int STRIPS = 128;
     static final int BLOCK_BYTES = STRIPS + 4 * 8 * 32;
-    private static final ShortVector LOW_NIBBLE = ShortVector.broadcast(IntLanes.S, (short) 0x0F);
+    /** The low nibble of each 16-bit half of a 32-bit lane. */
+    private static final int LOW_NIBBLES = 0x000F_000F;
     private static final float TWO_POW_112 = 0x1p112f;
     private static final Q4_KFormat Q4_K = new Q4_KFormat();
 
@@ -173,14 +174,16 @@ final class Q4_KRowGroups implements RowGroupLayout {
             long strips = block + STRIPS + 256L * c;
             int i0 = pair + 32 * c;
             for (int q = 0; q < 8; q++) {
-                ShortVector v = ShortVector.fromMemorySegment(IntLanes.S, packed, strips + 32L * q, ByteOrder.LITTLE_ENDIAN);
+                // Nibbles moved by shifts of 32-bit lanes, masked in both 16-bit halves: C2 compiles 16-bit lane
+                // shifts with the count moved into a register each time.
+                IntVector v = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 32L * q, ByteOrder.LITTLE_ENDIAN);
                 int i = i0 + q;
-                low = low.add(v.and(LOW_NIBBLE).mul(IntVector.broadcast(IntLanes.I, pairs[i]).reinterpretAsShorts()))
-                        .add(v.lanewise(VectorOperators.LSHR, (short) 8).and(LOW_NIBBLE)
+                low = low.add(v.and(LOW_NIBBLES).reinterpretAsShorts().mul(IntVector.broadcast(IntLanes.I, pairs[i]).reinterpretAsShorts()))
+                        .add(v.lanewise(VectorOperators.LSHR, 8).and(LOW_NIBBLES).reinterpretAsShorts()
                                 .mul(IntVector.broadcast(IntLanes.I, pairs[i + 8]).reinterpretAsShorts()));
-                high = high.add(v.lanewise(VectorOperators.LSHR, (short) 4).and(LOW_NIBBLE)
+                high = high.add(v.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsShorts()
                                 .mul(IntVector.broadcast(IntLanes.I, pairs[i + 16]).reinterpretAsShorts()))
-                        .add(v.lanewise(VectorOperators.LSHR, (short) 12)
+                        .add(v.lanewise(VectorOperators.LSHR, 12).and(LOW_NIBBLES).reinterpretAsShorts()
                                 .mul(IntVector.broadcast(IntLanes.I, pairs[i + 24]).reinterpretAsShorts()));
             }
             // A row's two 16-bit lanes summed (x86's pmaddwd with ones), then weighted by the sub-block scales.

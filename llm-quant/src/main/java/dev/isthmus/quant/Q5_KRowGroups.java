@@ -37,9 +37,10 @@ final class Q5_KRowGroups implements RowGroupLayout {
     /** Where the fifth-bit strips start in a super-block column. */
     private static final int HIGH = Q4_KRowGroups.BLOCK_BYTES;
     private static final int BLOCK_BYTES = HIGH + 8 * 32;
-    private static final ShortVector LOW_NIBBLES = ShortVector.broadcast(IntLanes.S, (short) 0x0F0F);
-    private static final ShortVector FIFTH_BITS = ShortVector.broadcast(IntLanes.S, (short) 0x1010);
-    private static final ShortVector LOW_BYTE = ShortVector.broadcast(IntLanes.S, (short) 0xFF);
+    private static final int LOW_NIBBLES = 0x0F0F_0F0F;
+    private static final int FIFTH_BITS = 0x1010_1010;
+    /** The low byte of each 16-bit half. */
+    private static final int LOW_BYTES = 0x00FF_00FF;
     private static final Q5_KFormat Q5_K = new Q5_KFormat();
 
     @Override
@@ -148,19 +149,21 @@ final class Q5_KRowGroups implements RowGroupLayout {
                 ShortVector low = ShortVector.zero(IntLanes.S);
                 ShortVector high = ShortVector.zero(IntLanes.S);
                 for (int q = 4 * half; q < 4 * half + 4; q++) {
-                    ShortVector v = ShortVector.fromMemorySegment(IntLanes.S, packed, strips + 32L * q, ByteOrder.LITTLE_ENDIAN);
-                    ShortVector h = ShortVector.fromMemorySegment(IntLanes.S, packed, block + HIGH + 32L * q, ByteOrder.LITTLE_ENDIAN);
+                    // Bit fields moved by shifts of 32-bit lanes (C2 compiles 16-bit lane shifts with the count moved
+                    // into a register each time); the masks keep every field inside its own byte.
+                    IntVector v = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 32L * q, ByteOrder.LITTLE_ENDIAN);
+                    IntVector h = IntVector.fromMemorySegment(IntLanes.I, packed, block + HIGH + 32L * q, ByteOrder.LITTLE_ENDIAN);
                     // Both bytes' levels of sub-block 2c, then of 2c + 1: nibble | fifth bit moved from bit c
                     // (resp. 4 + c) of the reordered byte to bit 4.
-                    ShortVector even = v.and(LOW_NIBBLES).or(h.lanewise(VectorOperators.LSHL, (short) (4 - c)).and(FIFTH_BITS));
-                    ShortVector odd = v.lanewise(VectorOperators.LSHR, (short) 4).and(LOW_NIBBLES)
-                            .or(h.lanewise(VectorOperators.LSHR, (short) c).and(FIFTH_BITS));
+                    IntVector even = v.and(LOW_NIBBLES).or(h.lanewise(VectorOperators.LSHL, 4 - c).and(FIFTH_BITS));
+                    IntVector odd = v.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES)
+                            .or(h.lanewise(VectorOperators.LSHR, c).and(FIFTH_BITS));
                     int i = i0 + q;
-                    low = low.add(even.and(LOW_BYTE).mul(IntVector.broadcast(IntLanes.I, pairs[i]).reinterpretAsShorts()))
-                            .add(even.lanewise(VectorOperators.LSHR, (short) 8)
+                    low = low.add(even.and(LOW_BYTES).reinterpretAsShorts().mul(IntVector.broadcast(IntLanes.I, pairs[i]).reinterpretAsShorts()))
+                            .add(even.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts()
                                     .mul(IntVector.broadcast(IntLanes.I, pairs[i + 8]).reinterpretAsShorts()));
-                    high = high.add(odd.and(LOW_BYTE).mul(IntVector.broadcast(IntLanes.I, pairs[i + 16]).reinterpretAsShorts()))
-                            .add(odd.lanewise(VectorOperators.LSHR, (short) 8)
+                    high = high.add(odd.and(LOW_BYTES).reinterpretAsShorts().mul(IntVector.broadcast(IntLanes.I, pairs[i + 16]).reinterpretAsShorts()))
+                            .add(odd.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts()
                                     .mul(IntVector.broadcast(IntLanes.I, pairs[i + 24]).reinterpretAsShorts()));
                 }
                 // A row's two 16-bit lanes summed (x86's pmaddwd with ones).

@@ -47,9 +47,10 @@ final class Q6_KRowGroups implements RowGroupLayout {
     private static final int LEVELS = SCALES + 128;
     private static final int HALF = 768;
     private static final int BLOCK_BYTES = LEVELS + 2 * HALF;
-    private static final ShortVector LOW_NIBBLES = ShortVector.broadcast(IntLanes.S, (short) 0x0F0F);
-    private static final ShortVector HIGH_PAIRS = ShortVector.broadcast(IntLanes.S, (short) 0x3030);
-    private static final ShortVector LOW_BYTE = ShortVector.broadcast(IntLanes.S, (short) 0xFF);
+    private static final int LOW_NIBBLES = 0x0F0F_0F0F;
+    private static final int HIGH_PAIRS = 0x3030_3030;
+    /** The low byte of each 16-bit half. */
+    private static final int LOW_BYTES = 0x00FF_00FF;
     private static final Q6_KFormat Q6_K = new Q6_KFormat();
 
     @Override
@@ -151,26 +152,33 @@ final class Q6_KRowGroups implements RowGroupLayout {
             for (int j = 0; j < 4; j++) {
                 int i = 4 * upper + j;
                 long words = levels + 96L * i;
-                ShortVector a = ShortVector.fromMemorySegment(IntLanes.S, packed, words, ByteOrder.LITTLE_ENDIAN);
-                ShortVector c = ShortVector.fromMemorySegment(IntLanes.S, packed, words + 32, ByteOrder.LITTLE_ENDIAN);
-                ShortVector h = ShortVector.fromMemorySegment(IntLanes.S, packed, words + 64, ByteOrder.LITTLE_ENDIAN);
+                // Bit fields are moved by shifts of 32-bit lanes: C2 compiles 16-bit lane shifts with the count moved
+                // into a register each time. The masks keep every field inside its own byte, so no bit crosses
+                // from one 16-bit half into the other.
+                IntVector a = IntVector.fromMemorySegment(IntLanes.I, packed, words, ByteOrder.LITTLE_ENDIAN);
+                IntVector c = IntVector.fromMemorySegment(IntLanes.I, packed, words + 32, ByteOrder.LITTLE_ENDIAN);
+                IntVector h = IntVector.fromMemorySegment(IntLanes.I, packed, words + 64, ByteOrder.LITTLE_ENDIAN);
                 int p = pair + i;
-                ShortVector q0 = a.and(LOW_NIBBLES).or(h.lanewise(VectorOperators.LSHL, (short) 4).and(HIGH_PAIRS));
-                ShortVector q1 = c.and(LOW_NIBBLES).or(h.lanewise(VectorOperators.LSHL, (short) 2).and(HIGH_PAIRS));
-                ShortVector q2 = a.lanewise(VectorOperators.LSHR, (short) 4).and(LOW_NIBBLES).or(h.and(HIGH_PAIRS));
-                ShortVector q3 = c.lanewise(VectorOperators.LSHR, (short) 4).and(LOW_NIBBLES)
-                        .or(h.lanewise(VectorOperators.LSHR, (short) 2).and(HIGH_PAIRS));
-                IntVector r0 = q0.and(LOW_BYTE).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * p))
-                        .add(q0.lanewise(VectorOperators.LSHR, (short) 8).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 8))))
+                IntVector q0 = a.and(LOW_NIBBLES).or(h.lanewise(VectorOperators.LSHL, 4).and(HIGH_PAIRS));
+                IntVector q1 = c.and(LOW_NIBBLES).or(h.lanewise(VectorOperators.LSHL, 2).and(HIGH_PAIRS));
+                IntVector q2 = a.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).or(h.and(HIGH_PAIRS));
+                IntVector q3 = c.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES)
+                        .or(h.lanewise(VectorOperators.LSHR, 2).and(HIGH_PAIRS));
+                IntVector r0 = q0.and(LOW_BYTES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * p))
+                        .add(q0.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts()
+                                .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 8))))
                         .reinterpretAsInts();
-                IntVector r1 = q1.and(LOW_BYTE).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 16)))
-                        .add(q1.lanewise(VectorOperators.LSHR, (short) 8).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 24))))
+                IntVector r1 = q1.and(LOW_BYTES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 16)))
+                        .add(q1.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts()
+                                .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 24))))
                         .reinterpretAsInts();
-                IntVector r2 = q2.and(LOW_BYTE).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 32)))
-                        .add(q2.lanewise(VectorOperators.LSHR, (short) 8).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 40))))
+                IntVector r2 = q2.and(LOW_BYTES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 32)))
+                        .add(q2.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts()
+                                .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 40))))
                         .reinterpretAsInts();
-                IntVector r3 = q3.and(LOW_BYTE).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 48)))
-                        .add(q3.lanewise(VectorOperators.LSHR, (short) 8).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 56))))
+                IntVector r3 = q3.and(LOW_BYTES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 48)))
+                        .add(q3.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts()
+                                .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 56))))
                         .reinterpretAsInts();
                 // A row's two 16-bit lanes summed (pmaddwd with ones), weighted by the run's sub-block scale. With
                 // x = hi·2^16 + lo, x + (x << 16) holds hi + lo (mod 2^16) in its high half, and |hi + lo| ≤ 32004
