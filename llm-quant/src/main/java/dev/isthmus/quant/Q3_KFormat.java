@@ -207,6 +207,17 @@ public final class Q3_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwi
     private static final ShortVector LOW_BYTE = ShortVector.broadcast(IntLanes.S, (short) 0xFF);
     private static final ShortVector FOUR = ShortVector.broadcast(IntLanes.S, (short) 4);
 
+    /**
+     * Eight rows interleaved ({@link Q3_KRowGroups}). llama.cpp does not repack Q3_K; the group kernel sums the
+     * same integers as {@link #dotQuantized} and differs from it only in the order of float additions.
+     */
+    @Override
+    public java.util.Optional<dev.isthmus.core.tensor.RowGroupLayout> rowGroups() {
+        return java.util.Optional.of(ROW_GROUPS);
+    }
+
+    private static final Q3_KRowGroups ROW_GROUPS = new Q3_KRowGroups();
+
     @Override
     public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
         x.requireWholeBlocks(this, xOffset, count);
