@@ -346,8 +346,13 @@ final class Q4_KRowGroups implements RowGroupLayout {
         for (int b = 0; b < cols / QK; b++) {
             long block = offset + (long) b * blockBytes;
             IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, block, ByteOrder.LITTLE_ENDIAN);
-            FloatVector d = f16(halves.lanewise(VectorOperators.LSHL, 16));
-            FloatVector dmin = f16(halves);
+            // Vector API calls only here and below (f16 and IntLanes.smallToFloat written out): C2 left those
+            // helpers out of line in this loop and boxed their vectors, about 16 KB per group decoded.
+            IntVector dBits = halves.lanewise(VectorOperators.LSHL, 16);
+            FloatVector d = dBits.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(dBits.and(0x8000_0000))
+                    .reinterpretAsFloats().mul(TWO_POW_112);
+            FloatVector dmin = halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
+                    .reinterpretAsFloats().mul(TWO_POW_112);
             IntVector u0 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES, ByteOrder.LITTLE_ENDIAN);
             IntVector u1 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32, ByteOrder.LITTLE_ENDIAN);
             IntVector u2 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 64, ByteOrder.LITTLE_ENDIAN);
@@ -361,8 +366,10 @@ final class Q4_KRowGroups implements RowGroupLayout {
                 IntVector scale = j < 4 ? scaleLow : scaleHigh;
                 IntVector min = j < 4 ? minLow : minHigh;
                 int shift = 8 * (j % 4);
-                d.mul(IntLanes.smallToFloat(scale.lanewise(VectorOperators.LSHR, shift).and(0xFF))).intoArray(factors, 0);
-                dmin.mul(IntLanes.smallToFloat(min.lanewise(VectorOperators.LSHR, shift).and(0xFF))).intoArray(factors, ROWS);
+                d.mul(scale.lanewise(VectorOperators.LSHR, shift).and(0xFF).add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f))
+                        .intoArray(factors, 0);
+                dmin.mul(min.lanewise(VectorOperators.LSHR, shift).and(0xFF).add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f))
+                        .intoArray(factors, ROWS);
                 columns.write(packed, block, j, factors, dst, dstOffset + (b * QK + 32 * j) * colStride, colStride);
             }
         }
@@ -379,7 +386,8 @@ final class Q4_KRowGroups implements RowGroupLayout {
                     ByteOrder.LITTLE_ENDIAN);
             for (int k = 0; k < 4; k++) {
                 IntVector level = strip.lanewise(VectorOperators.LSHR, 8 * k + nibble).and(0x0F);
-                IntLanes.smallToFloat(level).mul(dj).sub(mj).intoArray(dst, column + (4 * q + k) * colStride);
+                level.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f).mul(dj).sub(mj)
+                        .intoArray(dst, column + (4 * q + k) * colStride);
             }
         }
     }

@@ -229,7 +229,8 @@ final class Q5_KRowGroups implements RowGroupLayout {
             for (int k = 0; k < 4; k++) {
                 IntVector level = strip.lanewise(VectorOperators.LSHR, 8 * k + nibble).and(0x0F)
                         .or(fifth.lanewise(VectorOperators.LSHR, 8 * k + position(j)).and(1).lanewise(VectorOperators.LSHL, 4));
-                IntLanes.smallToFloat(level).mul(dj).sub(mj).intoArray(dst, column + (4 * q + k) * colStride);
+                level.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f).mul(dj).sub(mj)
+                        .intoArray(dst, column + (4 * q + k) * colStride);
             }
         }
     }
