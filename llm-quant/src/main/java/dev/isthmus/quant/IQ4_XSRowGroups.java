@@ -110,7 +110,8 @@ final class IQ4_XSRowGroups implements RowGroupLayout {
      * <p>Strip q of sub-block ib: its nibbles looked up through the grid biased by +128, so that a value is taken
      * out of its 16-bit lane as an unsigned byte by a mask (after a shift of 32-bit lanes for the high byte) and
      * made signed by subtracting 128 — fewer operations than sign-extending in place, and 32-bit lanes shift by
-     * an immediate count where C2 moves a 16-bit lane shift's count through a register each time.
+     * an immediate count where C2 moves a 16-bit lane shift's count through a register each time (the high bytes
+     * sign-extended by a 16-bit shift instead measured 7.3 against 7.6 GB/s).
      *
      * <p>Overflow: a grid value (−127..113) times an activation level (−127..127) is at most 16129 in magnitude,
      * two of them 32258, which a signed 16-bit lane holds; a third might not. So two products are summed in 16
