@@ -141,6 +141,18 @@ public final class IQ4_XSFormat implements Q8_KActivations, ScalarTwin, IntegerT
                 FloatVector.fromArray(IntLanes.F, acc, 0)).intoArray(acc, 0);
     }
 
+    /**
+     * Eight rows interleaved ({@link IQ4_XSRowGroups}); llama.cpp does not repack IQ4_XS, so the groups follow this
+     * format's own integer arithmetic: the same integers per row and super-block as {@link #dotQuantized}, and the
+     * float steps of {@link #dotQuantizedScalar}.
+     */
+    @Override
+    public java.util.Optional<dev.isthmus.core.tensor.RowGroupLayout> rowGroups() {
+        return java.util.Optional.of(ROW_GROUPS);
+    }
+
+    private static final IQ4_XSRowGroups ROW_GROUPS = new IQ4_XSRowGroups();
+
     @Override
     public float dotQuantizedScalar(MemorySegment data, long offset, QuantizedActivations x, int xOffset, int count) {
         x.requireWholeBlocks(this, xOffset, count);

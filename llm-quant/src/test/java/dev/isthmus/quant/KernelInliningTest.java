@@ -23,7 +23,7 @@ class KernelInliningTest {
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"dev.isthmus.quant.Q4_0RowGroups", "dev.isthmus.quant.IQ4_NLRowGroups",
         "dev.isthmus.quant.SlotRowGroups", "dev.isthmus.quant.Q2_KRowGroups",
-        "dev.isthmus.quant.Q3_KRowGroups",
+        "dev.isthmus.quant.Q3_KRowGroups", "dev.isthmus.quant.IQ4_XSRowGroups",
         "dev.isthmus.core.tensor.F16RowGroups"})
     void dotIsTooBigToInline(String name) throws Exception {
         Class<?> kernel = Class.forName(name); // core's F16RowGroups is package-private there
