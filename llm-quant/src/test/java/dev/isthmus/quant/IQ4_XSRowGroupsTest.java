@@ -1,7 +1,6 @@
 package dev.isthmus.quant;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.within;
 
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.GgmlType;
@@ -119,32 +118,13 @@ class IQ4_XSRowGroupsTest {
             for (int cols : new int[] {256, 768, 4096 + 256}) {
                 int rows = 24;
                 for (Tensor w : new Tensor[] {randomIQ4_XS(arena, rows, cols, cols), quantizedIQ4_XS(arena, rows, cols, cols + 2)}) {
-                    assertThat(layout.canPack(w)).isTrue();
-                    MemorySegment packed = RowGroupChecks.pack(layout, arena, w);
                     // Token 1's second block (where there is one) is all zeros: Q8_K's d = 0 path.
                     float[] x = KQuantRowGroupsTest.activations(2 * cols, cols + 1, cols / QK + 1);
-                    QuantizedActivations qx = new QuantizedActivations();
-                    layout.quantizeActivations(x, 0, 2 * cols, qx);
-                    QuantizedActivations plain = new QuantizedActivations();
-                    IQ4_XS.quantizeActivations(x, 0, 2 * cols, plain);
-                    float[] out = new float[rows + 3];
-                    for (int token = 0; token < 2; token++) {
-                        for (int g = 0; g < rows / layout.rows(); g++) {
-                            layout.dot(packed, g * layout.groupBytes(cols), qx, token * cols, cols, out, 3 + g * layout.rows());
-                        }
-                        for (int r = 0; r < rows; r++) {
-                            assertThat(out[3 + r]).as("%s cols %d token %d row %d", w.name(), cols, token, r)
-                                    .isEqualTo(reference(w, r, x, token * cols, cols));
+                    RowGroupChecks.assertGroupKernel(layout, arena, w, x, IQ4_XS, IQ4_XSRowGroupsTest::reference,
                             // The same integers and the same float steps as the format's scalar integer twin.
-                            float twin = IQ4_XS.dotQuantizedScalar(w.segment(), w.rowOffset(r), plain, token * cols, cols);
-                            assertThat(out[3 + r]).as("%s cols %d token %d row %d vs the integer twin", w.name(), cols, token, r)
-                                    .isEqualTo(twin);
+                            new RowGroupChecks.Agreement("the integer twin", IQ4_XS::dotQuantizedScalar, (t, r, v, o, c) -> 0f),
                             // The vector integer kernel rounds per lane and reduces: float rounding only.
-                            float kernel = IQ4_XS.dotQuantized(w.segment(), w.rowOffset(r), plain, token * cols, cols);
-                            assertThat(out[3 + r]).as("%s cols %d token %d row %d vs the integer kernel", w.name(), cols, token, r)
-                                    .isCloseTo(kernel, within(tolerance(w, r, x, token * cols, cols)));
-                        }
-                    }
+                            new RowGroupChecks.Agreement("the integer kernel", IQ4_XS::dotQuantized, IQ4_XSRowGroupsTest::tolerance));
                 }
             }
         }
@@ -152,33 +132,9 @@ class IQ4_XSRowGroupsTest {
 
     @Test
     void compiledKernelStaysBitExact() {
-        // Enough calls for C2 to compile the kernel (and its vector intrinsics) while it is compared.
         try (Arena arena = Arena.ofConfined()) {
-            int cols = 2048;
-            int rows = 16;
-            Tensor w = randomIQ4_XS(arena, rows, cols, 99);
-            MemorySegment packed = RowGroupChecks.pack(layout, arena, w);
-            float[] x = KQuantRowGroupsTest.activations(2 * cols, 5, 3);
-            QuantizedActivations qx = new QuantizedActivations();
-            layout.quantizeActivations(x, 0, 2 * cols, qx);
-            float[][] expected = new float[2][rows];
-            for (int token = 0; token < 2; token++) {
-                for (int r = 0; r < rows; r++) {
-                    expected[token][r] = reference(w, r, x, token * cols, cols);
-                }
-            }
-            float[] out = new float[rows];
-            for (int rep = 0; rep < 3000; rep++) {
-                int token = rep % 2;
-                for (int g = 0; g < rows / layout.rows(); g++) {
-                    layout.dot(packed, g * layout.groupBytes(cols), qx, token * cols, cols, out, g * layout.rows());
-                }
-                for (int r = 0; r < rows; r++) {
-                    if (Float.floatToRawIntBits(out[r]) != Float.floatToRawIntBits(expected[token][r])) {
-                        assertThat(out[r]).as("repetition %d token %d row %d", rep, token, r).isEqualTo(expected[token][r]);
-                    }
-                }
-            }
+            RowGroupChecks.assertCompiledKernelStaysBitExact(layout, arena, randomIQ4_XS(arena, 16, 2048, 99),
+                    KQuantRowGroupsTest.activations(2 * 2048, 5, 3), IQ4_XSRowGroupsTest::reference);
         }
     }
 

@@ -1,8 +1,12 @@
 package dev.isthmus.quant;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
 
 import dev.isthmus.core.backend.cpu.CpuBackend;
+import dev.isthmus.core.tensor.BlockFormat;
+import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.RowGroupLayout;
 import dev.isthmus.core.tensor.Tensor;
 import java.lang.foreign.Arena;
@@ -84,6 +88,86 @@ final class RowGroupChecks {
                     }
                 } else {
                     assertThat(viaGroups).as("batch %d", batch).containsExactly(viaRows);
+                }
+            }
+        }
+    }
+
+    /** One row's product from the file's own blocks and the float activations (a scalar transcription). */
+    interface RowProduct {
+        float value(Tensor w, int row, float[] x, int xOffset, int cols);
+    }
+
+    /** One row's product by a single-row kernel of the format, on activations the format itself quantized. */
+    interface SingleRowProduct {
+        float value(MemorySegment data, long rowOffset, QuantizedActivations x, int xOffset, int cols);
+    }
+
+    /**
+     * What the group kernel must also agree with: {@code product} within {@code tolerance} (a bound on the float
+     * rounding between two orders of the same exact integer terms; zero where the float steps are the same).
+     */
+    record Agreement(String what, SingleRowProduct product, RowProduct tolerance) {
+    }
+
+    /**
+     * Multiplies every group of {@code w} with two tokens of {@code x} (two rows of {@code cols}) through the
+     * layout: each value must be {@code reference} bit for bit, and within each agreement's tolerance of its
+     * single-row product on {@code format}'s own quantization of the activations.
+     */
+    static void assertGroupKernel(RowGroupLayout layout, Arena arena, Tensor w, float[] x, BlockFormat format,
+                                  RowProduct reference, Agreement... agreements) {
+        int rows = Math.toIntExact(w.dim(0));
+        int cols = Math.toIntExact(w.dim(1));
+        assertThat(layout.canPack(w)).isTrue();
+        MemorySegment packed = pack(layout, arena, w);
+        QuantizedActivations qx = new QuantizedActivations();
+        layout.quantizeActivations(x, 0, 2 * cols, qx);
+        QuantizedActivations plain = new QuantizedActivations();
+        format.quantizeActivations(x, 0, 2 * cols, plain);
+        float[] out = new float[rows + 3];
+        for (int token = 0; token < 2; token++) {
+            for (int g = 0; g < rows / layout.rows(); g++) {
+                layout.dot(packed, g * layout.groupBytes(cols), qx, token * cols, cols, out, 3 + g * layout.rows());
+            }
+            for (int r = 0; r < rows; r++) {
+                assertThat(out[3 + r]).as("%s cols %d token %d row %d", w.name(), cols, token, r)
+                        .isEqualTo(reference.value(w, r, x, token * cols, cols));
+                for (Agreement a : agreements) {
+                    float other = a.product().value(w.segment(), w.rowOffset(r), plain, token * cols, cols);
+                    assertThat(out[3 + r]).as("%s cols %d token %d row %d vs %s", w.name(), cols, token, r, a.what())
+                            .isCloseTo(other, within(a.tolerance().value(w, r, x, token * cols, cols)));
+                }
+            }
+        }
+    }
+
+    /**
+     * Calls the group kernel 3000 times on the two tokens of {@code x}, enough for C2 to compile it (and its vector
+     * intrinsics) while it is compared: every value must stay {@code reference} bit for bit.
+     */
+    static void assertCompiledKernelStaysBitExact(RowGroupLayout layout, Arena arena, Tensor w, float[] x,
+                                                  RowProduct reference) {
+        int rows = Math.toIntExact(w.dim(0));
+        int cols = Math.toIntExact(w.dim(1));
+        MemorySegment packed = pack(layout, arena, w);
+        QuantizedActivations qx = new QuantizedActivations();
+        layout.quantizeActivations(x, 0, 2 * cols, qx);
+        float[][] expected = new float[2][rows];
+        for (int token = 0; token < 2; token++) {
+            for (int r = 0; r < rows; r++) {
+                expected[token][r] = reference.value(w, r, x, token * cols, cols);
+            }
+        }
+        float[] out = new float[rows];
+        for (int rep = 0; rep < 3000; rep++) {
+            int token = rep % 2;
+            for (int g = 0; g < rows / layout.rows(); g++) {
+                layout.dot(packed, g * layout.groupBytes(cols), qx, token * cols, cols, out, g * layout.rows());
+            }
+            for (int r = 0; r < rows; r++) {
+                if (Float.floatToRawIntBits(out[r]) != Float.floatToRawIntBits(expected[token][r])) {
+                    assertThat(out[r]).as("repetition %d token %d row %d", rep, token, r).isEqualTo(expected[token][r]);
                 }
             }
         }
