@@ -1,12 +1,9 @@
 package dev.isthmus.quant;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.GgmlType;
 import dev.isthmus.core.tensor.Half;
 import dev.isthmus.core.tensor.IntLanes;
-import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.RowGroupLayout;
 import dev.isthmus.core.tensor.Tensor;
 import dev.isthmus.core.tensor.ValueLayouts;
@@ -152,19 +149,7 @@ class Q3_KRowGroupsTest {
                     data.set(ValueLayouts.I16, block + 108, Half.floatToF16(r < 4 ? 0.01f * (r + 1) : -60000f));
                 }
             }
-            for (float sign : new float[] {1f, -1f}) {
-                float[] x = new float[cols];
-                for (int i = 0; i < cols; i++) {
-                    x[i] = sign * (i % 61 == 0 ? 0.97f : 1f);
-                }
-                QuantizedActivations qx = new QuantizedActivations();
-                layout.quantizeActivations(x, 0, cols, qx);
-                float[] out = new float[8];
-                layout.dot(RowGroupChecks.pack(layout, arena, w), 0, qx, 0, cols, out, 0);
-                for (int r = 0; r < 8; r++) {
-                    assertThat(out[r]).as("sign %s row %d", sign, r).isEqualTo(reference(w, r, x, 0, cols));
-                }
-            }
+            RowGroupChecks.assertExactAtFullScaleActivations(layout, arena, w, Q3_KRowGroupsTest::reference);
         }
     }
 

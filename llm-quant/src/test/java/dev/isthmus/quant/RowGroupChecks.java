@@ -172,4 +172,27 @@ final class RowGroupChecks {
             }
         }
     }
+
+    /**
+     * Multiplies the 8-row {@code w} with activations all at full scale (Q8 levels ±127, but every 61st at 0.97 of
+     * it), of either sign: with extreme weights the largest lane sums a kernel must hold. Every value must be
+     * {@code reference} bit for bit.
+     */
+    static void assertExactAtFullScaleActivations(RowGroupLayout layout, Arena arena, Tensor w, RowProduct reference) {
+        int cols = Math.toIntExact(w.dim(1));
+        MemorySegment packed = pack(layout, arena, w);
+        for (float sign : new float[] {1f, -1f}) {
+            float[] x = new float[cols];
+            for (int i = 0; i < cols; i++) {
+                x[i] = sign * (i % 61 == 0 ? 0.97f : 1f);
+            }
+            QuantizedActivations qx = new QuantizedActivations();
+            layout.quantizeActivations(x, 0, cols, qx);
+            float[] out = new float[layout.rows()];
+            layout.dot(packed, 0, qx, 0, cols, out, 0);
+            for (int r = 0; r < layout.rows(); r++) {
+                assertThat(out[r]).as("sign %s row %d", sign, r).isEqualTo(reference.value(w, r, x, 0, cols));
+            }
+        }
+    }
 }
