@@ -111,28 +111,79 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
             IntVector highs = IntVector.zero(IntLanes.I);
             long strips = NibbleBlockGroups.levels(pair, b);
             int i0 = xOffset / 2 + b * QK / 2;
-            for (int q = 0; q < 4; q++) {
-                int i = i0 + 2 * q;
-                IntVector v = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 32L * q, ByteOrder.LITTLE_ENDIAN);
-                // Each byte's nibble replaced by its grid value + 128 (an unsigned byte): two per 16-bit lane, taken
-                // out by a mask (and a shift of 32-bit lanes) less 128 — fewer operations than sign-extending in
-                // place, and C2 compiles 16-bit lane shifts with the count moved into a register each time.
-                IntVector low = v.and(LOW_NIBBLES).reinterpretAsBytes().selectFrom(BIASED_GRID).reinterpretAsInts();
-                IntVector high = v.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsBytes()
-                        .selectFrom(BIASED_GRID).reinterpretAsInts();
-                IntVector first = low.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                        .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * i))
-                        .add(low.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                                .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i + 1))))
-                        .add(LOW_LANE_BIAS).reinterpretAsInts();
-                IntVector second = high.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                        .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i + 8)))
-                        .add(high.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                                .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i + 9))))
-                        .add(LOW_LANE_BIAS).reinterpretAsInts();
-                sums = sums.add(first).add(second);
-                highs = highs.add(first.lanewise(VectorOperators.ASHR, 16)).add(second.lanewise(VectorOperators.ASHR, 16));
-            }
+            // The block's four strips written out: C2 kept a loop over them rolled (its body is past C2's unrolling
+            // limit), with its index arithmetic per strip: 6.1 against 7.5 GB/s on one thread.
+            int at0 = i0;
+            IntVector v0 = IntVector.fromMemorySegment(IntLanes.I, packed, strips, ByteOrder.LITTLE_ENDIAN);
+            // Each byte's nibble replaced by its grid value + 128 (an unsigned byte): two per 16-bit lane, taken
+            // out by a mask (and a shift of 32-bit lanes) less 128 — fewer operations than sign-extending in
+            // place, and C2 compiles 16-bit lane shifts with the count moved into a register each time.
+            IntVector low0 = v0.and(LOW_NIBBLES).reinterpretAsBytes().selectFrom(BIASED_GRID).reinterpretAsInts();
+            IntVector high0 = v0.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsBytes()
+                    .selectFrom(BIASED_GRID).reinterpretAsInts();
+            IntVector first0 = low0.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * at0))
+                    .add(low0.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at0 + 1))))
+                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+            IntVector second0 = high0.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at0 + 8)))
+                    .add(high0.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at0 + 9))))
+                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+            sums = sums.add(first0).add(second0);
+            highs = highs.add(first0.lanewise(VectorOperators.ASHR, 16)).add(second0.lanewise(VectorOperators.ASHR, 16));
+            int at1 = i0 + 2;
+            IntVector v1 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 32L, ByteOrder.LITTLE_ENDIAN);
+            IntVector low1 = v1.and(LOW_NIBBLES).reinterpretAsBytes().selectFrom(BIASED_GRID).reinterpretAsInts();
+            IntVector high1 = v1.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsBytes()
+                    .selectFrom(BIASED_GRID).reinterpretAsInts();
+            IntVector first1 = low1.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * at1))
+                    .add(low1.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at1 + 1))))
+                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+            IntVector second1 = high1.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at1 + 8)))
+                    .add(high1.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at1 + 9))))
+                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+            sums = sums.add(first1).add(second1);
+            highs = highs.add(first1.lanewise(VectorOperators.ASHR, 16)).add(second1.lanewise(VectorOperators.ASHR, 16));
+            int at2 = i0 + 4;
+            IntVector v2 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 64L, ByteOrder.LITTLE_ENDIAN);
+            IntVector low2 = v2.and(LOW_NIBBLES).reinterpretAsBytes().selectFrom(BIASED_GRID).reinterpretAsInts();
+            IntVector high2 = v2.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsBytes()
+                    .selectFrom(BIASED_GRID).reinterpretAsInts();
+            IntVector first2 = low2.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * at2))
+                    .add(low2.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at2 + 1))))
+                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+            IntVector second2 = high2.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at2 + 8)))
+                    .add(high2.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at2 + 9))))
+                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+            sums = sums.add(first2).add(second2);
+            highs = highs.add(first2.lanewise(VectorOperators.ASHR, 16)).add(second2.lanewise(VectorOperators.ASHR, 16));
+            int at3 = i0 + 6;
+            IntVector v3 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 96L, ByteOrder.LITTLE_ENDIAN);
+            IntVector low3 = v3.and(LOW_NIBBLES).reinterpretAsBytes().selectFrom(BIASED_GRID).reinterpretAsInts();
+            IntVector high3 = v3.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsBytes()
+                    .selectFrom(BIASED_GRID).reinterpretAsInts();
+            IntVector first3 = low3.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * at3))
+                    .add(low3.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at3 + 1))))
+                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+            IntVector second3 = high3.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at3 + 8)))
+                    .add(high3.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at3 + 9))))
+                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+            sums = sums.add(first3).add(second3);
+            highs = highs.add(first3.lanewise(VectorOperators.ASHR, 16)).add(second3.lanewise(VectorOperators.ASHR, 16));
             IntVector s = sums.sub(highs.mul(65535)).sub(8 * 32768);
             acc = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(d, acc);
         }
