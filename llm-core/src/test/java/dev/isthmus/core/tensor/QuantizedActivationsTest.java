@@ -114,4 +114,36 @@ class QuantizedActivationsTest {
                     .isInstanceOf(IllegalArgumentException.class);
         }
     }
+
+    @Test
+    void pairedQ8_1FillKeepsQ8_0LevelsAndAddsTheBlockSumsAndPairVectorSums() {
+        float[] x = gaussian(256, 13, 2);
+        QuantizedActivations q8_0 = new QuantizedActivations();
+        q8_0.quantizeQ8_0(x, 0, x.length);
+        QuantizedActivations evenOdd = new QuantizedActivations();
+        evenOdd.quantizeQ8_1EvenOdd(x, 0, x.length);
+        QuantizedActivations paired = new QuantizedActivations();
+        paired.quantizeQ8_1Paired(x, 0, x.length);
+        paired.broadcastPairs(x.length / 2);
+        paired.sumPairVectors(x.length / 2);
+        int blocks = x.length / 32;
+        for (int b = 0; b < blocks; b++) {
+            assertThat(paired.scales()[b]).as("scale %d", b).isEqualTo(q8_0.scales()[b]);
+            assertThat(paired.scales()[blocks + b]).as("Q8_1 sum %d", b).isEqualTo(evenOdd.scales()[blocks + b]);
+            int even = 0;
+            int odd = 0;
+            for (int j = 0; j < 32; j += 2) {
+                short lo = q8_0.levels()[32 * b + j];
+                short hi = q8_0.levels()[32 * b + j + 1];
+                assertThat(paired.pairs()[(32 * b + j) / 2]).isEqualTo((lo & 0xFFFF) | hi << 16);
+                even += lo;
+                odd += hi;
+            }
+            assertThat(paired.sums()[b]).as("level sum %d", b).isEqualTo(even + odd);
+            for (int lane = 0; lane < 16; lane++) {
+                assertThat(paired.pairVectorSums()[16 * b + lane]).as("block %d lane %d", b, lane)
+                        .isEqualTo((short) (lane % 2 == 0 ? even : odd));
+            }
+        }
+    }
 }
