@@ -24,9 +24,10 @@ class KernelInliningTest {
     @ValueSource(strings = {"dev.isthmus.quant.Q4_0RowGroups", "dev.isthmus.quant.IQ4_NLRowGroups",
         "dev.isthmus.quant.SlotRowGroups", "dev.isthmus.quant.Q2_KRowGroups",
         "dev.isthmus.quant.Q3_KRowGroups", "dev.isthmus.quant.IQ4_XSRowGroups",
-        "dev.isthmus.core.tensor.F16RowGroups"})
+        "dev.isthmus.core.tensor.F16RowGroups",
+        "dev.isthmus.core.tensor.Q8_0RowGroups"})
     void dotIsTooBigToInline(String name) throws Exception {
-        Class<?> kernel = Class.forName(name); // core's F16RowGroups is package-private there
+        Class<?> kernel = Class.forName(name); // core's F16RowGroups and Q8_0RowGroups are package-private there
         ClassModel model;
         try (InputStream in = kernel.getResourceAsStream(kernel.getSimpleName() + ".class")) {
             model = ClassFile.of().parse(in.readAllBytes());
