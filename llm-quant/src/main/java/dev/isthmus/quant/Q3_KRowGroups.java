@@ -164,7 +164,8 @@ final class Q3_KRowGroups implements RowGroupLayout {
         dst.pairLevels();
         int[] pairs = dst.pairs();
         int[] sums = dst.sums();
-        int[] block = new int[QK / 2];
+        // This thread's scratch: the kernels that use it later run after this fill is done with it.
+        int[] block = KernelScratch.get().ints(QK / 2);
         for (int b = 0; b < count / QK; b++) {
             System.arraycopy(pairs, b * QK / 2, block, 0, QK / 2);
             for (int j = 0; j < 16; j++) {

@@ -272,12 +272,6 @@ final class Q4_KRowGroups implements RowGroupLayout {
         mins.intoArray(acc, ROWS);
     }
 
-    /** The F16 in the high half of each lane as a float (exact for finite halves). */
-    static FloatVector f16(IntVector halves) {
-        return halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
-                .reinterpretAsFloats().mul(TWO_POW_112);
-    }
-
     @Override
     public void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset, int rowStride,
                            int colStride) {

@@ -71,12 +71,7 @@ class Q8_0RowGroupsTest {
     }
 
     MemorySegment pack(Arena arena, Tensor w) {
-        int cols = Math.toIntExact(w.dim(1));
-        MemorySegment packed = arena.allocate(layout.packedBytes(w), 64);
-        for (int g = 0; g < w.dim(0) / layout.rows(); g++) {
-            layout.pack(w, g * layout.rows(), packed, g * layout.groupBytes(cols));
-        }
-        return packed;
+        return RowGroupTesting.pack(layout, arena, w);
     }
 
     /**
@@ -178,21 +173,7 @@ class Q8_0RowGroupsTest {
         for (int cols : new int[] {96, 128}) {
             try (Arena arena = Arena.ofConfined()) {
                 Tensor w = randomBlocks(arena, 16, cols, 7);
-                MemorySegment packed = pack(arena, w);
-                float[] rowMajor = new float[8 * cols];
-                float[] panel = new float[16 * cols];
-                float[] row = new float[cols];
-                for (int g = 0; g < 2; g++) {
-                    layout.dequantize(packed, g * layout.groupBytes(cols), cols, rowMajor, 0, cols, 1);
-                    layout.dequantize(packed, g * layout.groupBytes(cols), cols, panel, 8 * g, 1, 16);
-                    for (int r = 0; r < 8; r++) {
-                        format.dequantize(w.segment(), w.rowOffset(g * 8 + r), row, 0, cols);
-                        for (int c = 0; c < cols; c++) {
-                            assertThat(rowMajor[r * cols + c]).as("row %d col %d", g * 8 + r, c).isEqualTo(row[c]);
-                            assertThat(panel[c * 16 + 8 * g + r]).as("panel row %d col %d", g * 8 + r, c).isEqualTo(row[c]);
-                        }
-                    }
-                }
+                RowGroupTesting.assertDecodesAsTheFormat(layout, format, arena, w);
             }
         }
     }
