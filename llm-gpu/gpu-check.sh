@@ -4,7 +4,8 @@
 #   llm-gpu/gpu-check.sh prepare   # here, with JDK 25, Maven's offline cache and the reference tools: builds the
 #                                  # jars, jlinks a JDK, stages models and llama.cpp's source, packed into
 #                                  # .gpu-check/ (git-ignored via .git/info/exclude; the device upload is limited
-#                                  # to 64 MiB)
+#                                  # to 64 MiB). ISTHMUS_BASELINE=<git revision> also stages that revision's
+#                                  # isthmus.jar, benched beside this one on the same GPU in the same run.
 #   llm-gpu/gpu-check.sh run       # on the GPU machine, from the repository root, with .gpu-check/ carried:
 #                                  # kernels + greedy ids/logits vs CPU, Isthmus benches, kernel times (ncu),
 #                                  # and llama.cpp built there for the GPU and benched on the same files
@@ -25,6 +26,13 @@ prepare() {
   work="$(mktemp -d)"
   mkdir -p "$work/isthmus/models"
   cp llm-examples/target/isthmus.jar "$work/isthmus/"
+  if [ -n "${ISTHMUS_BASELINE:-}" ]; then
+    tree="$(mktemp -d)/baseline"
+    git worktree add --detach "$tree" "$ISTHMUS_BASELINE" > /dev/null
+    (cd "$tree" && ./mvnw -B -q -o -pl llm-examples -am package -DskipTests)
+    cp "$tree/llm-examples/target/isthmus.jar" "$work/isthmus/baseline.jar"
+    git worktree remove --force "$tree"
+  fi
   cp -r llm-gpu/target/test-classes "$work/isthmus/test-classes"
   "$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,jdk.incubator.vector,jdk.unsupported \
     --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output "$work/isthmus/jdk"
@@ -94,6 +102,11 @@ run() {
   for t in Q8_0 Q4_0; do
     timeout 120 "${isthmus[@]}" quantize "$m-f16.gguf" "$m-$t.gguf" "$t" > /dev/null
     ls -l "$m-$t.gguf" | tee -a "$out/bench.txt"
+    if [ -f "$s/baseline.jar" ]; then
+      echo "baseline:" | tee -a "$out/bench.txt"
+      timeout 120 "$java" "${jvm[@]}" -jar "$s/baseline.jar" bench -m "$m-$t.gguf" --backend cuda -p 128 -n 64 -r 3 2>&1 \
+        | grep -v 'INFO\|CudaBackend' | tee -a "$out/bench.txt"
+    fi
     timeout 120 "${isthmus[@]}" bench -m "$m-$t.gguf" --backend cuda -p 128 -n 64 -r 3 2>&1 | grep -v 'INFO\|CudaBackend' \
       | tee -a "$out/bench.txt"
   done

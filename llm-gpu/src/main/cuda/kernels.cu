@@ -115,54 +115,79 @@ __device__ float block_max(float v, float *scratch) {
 // latency: each thread loads MV_BATCH quads before using any, and rows get threads in proportion to their
 // length, so that every row needs about the same few round trips to memory.
 #define MV_BATCH 4
+// This thread's share of the dot product of weight row r (`cols` values) with x.
 template <int TYPE>
-__device__ __forceinline__ void mat_vec(const uint8_t *__restrict__ w, long long rowBytes,
-                                        const float *__restrict__ x, float *__restrict__ y, int rows, int cols,
-                                        int threadsPerRow) {
+__device__ __forceinline__ float row_dot(const uint8_t *__restrict__ r, const float *__restrict__ x, int cols,
+                                         int t, int threadsPerRow) {
+    float acc = 0.0f;
+    int quads = isthmus_items(cols) * ISTHMUS_QUADS_PER_ITEM;
+    for (int q0 = t; q0 < quads; q0 += threadsPerRow * MV_BATCH) {
+        float v[MV_BATCH][ISTHMUS_QUAD];
+        float xv[MV_BATCH][ISTHMUS_QUAD];
+#pragma unroll
+        for (int u = 0; u < MV_BATCH; u++) {
+            int q = q0 + u * threadsPerRow;
+            if (q < quads) {
+                int item = q / ISTHMUS_QUADS_PER_ITEM;
+                int e = (q % ISTHMUS_QUADS_PER_ITEM) * ISTHMUS_QUAD;
+                isthmus_decode_quad(TYPE, r, item, e, cols, v[u]);
+                int base = item * ISTHMUS_ITEM + e;
+#pragma unroll
+                for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                    xv[u][i] = (!ISTHMUS_PLAIN(TYPE) || base + i < cols) ? __ldg(&x[base + i]) : 0.0f;
+                }
+            } else {
+#pragma unroll
+                for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                    v[u][i] = 0.0f;
+                    xv[u][i] = 0.0f;
+                }
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < MV_BATCH; u++) {
+#pragma unroll
+            for (int i = 0; i < ISTHMUS_QUAD; i++) {
+                acc += v[u][i] * xv[u][i];
+            }
+        }
+    }
+    return acc;
+}
+
+// Up to three matrices (COUNT) of the same format and width that multiply the same vector (Q, K and V; gate
+// and up) run as one launch: their rows follow one another (w0's rows0, then w1's rows1, then w2's rows2),
+// each product written to its own y. Fewer launches, and the small K and V products no longer leave most of
+// the GPU idle on their own. Each matrix's rows are read through its own pointer (so loads stay on the
+// read-only path).
+template <int TYPE, int COUNT>
+__device__ __forceinline__ void mat_vec(const uint8_t *__restrict__ w0, const uint8_t *__restrict__ w1,
+                                        const uint8_t *__restrict__ w2, long long rowBytes,
+                                        const float *__restrict__ x, float *__restrict__ y0,
+                                        float *__restrict__ y1, float *__restrict__ y2, int rows0, int rows1,
+                                        int rows2, int cols, int threadsPerRow) {
     __shared__ float partial[32];
     int local = threadIdx.x / threadsPerRow;
     int t = threadIdx.x % threadsPerRow;
     int row = blockIdx.x * (blockDim.x / threadsPerRow) + local;
     float acc = 0.0f;
-    if (row < rows) {
-        const uint8_t *r = w + (size_t)row * rowBytes;
-        int quads = isthmus_items(cols) * ISTHMUS_QUADS_PER_ITEM;
-        for (int q0 = t; q0 < quads; q0 += threadsPerRow * MV_BATCH) {
-            float v[MV_BATCH][ISTHMUS_QUAD];
-            float xv[MV_BATCH][ISTHMUS_QUAD];
-#pragma unroll
-            for (int u = 0; u < MV_BATCH; u++) {
-                int q = q0 + u * threadsPerRow;
-                if (q < quads) {
-                    int item = q / ISTHMUS_QUADS_PER_ITEM;
-                    int e = (q % ISTHMUS_QUADS_PER_ITEM) * ISTHMUS_QUAD;
-                    isthmus_decode_quad(TYPE, r, item, e, cols, v[u]);
-                    int base = item * ISTHMUS_ITEM + e;
-#pragma unroll
-                    for (int i = 0; i < ISTHMUS_QUAD; i++) {
-                        xv[u][i] = (!ISTHMUS_PLAIN(TYPE) || base + i < cols) ? x[base + i] : 0.0f;
-                    }
-                } else {
-#pragma unroll
-                    for (int i = 0; i < ISTHMUS_QUAD; i++) {
-                        v[u][i] = 0.0f;
-                        xv[u][i] = 0.0f;
-                    }
-                }
-            }
-#pragma unroll
-            for (int u = 0; u < MV_BATCH; u++) {
-#pragma unroll
-                for (int i = 0; i < ISTHMUS_QUAD; i++) {
-                    acc += v[u][i] * xv[u][i];
-                }
-            }
-        }
+    int matrix = -1; // none: past the last row
+    if (row < rows0) {
+        matrix = 0;
+        acc = row_dot<TYPE>(w0 + (size_t)row * rowBytes, x, cols, t, threadsPerRow);
+    } else if (COUNT > 1 && row < rows0 + rows1) {
+        matrix = 1;
+        row -= rows0;
+        acc = row_dot<TYPE>(w1 + (size_t)row * rowBytes, x, cols, t, threadsPerRow);
+    } else if (COUNT > 2 && row < rows0 + rows1 + rows2) {
+        matrix = 2;
+        row -= rows0 + rows1;
+        acc = row_dot<TYPE>(w2 + (size_t)row * rowBytes, x, cols, t, threadsPerRow);
     }
     acc = warp_sum(acc);
     if (threadsPerRow == WARP) {
-        if (t == 0 && row < rows) {
-            y[row] = acc;
+        if (t == 0 && matrix >= 0) {
+            (matrix == 0 ? y0 : matrix == 1 ? y1 : y2)[row] = acc;
         }
         return; // the same for every thread of the launch: no barrier follows
     }
@@ -171,12 +196,12 @@ __device__ __forceinline__ void mat_vec(const uint8_t *__restrict__ w, long long
         partial[threadIdx.x / WARP] = acc;
     }
     __syncthreads();
-    if (t == 0 && row < rows) {
+    if (t == 0 && matrix >= 0) {
         float total = 0.0f;
         for (int i = 0; i < warpsPerRow; i++) {
             total += partial[local * warpsPerRow + i];
         }
-        y[row] = total;
+        (matrix == 0 ? y0 : matrix == 1 ? y1 : y2)[row] = total;
     }
 }
 
@@ -280,7 +305,13 @@ __device__ __forceinline__ void mat_mul(const uint8_t *__restrict__ w, long long
 #define ISTHMUS_MUL_MAT(name, TYPE)                                                                       \
     extern "C" __global__ void matvec_##name(const uint8_t *w, long long rowBytes, const float *x,        \
                                              float *y, int rows, int cols, int threadsPerRow) {           \
-        mat_vec<TYPE>(w, rowBytes, x, y, rows, cols, threadsPerRow);                                       \
+        mat_vec<TYPE, 1>(w, w, w, rowBytes, x, y, y, y, rows, 0, 0, cols, threadsPerRow);                  \
+    }                                                                                                      \
+    extern "C" __global__ void matvecs_##name(const uint8_t *w0, const uint8_t *w1, const uint8_t *w2,     \
+                                              long long rowBytes, const float *x, float *y0, float *y1,   \
+                                              float *y2, int rows0, int rows1, int rows2, int cols,       \
+                                              int threadsPerRow) {                                         \
+        mat_vec<TYPE, 3>(w0, w1, w2, rowBytes, x, y0, y1, y2, rows0, rows1, rows2, cols, threadsPerRow);   \
     }                                                                                                      \
     extern "C" __global__ void __launch_bounds__(MM_THREADS)                                               \
         matmul_##name(const uint8_t *w, long long rowBytes, const float *x, float *y, int rows, int cols, \
@@ -306,47 +337,6 @@ ISTHMUS_MUL_MAT(q4_0, ISTHMUS_Q4_0)
 ISTHMUS_MUL_MAT(q8_0, ISTHMUS_Q8_0)
 ISTHMUS_MUL_MAT(q4_k, ISTHMUS_Q4_K)
 ISTHMUS_MUL_MAT(q6_k, ISTHMUS_Q6_K)
-
-// out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, one block per row r of n floats.
-extern "C" __global__ void rms_norm(float *out, const float *x, const float *weight, int n, float eps) {
-    __shared__ float scratch[32];
-    const float *xr = x + (size_t)blockIdx.x * n;
-    float *o = out + (size_t)blockIdx.x * n;
-    float s = 0.0f;
-    for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        s += xr[i] * xr[i];
-    }
-    float mean = block_sum(s, scratch) / (float)n;
-    float scale = rsqrtf(mean + eps);
-    for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        o[i] = (xr[i] * scale) * weight[i];
-    }
-}
-
-// Rotary embedding of `heads` heads of `headSize` floats for each of gridDim.y tokens: token t's heads
-// start at x + t * stride and its angles at cosTable/sinTable + t * dims / 2. The angle tables are computed
-// on the host exactly as the CPU backend computes them (dev.isthmus.core.backend.cpu.Rope), so both backends
-// rotate by bit-identical angles. neox != 0 pairs the halves (Qwen2, Phi-3), else neighbours.
-extern "C" __global__ void rope(float *x, const float *cosTable, const float *sinTable, int heads,
-                                int headSize, int dims, int neox, int stride) {
-    int half = dims / 2;
-    int idx = blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= heads * half) {
-        return;
-    }
-    int t = blockIdx.y;
-    int h = idx / half;
-    int i = idx % half;
-    float *base = x + (size_t)t * stride + (size_t)h * headSize;
-    int a = neox ? i : 2 * i;
-    int b = neox ? i + half : 2 * i + 1;
-    float x0 = base[a];
-    float x1 = base[b];
-    float c = cosTable[(size_t)t * half + i];
-    float s = sinTable[(size_t)t * half + i];
-    base[a] = x0 * c - x1 * s;
-    base[b] = x0 * s + x1 * c;
-}
 
 // In-place softmax of each row of n floats, one block per row.
 extern "C" __global__ void softmax_rows(float *x, int n) {
@@ -468,15 +458,6 @@ extern "C" __global__ void attention(const float *q, const float *kCache, const 
     }
 }
 
-// gate[i] = silu(gate[i]) * up[i] (SwiGLU feed-forward).
-extern "C" __global__ void silu_mul(float *gate, const float *up, int n) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) {
-        float g = gate[i];
-        gate[i] = (g / (1.0f + expf(-g))) * up[i];
-    }
-}
-
 // In-place GELU, tanh approximation (GPT-2, BERT).
 extern "C" __global__ void gelu(float *x, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -503,42 +484,6 @@ extern "C" __global__ void add_bias(float *x, const float *bias, int width, int 
     }
 }
 
-// out[r] = (x[r] - mean) / sqrt(var + eps) * weight + bias, one block per row r of n floats (GPT-2).
-extern "C" __global__ void layer_norm(float *out, const float *x, const float *weight, const float *bias, int n,
-                                      float eps) {
-    __shared__ float scratch[32];
-    const float *xr = x + (size_t)blockIdx.x * n;
-    float *o = out + (size_t)blockIdx.x * n;
-    float s = 0.0f;
-    for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        s += xr[i];
-    }
-    float mean = block_sum(s, scratch) / (float)n;
-    __syncthreads();
-    float q = 0.0f;
-    for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        float d = xr[i] - mean;
-        q += d * d;
-    }
-    float variance = block_sum(q, scratch) / (float)n;
-    float scale = rsqrtf(variance + eps);
-    for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        o[i] = (xr[i] - mean) * scale * weight[i] + bias[i];
-    }
-}
-
-// dst[r * dstStride + i] = src[r * srcStride + i] for i < width, r < rows: splits fused QKV and gate-up
-// results, and stores keys and values into the cache.
-extern "C" __global__ void copy_rows(float *dst, int dstStride, const float *src, int srcStride, int width,
-                                     int rows) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < width * rows) {
-        int r = i / width;
-        int c = i % width;
-        dst[(size_t)r * dstStride + c] = src[(size_t)r * srcStride + c];
-    }
-}
-
 // In-place GELU as the decoder's CPU path computes it (ggml's): the input rounded to half precision, the
 // tanh approximation, the result rounded to half; 0 at or below -10 and unchanged from 10 up.
 extern "C" __global__ void gelu_half(float *x, int n) {
@@ -559,65 +504,46 @@ extern "C" __global__ void gelu_half(float *x, int n) {
 // then-dequantize in float (dev.isthmus.core.tensor.BlockFormat#roundActivations), so both backends
 // multiply the same numbers. Every operation here is exactly rounded in IEEE float on host and device.
 
-// dst = src rounded to half precision (F16 weights).
-extern "C" __global__ void round_f16(float *dst, const float *src, int n) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) {
-        dst[i] = isthmus_round_half(src[i]);
+// Rounding codes, in the order of dev.isthmus.gpu.cuda.DeviceRounding (its ordinal is the code).
+#define ROUND_NONE 0
+#define ROUND_F16 1
+#define ROUND_BF16 2
+#define ROUND_Q8_0 3
+#define ROUND_Q8_K 4
+// Elements per lane of a warp rounding one Q8_K block of 256.
+#define Q8K_PER_LANE 8
+
+// src rounded to bfloat16, nearest-even.
+__device__ __forceinline__ float isthmus_round_bf16(float src) {
+    uint32_t bits = isthmus_float_bits(src);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) {
+        bits |= 0x00400000u;
+    } else {
+        bits += 0x7fffu + ((bits >> 16) & 1u);
     }
+    return isthmus_bits_float(bits & 0xffff0000u);
 }
 
-// dst = src rounded to bfloat16, nearest-even (BF16 weights).
-extern "C" __global__ void round_bf16(float *dst, const float *src, int n) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) {
-        uint32_t bits = isthmus_float_bits(src[i]);
-        if ((bits & 0x7fffffffu) > 0x7f800000u) {
-            bits |= 0x00400000u;
-        } else {
-            bits += 0x7fffu + ((bits >> 16) & 1u);
-        }
-        dst[i] = isthmus_bits_float(bits & 0xffff0000u);
-    }
-}
-
-// dst = src through 32-element Q8_0 blocks (scale 127/amax, nearest-even), one warp per block, one thread
-// per element; n is a multiple of 32 (Q4_0, Q8_0 and the other 32-element formats). In place is allowed.
-extern "C" __global__ void round_q8_0(float *dst, const float *src, int n) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) {
-        return; // whole warps, as n is a multiple of 32
-    }
-    float v = src[i];
+// v through a 32-element Q8_0 block (scale 127/amax, nearest-even) whose elements are v of the warp's 32
+// lanes, all live.
+__device__ __forceinline__ float isthmus_round_q8_0(float v) {
     float amax = fabsf(v);
     for (int o = WARP / 2; o > 0; o >>= 1) {
         amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
     }
     float scale = isthmus_round_half(amax / 127.0f);
     float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    dst[i] = scale * rintf(v * id);
+    return scale * rintf(v * id);
 }
 
-// dst = src through 256-element Q8_K blocks (quantize_row_q8_K_ref: scale -127/max, where max is the first
-// element of the largest magnitude, float scale), one warp per block, lane l holding elements l + 32 i;
-// n is a multiple of 256 (k-quants). In place is allowed.
-#define Q8K_PER_LANE 8
-extern "C" __global__ void round_q8_k(float *dst, const float *src, int n) {
-    int t = blockIdx.x * blockDim.x + threadIdx.x;
-    int b = t / WARP;
-    int lane = t % WARP;
-    if (b >= n / 256) {
-        return; // the whole warp
-    }
-    const float *s = src + (size_t)b * 256;
-    float *d = dst + (size_t)b * 256;
-    float v[Q8K_PER_LANE];
+// v through a 256-element Q8_K block (quantize_row_q8_K_ref: scale -127/max, where max is the first element
+// of the largest magnitude, float scale), in place; lane l of the warp holds elements l + 32 i as v[i].
+__device__ __forceinline__ void isthmus_round_q8_k(float *v, int lane) {
     float amax = 0.0f;
     float max = 0.0f;
     int at = 256; // index of max; ties go to the lowest, as in the sequential scan
 #pragma unroll
     for (int i = 0; i < Q8K_PER_LANE; i++) {
-        v[i] = s[lane + WARP * i];
         float ax = fabsf(v[i]);
         if (ax > amax) {
             amax = ax;
@@ -638,7 +564,7 @@ extern "C" __global__ void round_q8_k(float *dst, const float *src, int n) {
     if (amax == 0.0f) {
 #pragma unroll
         for (int i = 0; i < Q8K_PER_LANE; i++) {
-            d[lane + WARP * i] = 0.0f;
+            v[i] = 0.0f;
         }
         return;
     }
@@ -647,6 +573,282 @@ extern "C" __global__ void round_q8_k(float *dst, const float *src, int n) {
 #pragma unroll
     for (int i = 0; i < Q8K_PER_LANE; i++) {
         int q = min(127, (int)rintf(iscale * v[i]));
-        d[lane + WARP * i] = scale * (float)q;
+        v[i] = scale * (float)q;
+    }
+}
+
+// Elements of one rounding block: a warp rounds one block, Q8_K's of 256 or 32 for the others (for them
+// 32 is only the fused kernels' unit of work).
+__device__ __forceinline__ int rounding_block(int rounding) {
+    return rounding == ROUND_Q8_K ? 256 : WARP;
+}
+
+// A warp's block of `rounding`, in place: lane l holds elements l + 32 i as v[i], i < rounding_block / 32.
+// Every lane of the warp must call it (the block-scaled roundings shuffle).
+__device__ __forceinline__ void round_lanes(float *v, int rounding, int lane) {
+    switch (rounding) {
+    case ROUND_F16:
+        v[0] = isthmus_round_half(v[0]);
+        break;
+    case ROUND_BF16:
+        v[0] = isthmus_round_bf16(v[0]);
+        break;
+    case ROUND_Q8_0:
+        v[0] = isthmus_round_q8_0(v[0]);
+        break;
+    case ROUND_Q8_K:
+        isthmus_round_q8_k(v, lane);
+        break;
+    default:
+        break;
+    }
+}
+
+// dst = src rounded to half precision (F16 weights).
+extern "C" __global__ void round_f16(float *dst, const float *src, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        dst[i] = isthmus_round_half(src[i]);
+    }
+}
+
+// dst = src rounded to bfloat16, nearest-even (BF16 weights).
+extern "C" __global__ void round_bf16(float *dst, const float *src, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        dst[i] = isthmus_round_bf16(src[i]);
+    }
+}
+
+// dst = src through 32-element Q8_0 blocks, one warp per block, one thread per element; n is a multiple of
+// 32 (Q4_0, Q8_0 and the other 32-element formats). In place is allowed.
+extern "C" __global__ void round_q8_0(float *dst, const float *src, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) {
+        return; // whole warps, as n is a multiple of 32
+    }
+    dst[i] = isthmus_round_q8_0(src[i]);
+}
+
+// dst = src through 256-element Q8_K blocks, one warp per block, lane l holding elements l + 32 i;
+// n is a multiple of 256 (k-quants). In place is allowed.
+extern "C" __global__ void round_q8_k(float *dst, const float *src, int n) {
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    int b = t / WARP;
+    int lane = t % WARP;
+    if (b >= n / 256) {
+        return; // the whole warp
+    }
+    const float *s = src + (size_t)b * 256;
+    float *d = dst + (size_t)b * 256;
+    float v[Q8K_PER_LANE];
+#pragma unroll
+    for (int i = 0; i < Q8K_PER_LANE; i++) {
+        v[i] = s[lane + WARP * i];
+    }
+    isthmus_round_q8_k(v, lane);
+#pragma unroll
+    for (int i = 0; i < Q8K_PER_LANE; i++) {
+        d[lane + WARP * i] = v[i];
+    }
+}
+
+// ---- Fused kernels: the decode step is launch-bound (about 20 small kernels a layer), so the steps between
+// two products run as one launch each. Each computes, operation for operation, what the separate kernels
+// above compute one after another, so results do not change.
+
+// A block's rows of n floats: rounded = round(out) per warp block (n a multiple of rounding_block), after
+// the block's threads have written `out`.
+__device__ void round_row(float *rounded, const float *out, int n, int rounding) {
+    if (rounding == ROUND_NONE) {
+        return;
+    }
+    __syncthreads();
+    int lane = threadIdx.x % WARP;
+    int warps = blockDim.x / WARP;
+    int block = rounding_block(rounding);
+    int per = block / WARP;
+    for (int b = threadIdx.x / WARP; b < n / block; b += warps) {
+        float v[Q8K_PER_LANE];
+#pragma unroll
+        for (int i = 0; i < Q8K_PER_LANE; i++) {
+            if (i < per) {
+                v[i] = out[(size_t)b * block + lane + WARP * i];
+            }
+        }
+        round_lanes(v, rounding, lane);
+#pragma unroll
+        for (int i = 0; i < Q8K_PER_LANE; i++) {
+            if (i < per) {
+                rounded[(size_t)b * block + lane + WARP * i] = v[i];
+            }
+        }
+    }
+}
+
+// The residual add, the norm and the next product's rounding, one block per row r of n floats:
+// x[r] += residual[r] (when residual is not null: the previous sub-layer's output), out[r] = rms_norm(x[r]),
+// rounded[r] = out[r] rounded for the product that reads it (`rounding`, one of the ROUND_ codes).
+extern "C" __global__ void rms_norm_round(float *out, float *rounded, float *x, const float *residual,
+                                          const float *weight, int n, float eps, int rounding) {
+    __shared__ float scratch[32];
+    float *xr = x + (size_t)blockIdx.x * n;
+    float *o = out + (size_t)blockIdx.x * n;
+    float s = 0.0f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        if (residual != nullptr) {
+            xr[i] += residual[(size_t)blockIdx.x * n + i];
+        }
+        s += xr[i] * xr[i];
+    }
+    float mean = block_sum(s, scratch) / (float)n;
+    float scale = rsqrtf(mean + eps);
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        o[i] = (xr[i] * scale) * weight[i];
+    }
+    round_row(rounded + (size_t)blockIdx.x * n, o, n, rounding);
+}
+
+// layer_norm's twin of rms_norm_round (GPT-2).
+extern "C" __global__ void layer_norm_round(float *out, float *rounded, float *x, const float *residual,
+                                            const float *weight, const float *bias, int n, float eps,
+                                            int rounding) {
+    __shared__ float scratch[32];
+    float *xr = x + (size_t)blockIdx.x * n;
+    float *o = out + (size_t)blockIdx.x * n;
+    float s = 0.0f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        if (residual != nullptr) {
+            xr[i] += residual[(size_t)blockIdx.x * n + i];
+        }
+        s += xr[i];
+    }
+    float mean = block_sum(s, scratch) / (float)n;
+    __syncthreads();
+    float q = 0.0f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        float d = xr[i] - mean;
+        q += d * d;
+    }
+    float variance = block_sum(q, scratch) / (float)n;
+    float scale = rsqrtf(variance + eps);
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        o[i] = (xr[i] - mean) * scale * weight[i] + bias[i];
+    }
+    round_row(rounded + (size_t)blockIdx.x * n, o, n, rounding);
+}
+
+// Everything between the Q, K, V products and attention, for gridDim.y tokens: biases added (bq, bk, bv
+// may be null), rotary embedding of the first `dims` elements of each query and key head (dims 0: none),
+// and with `half` every query, key and value rounded to half precision, as the host's F16 cache holds them.
+// Token t's angles are cosTable/sinTable + t * dims / 2, computed on the host exactly as the CPU backend
+// computes them (dev.isthmus.core.backend.cpu.Rope), so both backends rotate by bit-identical angles;
+// neox != 0 pairs the halves (Qwen2, Phi-3), else neighbours. Token t's query heads are read at
+// qSrc + t * qSrcStride and written at qDst + t * heads * headSize, its key and value heads read at
+// kSrc/vSrc + t * kvSrcStride and written at kDst/vDst + t * kvHeads * headSize (the cache), so a fused QKV
+// product's rows are split on the way; in place is allowed. One thread per pair of elements: the rotated
+// pair, or two neighbours.
+extern "C" __global__ void qkv_rope(const float *qSrc, const float *kSrc, const float *vSrc, int qSrcStride,
+                                    int kvSrcStride, float *qDst, float *kDst, float *vDst, const float *bq,
+                                    const float *bk, const float *bv, const float *cosTable,
+                                    const float *sinTable, int heads, int kvHeads, int headSize, int dims,
+                                    int neox, int half) {
+    int pairs = (headSize + 1) / 2;
+    int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (heads + 2 * kvHeads) * pairs) {
+        return;
+    }
+    int t = blockIdx.y;
+    int h = idx / pairs;
+    int p = idx % pairs;
+    const float *src;
+    float *dst;
+    const float *bias;
+    bool rotate;
+    if (h < heads) {
+        src = qSrc + (size_t)t * qSrcStride;
+        dst = qDst + (size_t)t * heads * headSize;
+        bias = bq;
+        rotate = true;
+    } else if (h < heads + kvHeads) {
+        h -= heads;
+        src = kSrc + (size_t)t * kvSrcStride;
+        dst = kDst + (size_t)t * kvHeads * headSize;
+        bias = bk;
+        rotate = true;
+    } else {
+        h -= heads + kvHeads;
+        src = vSrc + (size_t)t * kvSrcStride;
+        dst = vDst + (size_t)t * kvHeads * headSize;
+        bias = bv;
+        rotate = false;
+    }
+    int rotated = dims / 2;
+    rotate = rotate && p < rotated;
+    int a = rotate && neox ? p : 2 * p;
+    int b = rotate && neox ? p + rotated : 2 * p + 1;
+    bool second = b < headSize;
+    int at = h * headSize;
+    float x0 = src[at + a];
+    float x1 = second ? src[at + b] : 0.0f;
+    if (bias != nullptr) {
+        x0 += bias[at + a];
+        if (second) {
+            x1 += bias[at + b];
+        }
+    }
+    if (rotate) {
+        float c = cosTable[(size_t)t * rotated + p];
+        float s = sinTable[(size_t)t * rotated + p];
+        float r0 = x0 * c - x1 * s;
+        float r1 = x0 * s + x1 * c;
+        x0 = r0;
+        x1 = r1;
+    }
+    if (half) {
+        x0 = isthmus_round_half(x0);
+        x1 = isthmus_round_half(x1);
+    }
+    dst[at + a] = x0;
+    if (second) {
+        dst[at + b] = x1;
+    }
+}
+
+// SwiGLU and the down product's rounding: out = silu(gate) * up, rounded = round(out), for n elements in rows
+// of `width` (gate and up rows `stride` floats apart, out and rounded rows `width`: the halves of a fused
+// gate-up product are read in place). One warp per rounding block (threads = n / (rounding_block / 32));
+// n and width are multiples of the rounding block for the block-scaled roundings.
+extern "C" __global__ void silu_mul_round(float *out, float *rounded, const float *gate, const float *up,
+                                          int width, int stride, int n, int rounding) {
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    int lane = t % WARP;
+    int block = rounding_block(rounding);
+    int per = block / WARP;
+    size_t first = (size_t)(t / WARP) * block;
+    if (first >= (size_t)n) {
+        return; // the whole warp
+    }
+    float v[Q8K_PER_LANE] = {};
+#pragma unroll
+    for (int i = 0; i < Q8K_PER_LANE; i++) {
+        size_t e = first + lane + WARP * i;
+        if (i < per && e < (size_t)n) {
+            size_t at = (e / width) * stride + e % width;
+            float g = gate[at];
+            v[i] = (g / (1.0f + expf(-g))) * up[at];
+            out[e] = v[i];
+        }
+    }
+    if (rounding == ROUND_NONE) {
+        return;
+    }
+    round_lanes(v, rounding, lane);
+#pragma unroll
+    for (int i = 0; i < Q8K_PER_LANE; i++) {
+        size_t e = first + lane + WARP * i;
+        if (i < per && e < (size_t)n) {
+            rounded[e] = v[i];
+        }
     }
 }

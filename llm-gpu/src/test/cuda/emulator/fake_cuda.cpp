@@ -109,28 +109,27 @@ Kernel emulated(const char *name, void (*k)(A...)) {
 // Every extern "C" __global__ of kernels.cu. Add a kernel here when adding it there: EmulatorSourcesTest
 // fails while this list and the .entry names of the shipped PTX differ.
 static const isthmus_emu::Kernel KERNELS[] = {
-    EMULATED(matvec_f32) EMULATED(matmul_f32)
-    EMULATED(matvec_f16) EMULATED(matmul_f16)
-    EMULATED(matvec_q4_0) EMULATED(matmul_q4_0)
-    EMULATED(matvec_q8_0) EMULATED(matmul_q8_0)
-    EMULATED(matvec_q4_k) EMULATED(matmul_q4_k)
-    EMULATED(matvec_q6_k) EMULATED(matmul_q6_k)
-    EMULATED(rms_norm)
-    EMULATED(rope)
+    EMULATED(matvec_f32) EMULATED(matvecs_f32) EMULATED(matmul_f32)
+    EMULATED(matvec_f16) EMULATED(matvecs_f16) EMULATED(matmul_f16)
+    EMULATED(matvec_q4_0) EMULATED(matvecs_q4_0) EMULATED(matmul_q4_0)
+    EMULATED(matvec_q8_0) EMULATED(matvecs_q8_0) EMULATED(matmul_q8_0)
+    EMULATED(matvec_q4_k) EMULATED(matvecs_q4_k) EMULATED(matmul_q4_k)
+    EMULATED(matvec_q6_k) EMULATED(matvecs_q6_k) EMULATED(matmul_q6_k)
     EMULATED(softmax_rows)
     EMULATED(attention)
-    EMULATED(silu_mul)
     EMULATED(gelu)
     EMULATED(add)
     EMULATED(add_bias)
-    EMULATED(layer_norm)
-    EMULATED(copy_rows)
     EMULATED(gelu_half)
     EMULATED(round_f16)
     EMULATED(round_bf16)
     EMULATED(round_q8_0)
     EMULATED(round_q8_k)
     EMULATED(sum_splits)
+    EMULATED(rms_norm_round)
+    EMULATED(layer_norm_round)
+    EMULATED(qkv_rope)
+    EMULATED(silu_mul_round)
 };
 
 // The emulator's own test kernels (selftest_kernels.cu), found in modules whose PTX text names them.

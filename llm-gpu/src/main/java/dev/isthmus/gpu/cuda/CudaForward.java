@@ -58,6 +58,8 @@ final class CudaForward implements DeviceForward {
     private final DeviceBuffer outputNormBias;
     private final Matrix output;
     private ForwardWorkspace work;
+    /** Whether {@code ws.proj} holds a sub-layer output not yet added to the residual stream (the next norm adds it). */
+    private boolean pendingResidual;
 
     private CudaForward(CudaBackend backend, ModelConfig config, DecoderWeights host, List<Layer> layers,
                         DeviceBuffer outputNorm, DeviceBuffer outputNormBias, Matrix output) {
@@ -217,6 +219,7 @@ final class CudaForward implements DeviceForward {
             for (int done = 0; done < count; done += MAX_BATCH) {
                 int n = Math.min(MAX_BATCH, count - done);
                 ForwardWorkspace ws = workspace(n, kv.capacity());
+                pendingResidual = false;
                 embed(ws, tokens, offset + done, n, start + done);
                 for (int l = 0; l < layers.size(); l++) {
                     attention(ws, kv, l, layers.get(l), n, start + done);
@@ -278,39 +281,34 @@ final class CudaForward implements DeviceForward {
     private void attention(ForwardWorkspace ws, KvCache kv, int l, Layer w, int n, int start) {
         int qd = config.qDim();
         int kvd = config.kvDim();
-        norm(ws.xb.address(), ws.x.address(), n, w.attnNorm(), w.attnNormBias());
+        Matrix first = w.wqkv() != null ? w.wqkv() : w.wq();
+        DeviceRounding ready = norm(ws, 0, n, w.attnNorm(), w.attnNormBias(), first.rounding());
         long keys = kv.keys(l, start);
         long values = kv.values(l, start);
         long q = ws.q.address();
+        KernelArgs sources;
         if (w.wqkv() != null) {
             int width = qd + 2 * kvd;
-            matmul(ws, w.wqkv(), ws.xb.address(), ws.qkv.address(), n);
-            addBias(ws.qkv.address(), w.bqkv(), width, n);
-            copyRows(q, qd, ws.qkv.address(), width, qd, n);
-            copyRows(keys, kvd, ws.qkv.address() + 4L * qd, width, kvd, n);
-            copyRows(values, kvd, ws.qkv.address() + 4L * (qd + kvd), width, kvd, n);
+            long qkv = ws.qkv.address();
+            matmuls(ws, ws.xb.address(), n, new Matrix[] {w.wqkv()}, new long[] {qkv}, ready);
+            long bias = w.bqkv() == null ? 0 : w.bqkv().address();
+            sources = new KernelArgs().pointer(qkv).pointer(qkv + 4L * qd).pointer(qkv + 4L * (qd + kvd))
+                    .i32(width).i32(width).pointer(q).pointer(keys).pointer(values).pointer(bias)
+                    .pointer(bias == 0 ? 0 : bias + 4L * qd).pointer(bias == 0 ? 0 : bias + 4L * (qd + kvd));
         } else {
             // Keys and values are written straight into the cache: its positions are rows of kvd floats.
-            matmuls(ws, ws.xb.address(), n, new Matrix[] {w.wq(), w.wk(), w.wv()}, new long[] {q, keys, values});
-            addBias(q, w.bq(), qd, n);
-            addBias(keys, w.bk(), kvd, n);
-            addBias(values, w.bv(), kvd, n);
+            matmuls(ws, ws.xb.address(), n, new Matrix[] {w.wq(), w.wk(), w.wv()}, new long[] {q, keys, values}, ready);
+            sources = new KernelArgs().pointer(q).pointer(keys).pointer(values).i32(qd).i32(kvd).pointer(q)
+                    .pointer(keys).pointer(values).pointer(address(w.bq())).pointer(address(w.bk()))
+                    .pointer(address(w.bv()));
         }
-        if (rope != null) {
-            int neox = config.ropeStyle() == Rope.Style.NEOX ? 1 : 0;
-            context.launch("rope", LaunchPlanner.rope(config.heads(), config.ropeDims(), n), new KernelArgs().pointer(q)
-                    .pointer(ws.cos).pointer(ws.sin).i32(config.heads()).i32(config.headDim()).i32(config.ropeDims())
-                    .i32(neox).i32(qd));
-            context.launch("rope", LaunchPlanner.rope(config.kvHeads(), config.ropeDims(), n), new KernelArgs()
-                    .pointer(keys).pointer(ws.cos).pointer(ws.sin).i32(config.kvHeads()).i32(config.headDim())
-                    .i32(config.ropeDims()).i32(neox).i32(kvd));
-        }
-        if (kv.halfPrecision) {
-            // As the host: an F16 cache, and the query rounded to F16 for the dot products with it.
-            roundHalf(keys, n * kvd);
-            roundHalf(values, n * kvd);
-            roundHalf(q, n * qd);
-        }
+        // Biases, rotary embeddings and the cache's half precision (the query rounded too, for the dot products
+        // with it) in one launch.
+        int neox = rope != null && config.ropeStyle() == Rope.Style.NEOX ? 1 : 0;
+        context.launch("qkv_rope", LaunchPlanner.qkvRope(config.heads(), config.kvHeads(), config.headDim(), n),
+                sources.pointer(ws.cos).pointer(ws.sin).i32(config.heads()).i32(config.kvHeads())
+                        .i32(config.headDim()).i32(rope == null ? 0 : config.ropeDims()).i32(neox)
+                        .i32(kv.halfPrecision ? 1 : 0));
         float scale = (float) (1.0 / Math.sqrt(config.headDim()));
         int heads = config.heads();
         int chunk = (int) Math.max(1, Math.min(n, SCORE_BUDGET / ((long) heads * kv.capacity())));
@@ -323,78 +321,139 @@ final class CudaForward implements DeviceForward {
         }
         matmul(ws, w.wo(), ws.att.address(), ws.proj.address(), n);
         addBias(ws.proj.address(), w.bo(), config.dim(), n);
-        add(ws.x.address(), ws.proj.address(), n * config.dim());
+        pendingResidual = true;
     }
 
     private void feedForward(ForwardWorkspace ws, Layer w, int n) {
         int d = config.dim();
         int f = config.ffnDim();
-        norm(ws.xb.address(), ws.x.address(), n, w.ffnNorm(), w.ffnNormBias());
+        Matrix first = w.gate() != null ? w.gate() : w.up();
+        DeviceRounding ready = norm(ws, 0, n, w.ffnNorm(), w.ffnNormBias(), first.rounding());
         long hb = ws.hb.address();
         long hb2 = ws.hb2.address();
+        DeviceRounding down = w.down().rounding();
         if (w.gate() != null) {
-            matmuls(ws, ws.xb.address(), n, new Matrix[] {w.gate(), w.up()}, new long[] {hb, hb2});
-            siluMul(hb, hb2, n * f);
+            matmuls(ws, ws.xb.address(), n, new Matrix[] {w.gate(), w.up()}, new long[] {hb, hb2}, ready);
+            siluMulRound(ws, hb, hb2, f, f, n, down);
         } else if (w.fusedGateUp()) {
             // Rows 0..f-1 of the fused weight are the gate, f..2f-1 the up projection.
-            matmul(ws, w.up(), ws.xb.address(), ws.gateUp.address(), n);
-            copyRows(hb, f, ws.gateUp.address(), 2 * f, f, n);
-            copyRows(hb2, f, ws.gateUp.address() + 4L * f, 2 * f, f, n);
-            siluMul(hb, hb2, n * f);
+            matmuls(ws, ws.xb.address(), n, new Matrix[] {w.up()}, new long[] {ws.gateUp.address()}, ready);
+            siluMulRound(ws, ws.gateUp.address(), ws.gateUp.address() + 4L * f, f, 2 * f, n, down);
         } else {
-            matmul(ws, w.up(), ws.xb.address(), hb, n);
+            matmuls(ws, ws.xb.address(), n, new Matrix[] {w.up()}, new long[] {hb}, ready);
             addBias(hb, w.upBias(), f, n);
             context.launch("gelu_half", LaunchPlanner.elementwise(n * f), new KernelArgs().pointer(hb).i32(n * f));
+            matmul(ws, w.down(), hb, ws.proj.address(), n);
+            addBias(ws.proj.address(), w.downBias(), d, n);
+            pendingResidual = true;
+            return;
         }
-        matmul(ws, w.down(), hb, ws.proj.address(), n);
+        multiply(ws, w.down(), down == DeviceRounding.NONE ? hb : ws.rounded.address(), ws.proj.address(), n);
         addBias(ws.proj.address(), w.downBias(), d, n);
-        add(ws.x.address(), ws.proj.address(), n * d);
+        pendingResidual = true;
     }
 
     /** Final norm of tokens {@code first..first+n-1} of the batch, the LM head, logits copied back. */
     private void logits(ForwardWorkspace ws, int first, int n, float[] out, int outOffset) {
-        int d = config.dim();
         int vocab = config.vocabSize();
-        norm(ws.xb.address(), ws.x.address() + 4L * first * d, n, outputNorm, outputNormBias);
-        matmul(ws, output, ws.xb.address(), ws.logits.address(), n);
+        DeviceRounding ready = norm(ws, first, n, outputNorm, outputNormBias, output.rounding());
+        matmuls(ws, ws.xb.address(), n, new Matrix[] {output}, new long[] {ws.logits.address()}, ready);
         ws.get(ws.logits, out, outOffset, n * vocab);
     }
 
-    private void norm(long out, long x, int n, DeviceBuffer weight, DeviceBuffer bias) {
-        if (config.family() == Family.GPT2) {
-            context.launch("layer_norm", LaunchPlanner.rowwise(n), new KernelArgs().pointer(out).pointer(x)
-                    .pointer(weight).pointer(bias).i32(config.dim()).f32(config.normEps()));
-        } else {
-            context.launch("rms_norm", LaunchPlanner.rowwise(n), new KernelArgs().pointer(out).pointer(x)
-                    .pointer(weight).i32(config.dim()).f32(config.normEps()));
+    /**
+     * Normalises tokens {@code first..first+n-1} of the residual stream {@code ws.x} into {@code ws.xb}, first
+     * adding the pending sub-layer output ({@code ws.proj}) to it, and rounds the result into {@code ws.rounded}
+     * as {@code next} (the product that reads it) needs: the residual add, the norm and the rounding are one
+     * launch. Returns the rounding {@code ws.rounded} now holds.
+     */
+    private DeviceRounding norm(ForwardWorkspace ws, int first, int n, DeviceBuffer weight, DeviceBuffer bias,
+                                DeviceRounding next) {
+        int d = config.dim();
+        long residual = 0;
+        if (pendingResidual) {
+            if (first == 0) {
+                residual = ws.proj.address();
+            } else {
+                add(ws.x.address(), ws.proj.address(), (first + n) * d);
+            }
+            pendingResidual = false;
         }
+        long x = ws.x.address() + 4L * first * d;
+        long rounded = ws.rounded.address();
+        if (config.family() == Family.GPT2) {
+            context.launch("layer_norm_round", LaunchPlanner.rowwise(n), new KernelArgs().pointer(ws.xb).pointer(rounded)
+                    .pointer(x).pointer(residual).pointer(weight).pointer(bias).i32(d).f32(config.normEps())
+                    .i32(next.code()));
+        } else {
+            context.launch("rms_norm_round", LaunchPlanner.rowwise(n), new KernelArgs().pointer(ws.xb).pointer(rounded)
+                    .pointer(x).pointer(residual).pointer(weight).i32(d).f32(config.normEps()).i32(next.code()));
+        }
+        return next;
     }
 
     /** {@code y = w · round(x)} for {@code n} tokens, rounding as the CPU backend does for w's format. */
     private void matmul(ForwardWorkspace ws, Matrix m, long x, long y, int n) {
-        matmuls(ws, x, n, new Matrix[] {m}, new long[] {y});
+        matmuls(ws, x, n, new Matrix[] {m}, new long[] {y}, DeviceRounding.NONE);
     }
 
     /**
-     * {@code ys[i] = ms[i] · round(x)} for products that share their input: neighbours that round it the
-     * same way (Q and K and V, gate and up, in the usual files) round it once.
+     * {@code ys[i] = ms[i] · round(x)} for products that share their input: {@code ws.rounded} already holds x
+     * rounded as {@code ready} (NONE: nothing yet), and each rounding is made once while the next matrix needs
+     * the same (Q and K and V, gate and up, in the usual files).
      */
-    private void matmuls(ForwardWorkspace ws, long x, int n, Matrix[] ms, long[] ys) {
-        long input = x;
-        for (int i = 0; i < ms.length; i++) {
+    private void matmuls(ForwardWorkspace ws, long x, int n, Matrix[] ms, long[] ys, DeviceRounding ready) {
+        DeviceRounding held = ready;
+        for (int i = 0; i < ms.length; ) {
             Matrix m = ms[i];
-            boolean sameRounding = i > 0 && m.rounding() == ms[i - 1].rounding() && m.cols() == ms[i - 1].cols();
-            if (!sameRounding) {
-                input = x;
-                if (m.rounding() != DeviceRounding.NONE) {
+            long input = x;
+            if (m.rounding() != DeviceRounding.NONE) {
+                if (m.rounding() != held) {
                     LaunchPlanner.Launch r = LaunchPlanner.rounding(m.rounding(), n * m.cols());
                     context.launch(r.kernel(), r.config(), new KernelArgs().pointer(ws.rounded).pointer(x)
                             .i32(n * m.cols()));
-                    input = ws.rounded.address();
+                    held = m.rounding();
                 }
+                input = ws.rounded.address();
             }
-            multiply(ws, m, input, ys[i], n);
+            int together = n == 1 ? sharedLaunch(ms, i) : 1;
+            if (together > 1) {
+                multiplyTogether(ms, ys, i, together, input);
+            } else {
+                multiply(ws, m, input, ys[i], n);
+            }
+            i += together;
         }
+    }
+
+    /** How many of {@code ms[i..]} (at most 3) one decode launch can multiply: same device format and width. */
+    private static int sharedLaunch(Matrix[] ms, int i) {
+        int k = 1;
+        while (k < LaunchPlanner.MAX_MATVECS && i + k < ms.length
+                && ms[i + k].weight().format().device() == ms[i].weight().format().device()
+                && ms[i + k].weight().rowBytes() == ms[i].weight().rowBytes()
+                && ms[i + k].cols() == ms[i].cols() && ms[i + k].rounding() == ms[i].rounding()) {
+            k++;
+        }
+        return k;
+    }
+
+    /** {@code ys[i+j] = ms[i+j] · input} for j < count, one vector: one {@code matvecs_*} launch. */
+    private void multiplyTogether(Matrix[] ms, long[] ys, int i, int count, long input) {
+        Matrix m = ms[i];
+        int[] rows = new int[3];
+        long[] weights = new long[3];
+        long[] outs = new long[3];
+        for (int j = 0; j < count; j++) {
+            rows[j] = ms[i + j].rows();
+            weights[j] = ms[i + j].weight().buffer().address();
+            outs[j] = ys[i + j];
+        }
+        LaunchPlanner.Launch l = LaunchPlanner.matVecs(m.weight().format().device(), rows[0] + rows[1] + rows[2], m.cols());
+        context.launch(l.kernel(), l.config(), new KernelArgs().pointer(weights[0]).pointer(weights[1])
+                .pointer(weights[2]).i64(m.weight().rowBytes()).pointer(input).pointer(outs[0]).pointer(outs[1])
+                .pointer(outs[2]).i32(rows[0]).i32(rows[1]).i32(rows[2]).i32(m.cols())
+                .i32(LaunchPlanner.threadsPerRow(m.cols())));
     }
 
     /** {@code y = w · input}, the input already rounded for w's format. */
@@ -412,6 +471,10 @@ final class CudaForward implements DeviceForward {
         }
     }
 
+    private static long address(DeviceBuffer b) {
+        return b == null ? 0 : b.address();
+    }
+
     private void addBias(long x, DeviceBuffer bias, int width, int n) {
         if (bias != null) {
             context.launch("add_bias", LaunchPlanner.elementwise(n * width), new KernelArgs().pointer(x).pointer(bias)
@@ -419,20 +482,18 @@ final class CudaForward implements DeviceForward {
         }
     }
 
-    private void copyRows(long dst, int dstStride, long src, int srcStride, int width, int rows) {
-        context.launch("copy_rows", LaunchPlanner.elementwise(width * rows), new KernelArgs().pointer(dst).i32(dstStride)
-                .pointer(src).i32(srcStride).i32(width).i32(rows));
-    }
-
-    private void siluMul(long gate, long up, int n) {
-        context.launch("silu_mul", LaunchPlanner.elementwise(n), new KernelArgs().pointer(gate).pointer(up).i32(n));
+    /**
+     * {@code gate} rows of {@code width} floats {@code stride} apart: {@code ws.hb = silu(gate) * up}, and
+     * {@code ws.rounded} = that rounded as {@code r}, in one launch.
+     */
+    private void siluMulRound(ForwardWorkspace ws, long gate, long up, int width, int stride, int n, DeviceRounding r) {
+        int count = n * width;
+        context.launch("silu_mul_round", LaunchPlanner.siluMulRound(r, count), new KernelArgs().pointer(ws.hb)
+                .pointer(ws.rounded).pointer(gate).pointer(up).i32(width).i32(stride).i32(count).i32(r.code()));
     }
 
     private void add(long x, long y, int n) {
         context.launch("add", LaunchPlanner.elementwise(n), new KernelArgs().pointer(x).pointer(y).i32(n));
     }
 
-    private void roundHalf(long x, int n) {
-        context.launch("round_f16", LaunchPlanner.elementwise(n), new KernelArgs().pointer(x).pointer(x).i32(n));
-    }
 }

@@ -41,6 +41,11 @@ public enum DeviceRounding {
         return kernel;
     }
 
+    /** The kernels' ROUND_ code for this rounding (kernels.cu: the fused kernels' {@code rounding} argument). */
+    int code() {
+        return ordinal();
+    }
+
     /** Elements rounded together (one scale): the activation count must be a multiple. */
     int block() {
         return block;

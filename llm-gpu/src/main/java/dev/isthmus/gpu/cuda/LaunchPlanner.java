@@ -71,6 +71,19 @@ public final class LaunchPlanner {
         return new Launch("matvec_" + suffix, new LaunchConfig(ceilDiv(rows, rowsPerBlock), 1, ROW_VECTOR_THREADS, 0));
     }
 
+    /** Most matrices one {@code matvecs_*} launch multiplies (w0..w2 in kernels.cu). */
+    static final int MAX_MATVECS = 3;
+
+    /**
+     * The decode products of up to {@link #MAX_MATVECS} matrices of one format and width with the same vector
+     * in one launch ({@code matvecs_*}): their {@code totalRows} rows follow one another, shaped as
+     * {@link #matVec}'s.
+     */
+    public static Launch matVecs(GgmlType type, int totalRows, int cols) {
+        Launch one = matVec(type, totalRows, cols);
+        return new Launch(one.kernel().replace("matvec_", "matvecs_"), one.config());
+    }
+
     /**
      * Threads per weight row of the decode kernels: a warp, two or four, the fewest that leave each at most
      * {@link #QUADS_PER_THREAD} quads of the row; short rows share a block, so that small models still fill it.
@@ -146,19 +159,34 @@ public final class LaunchPlanner {
         return args.i32(batch).i32(splits).pointer(partial);
     }
 
-    /** A row-wise kernel (rms_norm, softmax_rows) over {@code rows} rows: one block per row. */
+    /** A row-wise kernel (rms_norm_round, softmax_rows) over {@code rows} rows: one block per row. */
     public static LaunchConfig rowwise(int rows) {
         return new LaunchConfig(rows, 1, ROW_THREADS, 0);
     }
 
-    /** An element-wise kernel (silu_mul, gelu, add) over {@code n} elements. */
+    /** An element-wise kernel (gelu, add, add_bias) over {@code n} elements. */
     public static LaunchConfig elementwise(int n) {
         return new LaunchConfig(ceilDiv(n, ELEMENT_THREADS), 1, ELEMENT_THREADS, 0);
     }
 
-    /** The rope kernel over {@code tokens} tokens: one thread per rotated pair, one grid row per token. */
-    public static LaunchConfig rope(int heads, int dims, int tokens) {
-        return new LaunchConfig(ceilDiv(heads * (dims / 2), ELEMENT_THREADS), tokens, ELEMENT_THREADS, 0);
+    /**
+     * qkv_rope over {@code tokens} tokens: one thread per pair of elements of every query, key and value head,
+     * one grid row per token.
+     */
+    public static LaunchConfig qkvRope(int heads, int kvHeads, int headDim, int tokens) {
+        long threads = (long) (heads + 2 * kvHeads) * ((headDim + 1) / 2);
+        return new LaunchConfig(ceilDiv(Math.toIntExact(threads), ELEMENT_THREADS), tokens, ELEMENT_THREADS, 0);
+    }
+
+    /**
+     * silu_mul_round over {@code n} elements rounded as {@code r}: one warp per block of {@code r} (32 elements
+     * for the element-wise roundings), {@link DeviceRounding#elementsPerThread} elements a thread.
+     */
+    public static LaunchConfig siluMulRound(DeviceRounding r, int n) {
+        if (n % r.block() != 0) {
+            throw new IllegalArgumentException(n + " activations are not whole " + r + " blocks of " + r.block());
+        }
+        return elementwise(Math.ceilDiv(n, r.elementsPerThread()));
     }
 
     /** attention: one block per query head and query token. */

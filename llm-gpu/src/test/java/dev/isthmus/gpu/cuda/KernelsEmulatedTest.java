@@ -157,6 +157,53 @@ class KernelsEmulatedTest {
         }
     }
 
+    /** rms_norm_round without a residual or rounding: x scaled by its root mean square, times the weight. */
+    /**
+     * matvecs multiplies three matrices (rows 37, 6, 9: four 64-column rows share a block, so blocks straddle
+     * the matrices) exactly as three matvec launches do, each product to its own output.
+     */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.EnumSource(value = GgmlType.class, names = {"Q4_0", "Q8_0", "F16", "Q4_K"})
+    void matvecsGivesEachMatrixItsOwnLaunchsProduct(GgmlType type) {
+        int cols = type == GgmlType.Q4_K ? 256 : 64;
+        int[] rows = {37, 6, 9};
+        float[] x = gaussian(cols, 1, 41);
+        try (Arena arena = Arena.ofConfined(); DeviceBuffer dx = DeviceArrays.upload(ctx, x, "x")) {
+            DeviceBuffer[] w = new DeviceBuffer[3];
+            DeviceBuffer[] alone = new DeviceBuffer[3];
+            DeviceBuffer[] together = new DeviceBuffer[3];
+            long rowBytes = type.byteSize(cols);
+            try {
+                for (int j = 0; j < 3; j++) {
+                    Tensor t = MatmulComparison.randomWeights(type, rows[j], cols, arena, 50 + j);
+                    w[j] = ctx.allocate(t.byteSize(), "weights " + j);
+                    ctx.upload(t.segment(), w[j], 0, t.byteSize());
+                    alone[j] = ctx.allocate(4L * rows[j], "alone " + j);
+                    together[j] = ctx.allocate(4L * rows[j], "together " + j);
+                    LaunchPlanner.Launch l = LaunchPlanner.matVec(type, rows[j], cols);
+                    ctx.launch(l.kernel(), l.config(), LaunchPlanner.productArgs(w[j].address(), rowBytes, dx.address(),
+                            alone[j].address(), rows[j], cols, 1, 1, 0));
+                }
+                LaunchPlanner.Launch l = LaunchPlanner.matVecs(type, rows[0] + rows[1] + rows[2], cols);
+                ctx.launch(l.kernel(), l.config(), new KernelArgs().pointer(w[0]).pointer(w[1]).pointer(w[2]).i64(rowBytes)
+                        .pointer(dx).pointer(together[0]).pointer(together[1]).pointer(together[2]).i32(rows[0])
+                        .i32(rows[1]).i32(rows[2]).i32(cols).i32(LaunchPlanner.threadsPerRow(cols)));
+                for (int j = 0; j < 3; j++) {
+                    assertThat(DeviceArrays.floats(ctx, together[j], rows[j])).as("matrix %d", j)
+                            .isEqualTo(DeviceArrays.floats(ctx, alone[j], rows[j]));
+                }
+            } finally {
+                for (DeviceBuffer[] bs : new DeviceBuffer[][] {w, alone, together}) {
+                    for (DeviceBuffer b : bs) {
+                        if (b != null) {
+                            b.close();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "n = {0}")
     @ValueSource(ints = {896, 1000, 64})
     void rmsNormScalesEachRowByItsRootMeanSquare(int n) {
@@ -166,8 +213,8 @@ class KernelsEmulatedTest {
         float[] weight = gaussian(n, 1, n + 1);
         try (DeviceBuffer dx = DeviceArrays.upload(ctx, x, "x"); DeviceBuffer dw = DeviceArrays.upload(ctx, weight, "weight");
              DeviceBuffer dout = ctx.allocate(4L * rows * n, "out")) {
-            ctx.launch("rms_norm", LaunchPlanner.rowwise(rows),
-                    new KernelArgs().pointer(dout).pointer(dx).pointer(dw).i32(n).f32(eps));
+            ctx.launch("rms_norm_round", LaunchPlanner.rowwise(rows), new KernelArgs().pointer(dout).pointer(0L)
+                    .pointer(dx).pointer(0L).pointer(dw).i32(n).f32(eps).i32(DeviceRounding.NONE.code()));
             double[] expected = new double[rows * n];
             for (int r = 0; r < rows; r++) {
                 double squares = 0;
@@ -179,8 +226,62 @@ class KernelsEmulatedTest {
                     expected[r * n + i] = x[r * n + i] * scale * weight[i];
                 }
             }
-            assertClose(DeviceArrays.floats(ctx, dout, rows * n), expected, 1e-5, 1e-6, "rms_norm");
+            assertClose(DeviceArrays.floats(ctx, dout, rows * n), expected, 1e-5, 1e-6, "rms_norm_round");
+            assertThat(DeviceArrays.floats(ctx, dx, rows * n)).as("x without a residual").isEqualTo(x);
         }
+    }
+
+    /**
+     * The fused residual add, norm and rounding give, bit for bit, what the separate kernels give one after
+     * another (add, then the norm without rounding, then the rounding kernel on its output), for every rounding
+     * and both norms; rows of 512 hold two Q8_K blocks and sixteen Q8_0 blocks.
+     */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.EnumSource(DeviceRounding.class)
+    void normsWithResidualAndRoundingEqualTheSeparateSteps(DeviceRounding rounding) {
+        int rows = 3;
+        int n = 512;
+        float eps = 1e-5f;
+        float[] x = gaussian(rows * n, 2, 7);
+        float[] residual = gaussian(rows * n, 1, 8);
+        float[] weight = gaussian(n, 1, 9);
+        float[] bias = gaussian(n, 0.1, 10);
+        for (String norm : new String[] {"rms_norm_round", "layer_norm_round"}) {
+            try (DeviceBuffer dx = DeviceArrays.upload(ctx, x, "x"); DeviceBuffer dr = DeviceArrays.upload(ctx, residual, "r");
+                 DeviceBuffer dw = DeviceArrays.upload(ctx, weight, "weight");
+                 DeviceBuffer db = DeviceArrays.upload(ctx, bias, "bias");
+                 DeviceBuffer fusedOut = ctx.allocate(4L * rows * n, "fused out");
+                 DeviceBuffer fusedRounded = ctx.allocate(4L * rows * n, "fused rounded");
+                 DeviceBuffer sx = DeviceArrays.upload(ctx, x, "separate x");
+                 DeviceBuffer out = ctx.allocate(4L * rows * n, "separate out")) {
+                ctx.launch(norm, LaunchPlanner.rowwise(rows), normArgs(norm, fusedOut, fusedRounded, dx, dr.address(), dw,
+                        db, n, eps, rounding));
+                ctx.launch("add", LaunchPlanner.elementwise(rows * n), new KernelArgs().pointer(sx).pointer(dr).i32(rows * n));
+                ctx.launch(norm, LaunchPlanner.rowwise(rows), normArgs(norm, out, null, sx, 0L, dw, db, n, eps,
+                        DeviceRounding.NONE));
+                assertThat(DeviceArrays.floats(ctx, dx, rows * n)).as("%s: x plus the residual", norm)
+                        .isEqualTo(DeviceArrays.floats(ctx, sx, rows * n));
+                assertThat(DeviceArrays.floats(ctx, fusedOut, rows * n)).as("%s: the unrounded output", norm)
+                        .isEqualTo(DeviceArrays.floats(ctx, out, rows * n));
+                if (rounding != DeviceRounding.NONE) {
+                    LaunchPlanner.Launch r = LaunchPlanner.rounding(rounding, rows * n);
+                    ctx.launch(r.kernel(), r.config(), new KernelArgs().pointer(out).pointer(out).i32(rows * n));
+                    assertThat(DeviceArrays.floats(ctx, fusedRounded, rows * n)).as("%s: rounded as %s", norm, rounding)
+                            .isEqualTo(DeviceArrays.floats(ctx, out, rows * n));
+                }
+            }
+        }
+    }
+
+    private static KernelArgs normArgs(String kernel, DeviceBuffer out, DeviceBuffer rounded, DeviceBuffer x,
+                                       long residual, DeviceBuffer weight, DeviceBuffer bias, int n, float eps,
+                                       DeviceRounding rounding) {
+        KernelArgs args = new KernelArgs().pointer(out).pointer(rounded == null ? 0L : rounded.address()).pointer(x)
+                .pointer(residual).pointer(weight);
+        if (kernel.equals("layer_norm_round")) {
+            args.pointer(bias);
+        }
+        return args.i32(n).f32(eps).i32(rounding.code());
     }
 
     @ParameterizedTest(name = "n = {0}")
@@ -211,18 +312,135 @@ class KernelsEmulatedTest {
         }
     }
 
+    /** silu_mul_round without rounding: the gate's SiLU times the up projection. */
     @ParameterizedTest(name = "n = {0}")
     @ValueSource(ints = {1000, 4864})
     void siluMulGatesTheUpProjection(int n) {
         float[] gate = gaussian(n, 3, n);
         float[] up = gaussian(n, 1, n + 1);
-        try (DeviceBuffer dg = DeviceArrays.upload(ctx, gate, "gate"); DeviceBuffer du = DeviceArrays.upload(ctx, up, "up")) {
-            ctx.launch("silu_mul", LaunchPlanner.elementwise(n), new KernelArgs().pointer(dg).pointer(du).i32(n));
+        try (DeviceBuffer dg = DeviceArrays.upload(ctx, gate, "gate"); DeviceBuffer du = DeviceArrays.upload(ctx, up, "up");
+             DeviceBuffer out = ctx.allocate(4L * n, "out")) {
+            ctx.launch("silu_mul_round", LaunchPlanner.siluMulRound(DeviceRounding.NONE, n), new KernelArgs().pointer(out)
+                    .pointer(0L).pointer(dg).pointer(du).i32(n).i32(n).i32(n).i32(DeviceRounding.NONE.code()));
             double[] expected = new double[n];
             for (int i = 0; i < n; i++) {
                 expected[i] = gate[i] / (1 + Math.exp(-gate[i])) * up[i];
             }
-            assertClose(DeviceArrays.floats(ctx, dg, n), expected, 1e-6, 1e-7, "silu_mul");
+            assertClose(DeviceArrays.floats(ctx, out, n), expected, 1e-6, 1e-7, "silu_mul_round");
+        }
+    }
+
+    /**
+     * silu_mul_round on the halves of a fused gate-up product (rows of 2 x 512) gives, bit for bit, the
+     * unrounded product of the same kernel on separate gate and up rows, and that rounded by the rounding
+     * kernel, for every rounding.
+     */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.EnumSource(DeviceRounding.class)
+    void siluMulRoundReadsFusedHalvesAndRoundsAsTheRoundingKernel(DeviceRounding rounding) {
+        int rows = 3;
+        int f = 512;
+        float[] gateUp = gaussian(rows * 2 * f, 3, 11);
+        float[] gate = new float[rows * f];
+        float[] up = new float[rows * f];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(gateUp, r * 2 * f, gate, r * f, f);
+            System.arraycopy(gateUp, r * 2 * f + f, up, r * f, f);
+        }
+        int n = rows * f;
+        try (DeviceBuffer dgu = DeviceArrays.upload(ctx, gateUp, "gate-up"); DeviceBuffer dg = DeviceArrays.upload(ctx, gate, "g");
+             DeviceBuffer du = DeviceArrays.upload(ctx, up, "u"); DeviceBuffer out = ctx.allocate(4L * n, "out");
+             DeviceBuffer rounded = ctx.allocate(4L * n, "rounded"); DeviceBuffer plain = ctx.allocate(4L * n, "plain")) {
+            ctx.launch("silu_mul_round", LaunchPlanner.siluMulRound(rounding, n), new KernelArgs().pointer(out)
+                    .pointer(rounded).pointer(dgu).pointer(dgu.address() + 4L * f).i32(f).i32(2 * f).i32(n)
+                    .i32(rounding.code()));
+            ctx.launch("silu_mul_round", LaunchPlanner.siluMulRound(DeviceRounding.NONE, n), new KernelArgs()
+                    .pointer(plain).pointer(0L).pointer(dg).pointer(du).i32(f).i32(f).i32(n)
+                    .i32(DeviceRounding.NONE.code()));
+            assertThat(DeviceArrays.floats(ctx, out, n)).as("unrounded").isEqualTo(DeviceArrays.floats(ctx, plain, n));
+            if (rounding != DeviceRounding.NONE) {
+                LaunchPlanner.Launch r = LaunchPlanner.rounding(rounding, n);
+                ctx.launch(r.kernel(), r.config(), new KernelArgs().pointer(plain).pointer(plain).i32(n));
+                assertThat(DeviceArrays.floats(ctx, rounded, n)).as("rounded as %s", rounding)
+                        .isEqualTo(DeviceArrays.floats(ctx, plain, n));
+            }
+        }
+    }
+
+    /**
+     * qkv_rope on a fused QKV product of 2 tokens (3 query heads, 1 key-value head of 10, 6 of them rotated)
+     * against its formula in double precision: biases added, query and key heads rotated, values only biased,
+     * rows split into the query buffer and the cache; then with half precision, every element rounded to F16.
+     */
+    @ParameterizedTest(name = "neox {0}")
+    @ValueSource(ints = {0, 1})
+    void qkvRopeBiasesRotatesSplitsAndRounds(int neox) {
+        int heads = 3;
+        int kvHeads = 1;
+        int headDim = 10;
+        int dims = 6;
+        int tokens = 2;
+        int qd = heads * headDim;
+        int kvd = kvHeads * headDim;
+        int width = qd + 2 * kvd;
+        float[] qkv = gaussian(tokens * width, 1, 31 + neox);
+        float[] bias = gaussian(width, 0.5, 33);
+        float[] cos = new float[tokens * dims / 2];
+        float[] sin = new float[tokens * dims / 2];
+        for (int i = 0; i < cos.length; i++) {
+            cos[i] = (float) Math.cos(0.3 * i + 0.1);
+            sin[i] = (float) Math.sin(0.3 * i + 0.1);
+        }
+        double[] q = new double[tokens * qd];
+        double[] k = new double[tokens * kvd];
+        double[] v = new double[tokens * kvd];
+        for (int t = 0; t < tokens; t++) {
+            for (int h = 0; h < heads + 2 * kvHeads; h++) {
+                double[] head = new double[headDim];
+                for (int i = 0; i < headDim; i++) {
+                    head[i] = (double) qkv[t * width + h * headDim + i] + bias[h * headDim + i];
+                }
+                if (h < heads + kvHeads) {
+                    for (int i = 0; i < dims / 2; i++) {
+                        int a = neox == 1 ? i : 2 * i;
+                        int b = neox == 1 ? i + dims / 2 : 2 * i + 1;
+                        double c = cos[t * dims / 2 + i];
+                        double s = sin[t * dims / 2 + i];
+                        double x0 = head[a];
+                        double x1 = head[b];
+                        head[a] = x0 * c - x1 * s;
+                        head[b] = x0 * s + x1 * c;
+                    }
+                }
+                double[] dst = h < heads ? q : h < heads + kvHeads ? k : v;
+                int at = h < heads ? t * qd + h * headDim : t * kvd + (h < heads + kvHeads ? h - heads : h - heads - kvHeads) * headDim;
+                System.arraycopy(head, 0, dst, at, headDim);
+            }
+        }
+        for (int half = 0; half <= 1; half++) {
+            try (DeviceBuffer src = DeviceArrays.upload(ctx, qkv, "qkv"); DeviceBuffer b = DeviceArrays.upload(ctx, bias, "bias");
+                 DeviceBuffer dc = DeviceArrays.upload(ctx, cos, "cos"); DeviceBuffer ds = DeviceArrays.upload(ctx, sin, "sin");
+                 DeviceBuffer dq = ctx.allocate(4L * tokens * qd, "q"); DeviceBuffer dk = ctx.allocate(4L * tokens * kvd, "k");
+                 DeviceBuffer dv = ctx.allocate(4L * tokens * kvd, "v")) {
+                ctx.launch("qkv_rope", LaunchPlanner.qkvRope(heads, kvHeads, headDim, tokens), new KernelArgs()
+                        .pointer(src).pointer(src.address() + 4L * qd).pointer(src.address() + 4L * (qd + kvd))
+                        .i32(width).i32(width).pointer(dq).pointer(dk).pointer(dv).pointer(b)
+                        .pointer(b.address() + 4L * qd).pointer(b.address() + 4L * (qd + kvd)).pointer(dc).pointer(ds)
+                        .i32(heads).i32(kvHeads).i32(headDim).i32(dims).i32(neox).i32(half));
+                double tolerance = half == 1 ? 1e-3 : 1e-6;
+                String mode = half == 1 ? " (half)" : "";
+                assertClose(DeviceArrays.floats(ctx, dq, tokens * qd), q, tolerance, 1e-6, "queries" + mode);
+                assertClose(DeviceArrays.floats(ctx, dk, tokens * kvd), k, tolerance, 1e-6, "keys" + mode);
+                assertClose(DeviceArrays.floats(ctx, dv, tokens * kvd), v, tolerance, 1e-6, "values" + mode);
+                if (half == 1) {
+                    for (float e : DeviceArrays.floats(ctx, dq, tokens * qd)) {
+                        assertThat(Float.float16ToFloat(Float.floatToFloat16(e))).as("a half-precision query").isEqualTo(e);
+                    }
+                    for (float e : DeviceArrays.floats(ctx, dv, tokens * kvd)) {
+                        assertThat(Float.float16ToFloat(Float.floatToFloat16(e))).as("a half-precision value").isEqualTo(e);
+                    }
+                }
+            }
         }
     }
 

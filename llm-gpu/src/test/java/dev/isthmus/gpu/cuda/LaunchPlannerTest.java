@@ -106,13 +106,16 @@ class LaunchPlannerTest {
             String kernel = LaunchPlanner.mulMat(type, 8, 64, batch).kernel();
             assertThat(ptx).as("entry %s in the PTX", kernel).contains(".visible .entry " + kernel + "(");
         }
+        String together = LaunchPlanner.matVecs(type, 24, 64).kernel();
+        assertThat(together).startsWith("matvecs_");
+        assertThat(ptx).as("entry %s in the PTX", together).contains(".visible .entry " + together + "(");
     }
 
     @Test
     void theOtherKernelsAreInThePtx() {
         String ptx = new String(PtxCatalog.load(PtxCatalog.minimumTarget()), StandardCharsets.US_ASCII);
-        for (String k : new String[] {"rms_norm", "layer_norm", "rope", "softmax_rows",
-                "attention", "silu_mul", "gelu", "gelu_half", "add", "add_bias", "copy_rows"}) {
+        for (String k : new String[] {"rms_norm_round", "layer_norm_round", "qkv_rope", "softmax_rows",
+                "attention", "silu_mul_round", "gelu", "gelu_half", "add", "add_bias", "sum_splits"}) {
             assertThat(ptx).as("entry %s", k).contains(".visible .entry " + k + "(");
         }
     }
@@ -121,9 +124,17 @@ class LaunchPlannerTest {
     void elementwiseAndRowwiseShapes() {
         assertThat(LaunchPlanner.elementwise(1000)).isEqualTo(new LaunchConfig(4, 1, 256, 0));
         assertThat(LaunchPlanner.rowwise(7)).isEqualTo(new LaunchConfig(7, 1, 256, 0));
-        assertThat(LaunchPlanner.rope(32, 128, 5).threads()).as("at least one thread per pair and token")
-                .isGreaterThanOrEqualTo(32 * 64 * 5);
-        assertThat(LaunchPlanner.rope(32, 128, 5).gridY()).isEqualTo(5);
+        assertThat(LaunchPlanner.qkvRope(32, 8, 128, 5).threads())
+                .as("at least one thread per pair of every query, key and value head and token")
+                .isGreaterThanOrEqualTo((32 + 2 * 8) * 64 * 5);
+        assertThat(LaunchPlanner.qkvRope(32, 8, 128, 5).gridY()).isEqualTo(5);
+        assertThat(LaunchPlanner.qkvRope(1, 1, 5, 1).threads()).as("an odd head's last element has a thread")
+                .isGreaterThanOrEqualTo(3 * 3);
+        assertThat(LaunchPlanner.siluMulRound(DeviceRounding.Q8_K, 4864 * 2 - 512).threads())
+                .as("a warp per 256-element block: eight elements a thread").isGreaterThanOrEqualTo((4864 * 2 - 512) / 8);
+        assertThat(LaunchPlanner.siluMulRound(DeviceRounding.Q8_0, 4864).threads()).isGreaterThanOrEqualTo(4864);
+        assertThatThrownBy(() -> LaunchPlanner.siluMulRound(DeviceRounding.Q8_0, 4870))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("blocks of 32");
         assertThat(LaunchPlanner.attention(32, 7)).isEqualTo(new LaunchConfig(32, 7, 512, 0));
     }
 
