@@ -657,8 +657,9 @@ extern "C" __global__ void round_q8_k(float *dst, const float *src, int n) {
 // two products run as one launch each. Each computes, operation for operation, what the separate kernels
 // above compute one after another, so results do not change.
 
-// A block's rows of n floats: rounded = round(out) per warp block (n a multiple of rounding_block), after
-// the block's threads have written `out`.
+// A block's row of n floats: rounded = round(out) per warp block, after the block's threads have written
+// `out`. n is a multiple of the block-scaled roundings' blocks (their products' widths are); the element-wise
+// roundings take any n, the last warp block partly.
 __device__ void round_row(float *rounded, const float *out, int n, int rounding) {
     if (rounding == ROUND_NONE) {
         return;
@@ -668,19 +669,21 @@ __device__ void round_row(float *rounded, const float *out, int n, int rounding)
     int warps = blockDim.x / WARP;
     int block = rounding_block(rounding);
     int per = block / WARP;
-    for (int b = threadIdx.x / WARP; b < n / block; b += warps) {
-        float v[Q8K_PER_LANE];
+    for (int b = threadIdx.x / WARP; b < (n + block - 1) / block; b += warps) {
+        float v[Q8K_PER_LANE] = {};
 #pragma unroll
         for (int i = 0; i < Q8K_PER_LANE; i++) {
-            if (i < per) {
-                v[i] = out[(size_t)b * block + lane + WARP * i];
+            int e = b * block + lane + WARP * i;
+            if (i < per && e < n) {
+                v[i] = out[e];
             }
         }
         round_lanes(v, rounding, lane);
 #pragma unroll
         for (int i = 0; i < Q8K_PER_LANE; i++) {
-            if (i < per) {
-                rounded[(size_t)b * block + lane + WARP * i] = v[i];
+            int e = b * block + lane + WARP * i;
+            if (i < per && e < n) {
+                rounded[e] = v[i];
             }
         }
     }

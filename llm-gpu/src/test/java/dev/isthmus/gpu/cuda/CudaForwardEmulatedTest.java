@@ -52,7 +52,7 @@ class CudaForwardEmulatedTest {
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"stories260K.gguf", "stories260K-f16.gguf", "synth-llama256-bf16.gguf", "synth-qwen2.gguf",
-            "synth-phi3.gguf", "synth-gpt2.gguf"})
+            "synth-phi3.gguf", "synth-gpt2.gguf", "llama-2-tiny-random.gguf"})
     void floatActivationsMatchTheCpuBackend(String name) {
         compare(name, FLOAT_TOLERANCE, true);
     }
