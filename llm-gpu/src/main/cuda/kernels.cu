@@ -658,8 +658,9 @@ extern "C" __global__ void round_q8_k(float *dst, const float *src, int n) {
 // above compute one after another, so results do not change.
 
 // A block's row of n floats: rounded = round(out) per warp block, after the block's threads have written
-// `out`. n is a multiple of the block-scaled roundings' blocks (their products' widths are); the element-wise
-// roundings take any n, the last warp block partly.
+// `out` (the norms' second pass for Q8_K, whose 256-element blocks span warps). n is a multiple of the
+// block-scaled roundings' blocks (their products' widths are); the element-wise roundings take any n, the
+// last warp block partly.
 __device__ void round_row(float *rounded, const float *out, int n, int rounding) {
     if (rounding == ROUND_NONE) {
         return;
@@ -689,14 +690,37 @@ __device__ void round_row(float *rounded, const float *out, int n, int rounding)
     }
 }
 
+// A norm's output element i, and unless the rounding is Q8_K's (round_row's second pass), its rounding:
+// the norms' loops give each warp 32 consecutive elements from a multiple of 32, so a Q8_0 block is one
+// warp's registers (and n, a multiple of 32 for Q8_0, keeps every lane in the loop).
+__device__ __forceinline__ void norm_store(float *o, float *rounded, int i, float v, int rounding) {
+    o[i] = v;
+    switch (rounding) {
+    case ROUND_F16:
+        rounded[i] = isthmus_round_half(v);
+        break;
+    case ROUND_BF16:
+        rounded[i] = isthmus_round_bf16(v);
+        break;
+    case ROUND_Q8_0:
+        rounded[i] = isthmus_round_q8_0(v);
+        break;
+    default:
+        break;
+    }
+}
+
 // The residual add, the norm and the next product's rounding, one block per row r of n floats:
 // x[r] += residual[r] (when residual is not null: the previous sub-layer's output), out[r] = rms_norm(x[r]),
-// rounded[r] = out[r] rounded for the product that reads it (`rounding`, one of the ROUND_ codes).
-extern "C" __global__ void rms_norm_round(float *out, float *rounded, float *x, const float *residual,
-                                          const float *weight, int n, float eps, int rounding) {
+// rounded[r] = out[r] rounded for the product that reads it (`rounding`, one of the ROUND_ codes). A decode
+// step's row is one block's work, so blocks are large (NORM_THREADS): fewer dependent trips to memory.
+extern "C" __global__ void __launch_bounds__(1024)
+    rms_norm_round(float *out, float *rounded, float *__restrict__ x, const float *__restrict__ residual,
+                   const float *__restrict__ weight, int n, float eps, int rounding) {
     __shared__ float scratch[32];
     float *xr = x + (size_t)blockIdx.x * n;
     float *o = out + (size_t)blockIdx.x * n;
+    float *ro = rounded + (size_t)blockIdx.x * n;
     float s = 0.0f;
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
         if (residual != nullptr) {
@@ -707,18 +731,22 @@ extern "C" __global__ void rms_norm_round(float *out, float *rounded, float *x, 
     float mean = block_sum(s, scratch) / (float)n;
     float scale = rsqrtf(mean + eps);
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        o[i] = (xr[i] * scale) * weight[i];
+        norm_store(o, ro, i, (xr[i] * scale) * weight[i], rounding);
     }
-    round_row(rounded + (size_t)blockIdx.x * n, o, n, rounding);
+    if (rounding == ROUND_Q8_K) {
+        round_row(ro, o, n, rounding);
+    }
 }
 
 // layer_norm's twin of rms_norm_round (GPT-2).
-extern "C" __global__ void layer_norm_round(float *out, float *rounded, float *x, const float *residual,
-                                            const float *weight, const float *bias, int n, float eps,
-                                            int rounding) {
+extern "C" __global__ void __launch_bounds__(1024)
+    layer_norm_round(float *out, float *rounded, float *__restrict__ x, const float *__restrict__ residual,
+                     const float *__restrict__ weight, const float *__restrict__ bias, int n, float eps,
+                     int rounding) {
     __shared__ float scratch[32];
     float *xr = x + (size_t)blockIdx.x * n;
     float *o = out + (size_t)blockIdx.x * n;
+    float *ro = rounded + (size_t)blockIdx.x * n;
     float s = 0.0f;
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
         if (residual != nullptr) {
@@ -736,9 +764,11 @@ extern "C" __global__ void layer_norm_round(float *out, float *rounded, float *x
     float variance = block_sum(q, scratch) / (float)n;
     float scale = rsqrtf(variance + eps);
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        o[i] = (xr[i] - mean) * scale * weight[i] + bias[i];
+        norm_store(o, ro, i, (xr[i] - mean) * scale * weight[i] + bias[i], rounding);
     }
-    round_row(rounded + (size_t)blockIdx.x * n, o, n, rounding);
+    if (rounding == ROUND_Q8_K) {
+        round_row(ro, o, n, rounding);
+    }
 }
 
 // Everything between the Q, K, V products and attention, for gridDim.y tokens: biases added (bq, bk, bv

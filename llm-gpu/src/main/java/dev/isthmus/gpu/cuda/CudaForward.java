@@ -382,11 +382,11 @@ final class CudaForward implements DeviceForward {
         long x = ws.x.address() + 4L * first * d;
         long rounded = ws.rounded.address();
         if (config.family() == Family.GPT2) {
-            context.launch("layer_norm_round", LaunchPlanner.rowwise(n), new KernelArgs().pointer(ws.xb).pointer(rounded)
+            context.launch("layer_norm_round", LaunchPlanner.norm(n), new KernelArgs().pointer(ws.xb).pointer(rounded)
                     .pointer(x).pointer(residual).pointer(weight).pointer(bias).i32(d).f32(config.normEps())
                     .i32(next.code()));
         } else {
-            context.launch("rms_norm_round", LaunchPlanner.rowwise(n), new KernelArgs().pointer(ws.xb).pointer(rounded)
+            context.launch("rms_norm_round", LaunchPlanner.norm(n), new KernelArgs().pointer(ws.xb).pointer(rounded)
                     .pointer(x).pointer(residual).pointer(weight).i32(d).f32(config.normEps()).i32(next.code()));
         }
         return next;

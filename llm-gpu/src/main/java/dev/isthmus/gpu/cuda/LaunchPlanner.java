@@ -37,6 +37,11 @@ public final class LaunchPlanner {
     static final int MAX_SPLITS = 16;
     /** Threads per block of the row-wise kernels (norm, softmax, attention). */
     static final int ROW_THREADS = 256;
+    /**
+     * Threads per block of the norms (rms_norm_round, layer_norm_round): a decode step's row is a single block,
+     * so it takes as many threads as a block holds, each with fewer elements to wait for.
+     */
+    static final int NORM_THREADS = 1024;
     /** Threads per block of the attention kernel (at most ATT_MAX_WARPS warps in kernels.cu). */
     static final int ATTENTION_THREADS = 512;
     /** Threads per block of element-wise kernels. */
@@ -159,7 +164,12 @@ public final class LaunchPlanner {
         return args.i32(batch).i32(splits).pointer(partial);
     }
 
-    /** A row-wise kernel (rms_norm_round, softmax_rows) over {@code rows} rows: one block per row. */
+    /** A norm (rms_norm_round, layer_norm_round) over {@code rows} rows: one block per row. */
+    public static LaunchConfig norm(int rows) {
+        return new LaunchConfig(rows, 1, NORM_THREADS, 0);
+    }
+
+    /** A row-wise kernel (softmax_rows) over {@code rows} rows: one block per row. */
     public static LaunchConfig rowwise(int rows) {
         return new LaunchConfig(rows, 1, ROW_THREADS, 0);
     }

@@ -213,7 +213,7 @@ class KernelsEmulatedTest {
         float[] weight = gaussian(n, 1, n + 1);
         try (DeviceBuffer dx = DeviceArrays.upload(ctx, x, "x"); DeviceBuffer dw = DeviceArrays.upload(ctx, weight, "weight");
              DeviceBuffer dout = ctx.allocate(4L * rows * n, "out")) {
-            ctx.launch("rms_norm_round", LaunchPlanner.rowwise(rows), new KernelArgs().pointer(dout).pointer(0L)
+            ctx.launch("rms_norm_round", LaunchPlanner.norm(rows), new KernelArgs().pointer(dout).pointer(0L)
                     .pointer(dx).pointer(0L).pointer(dw).i32(n).f32(eps).i32(DeviceRounding.NONE.code()));
             double[] expected = new double[rows * n];
             for (int r = 0; r < rows; r++) {
@@ -266,10 +266,10 @@ class KernelsEmulatedTest {
                  DeviceBuffer fusedRounded = ctx.allocate(4L * rows * n, "fused rounded");
                  DeviceBuffer sx = DeviceArrays.upload(ctx, x, "separate x");
                  DeviceBuffer out = ctx.allocate(4L * rows * n, "separate out")) {
-                ctx.launch(norm, LaunchPlanner.rowwise(rows), normArgs(norm, fusedOut, fusedRounded, dx, dr.address(), dw,
+                ctx.launch(norm, LaunchPlanner.norm(rows), normArgs(norm, fusedOut, fusedRounded, dx, dr.address(), dw,
                         db, n, eps, rounding));
                 ctx.launch("add", LaunchPlanner.elementwise(rows * n), new KernelArgs().pointer(sx).pointer(dr).i32(rows * n));
-                ctx.launch(norm, LaunchPlanner.rowwise(rows), normArgs(norm, out, null, sx, 0L, dw, db, n, eps,
+                ctx.launch(norm, LaunchPlanner.norm(rows), normArgs(norm, out, null, sx, 0L, dw, db, n, eps,
                         DeviceRounding.NONE));
                 assertThat(DeviceArrays.floats(ctx, dx, rows * n)).as("%s: x plus the residual", norm)
                         .isEqualTo(DeviceArrays.floats(ctx, sx, rows * n));

@@ -124,6 +124,7 @@ class LaunchPlannerTest {
     void elementwiseAndRowwiseShapes() {
         assertThat(LaunchPlanner.elementwise(1000)).isEqualTo(new LaunchConfig(4, 1, 256, 0));
         assertThat(LaunchPlanner.rowwise(7)).isEqualTo(new LaunchConfig(7, 1, 256, 0));
+        assertThat(LaunchPlanner.norm(7)).as("a norm row: a whole block of threads").isEqualTo(new LaunchConfig(7, 1, 1024, 0));
         assertThat(LaunchPlanner.qkvRope(32, 8, 128, 5).threads())
                 .as("at least one thread per pair of every query, key and value head and token")
                 .isGreaterThanOrEqualTo((32 + 2 * 8) * 64 * 5);
