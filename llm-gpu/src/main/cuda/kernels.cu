@@ -359,104 +359,6 @@ extern "C" __global__ void softmax_rows(float *x, int n) {
     }
 }
 
-// Causal attention of gridDim.y consecutive query tokens over a device-resident KV cache laid out
-// [position][kvHead][headDim] (kvStride = kvHeads * headDim floats per position). Block (h, j) is query
-// head h of token j, at position first + j: it attends to positions [0, first + j]. Grouped-query heads
-// share KV head h / (heads / kvHeads). q and out are [token][head][headDim]; `scores` is scratch of
-// gridDim.y * heads * maxPositions floats.
-#define ATT_UNROLL 4
-#define ATT_MAX_WARPS 16
-#define ATT_DIMS 128
-extern "C" __global__ void attention(const float *q, const float *kCache, const float *vCache, float *out,
-                                     float *scores, int heads, int kvHeads, int headDim, int first,
-                                     int maxPositions, float scale) {
-    __shared__ float scratch[32];
-    __shared__ float part[ATT_MAX_WARPS][ATT_DIMS];
-    int h = blockIdx.x;
-    int j = blockIdx.y;
-    int positions = first + j + 1;
-    int kvh = h / (heads / kvHeads);
-    int kvStride = kvHeads * headDim;
-    const float *qh = q + ((size_t)j * heads + h) * headDim;
-    const float *kh = kCache + (size_t)kvh * headDim;
-    const float *vh = vCache + (size_t)kvh * headDim;
-    float *sc = scores + ((size_t)j * heads + h) * maxPositions;
-    int lane = threadIdx.x % WARP;
-    int warp = threadIdx.x / WARP;
-    int warps = blockDim.x / WARP;
-    // Scores: a warp takes ATT_UNROLL positions at a time, lanes the dimensions, so the loads of those
-    // positions' keys are in flight together rather than one memory latency per position.
-    for (int p0 = warp * ATT_UNROLL; p0 < positions; p0 += warps * ATT_UNROLL) {
-        float s[ATT_UNROLL];
-#pragma unroll
-        for (int u = 0; u < ATT_UNROLL; u++) {
-            s[u] = 0.0f;
-        }
-        for (int i = lane; i < headDim; i += WARP) {
-            float qi = qh[i];
-#pragma unroll
-            for (int u = 0; u < ATT_UNROLL; u++) {
-                if (p0 + u < positions) {
-                    s[u] += qi * kh[(size_t)(p0 + u) * kvStride + i];
-                }
-            }
-        }
-#pragma unroll
-        for (int u = 0; u < ATT_UNROLL; u++) {
-            float t = warp_sum(s[u]);
-            if (lane == 0 && p0 + u < positions) {
-                sc[p0 + u] = t * scale;
-            }
-        }
-    }
-    __syncthreads();
-    float m = -INFINITY;
-    for (int p = threadIdx.x; p < positions; p += blockDim.x) {
-        m = fmaxf(m, sc[p]);
-    }
-    m = block_max(m, scratch);
-    float sum = 0.0f;
-    for (int p = threadIdx.x; p < positions; p += blockDim.x) {
-        float e = expf(sc[p] - m);
-        sc[p] = e;
-        sum += e;
-    }
-    float inv = 1.0f / block_sum(sum, scratch);
-    __syncthreads();
-    // Weighted sum of values: warps split the positions, lanes the dimensions (ATT_DIMS at a time); the
-    // warps' partial sums are then added in warp order.
-    for (int d0 = 0; d0 < headDim; d0 += ATT_DIMS) {
-        float acc[ATT_DIMS / WARP];
-#pragma unroll
-        for (int k = 0; k < ATT_DIMS / WARP; k++) {
-            acc[k] = 0.0f;
-        }
-#pragma unroll 4
-        for (int p = warp; p < positions; p += warps) {
-            float w = sc[p];
-            const float *v = vh + (size_t)p * kvStride + d0;
-#pragma unroll
-            for (int k = 0; k < ATT_DIMS / WARP; k++) {
-                if (d0 + lane + WARP * k < headDim) {
-                    acc[k] += w * v[lane + WARP * k];
-                }
-            }
-        }
-#pragma unroll
-        for (int k = 0; k < ATT_DIMS / WARP; k++) {
-            part[warp][lane + WARP * k] = acc[k];
-        }
-        __syncthreads();
-        for (int i = threadIdx.x; i < ATT_DIMS && d0 + i < headDim; i += blockDim.x) {
-            float t = 0.0f;
-            for (int w = 0; w < warps; w++) {
-                t += part[w][i];
-            }
-            out[((size_t)j * heads + h) * headDim + d0 + i] = t * inv;
-        }
-        __syncthreads();
-    }
-}
 
 // In-place GELU, tanh approximation (GPT-2, BERT).
 extern "C" __global__ void gelu(float *x, int n) {
@@ -883,5 +785,107 @@ extern "C" __global__ void silu_mul_round(float *out, float *rounded, const floa
         if (i < per && e < (size_t)n) {
             rounded[e] = v[i];
         }
+    }
+}
+
+// Causal attention of gridDim.y consecutive query tokens over a device-resident KV cache laid out
+// [position][kvHead][headDim] (kvStride = kvHeads * headDim floats per position). Block (h, j) is query
+// head h of token j, at position first + j: it attends to positions [0, first + j]. Grouped-query heads
+// share KV head h / (heads / kvHeads). q and out are [token][head][headDim]; `scores` is scratch of
+// gridDim.y * heads * maxPositions floats. `rounded` gets out rounded as `rounding` (see below).
+#define ATT_UNROLL 4
+#define ATT_MAX_WARPS 16
+#define ATT_DIMS 128
+extern "C" __global__ void attention(const float *q, const float *kCache, const float *vCache, float *out,
+                                     float *scores, int heads, int kvHeads, int headDim, int first,
+                                     int maxPositions, float scale, float *rounded, int rounding) {
+    __shared__ float scratch[32];
+    __shared__ float part[ATT_MAX_WARPS][ATT_DIMS];
+    int h = blockIdx.x;
+    int j = blockIdx.y;
+    int positions = first + j + 1;
+    int kvh = h / (heads / kvHeads);
+    int kvStride = kvHeads * headDim;
+    const float *qh = q + ((size_t)j * heads + h) * headDim;
+    const float *kh = kCache + (size_t)kvh * headDim;
+    const float *vh = vCache + (size_t)kvh * headDim;
+    float *sc = scores + ((size_t)j * heads + h) * maxPositions;
+    int lane = threadIdx.x % WARP;
+    int warp = threadIdx.x / WARP;
+    int warps = blockDim.x / WARP;
+    // Scores: a warp takes ATT_UNROLL positions at a time, lanes the dimensions, so the loads of those
+    // positions' keys are in flight together rather than one memory latency per position.
+    for (int p0 = warp * ATT_UNROLL; p0 < positions; p0 += warps * ATT_UNROLL) {
+        float s[ATT_UNROLL];
+#pragma unroll
+        for (int u = 0; u < ATT_UNROLL; u++) {
+            s[u] = 0.0f;
+        }
+        for (int i = lane; i < headDim; i += WARP) {
+            float qi = qh[i];
+#pragma unroll
+            for (int u = 0; u < ATT_UNROLL; u++) {
+                if (p0 + u < positions) {
+                    s[u] += qi * kh[(size_t)(p0 + u) * kvStride + i];
+                }
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < ATT_UNROLL; u++) {
+            float t = warp_sum(s[u]);
+            if (lane == 0 && p0 + u < positions) {
+                sc[p0 + u] = t * scale;
+            }
+        }
+    }
+    __syncthreads();
+    float m = -INFINITY;
+    for (int p = threadIdx.x; p < positions; p += blockDim.x) {
+        m = fmaxf(m, sc[p]);
+    }
+    m = block_max(m, scratch);
+    float sum = 0.0f;
+    for (int p = threadIdx.x; p < positions; p += blockDim.x) {
+        float e = expf(sc[p] - m);
+        sc[p] = e;
+        sum += e;
+    }
+    float inv = 1.0f / block_sum(sum, scratch);
+    __syncthreads();
+    // Weighted sum of values: warps split the positions, lanes the dimensions (ATT_DIMS at a time); the
+    // warps' partial sums are then added in warp order.
+    for (int d0 = 0; d0 < headDim; d0 += ATT_DIMS) {
+        float acc[ATT_DIMS / WARP];
+#pragma unroll
+        for (int k = 0; k < ATT_DIMS / WARP; k++) {
+            acc[k] = 0.0f;
+        }
+#pragma unroll 4
+        for (int p = warp; p < positions; p += warps) {
+            float w = sc[p];
+            const float *v = vh + (size_t)p * kvStride + d0;
+#pragma unroll
+            for (int k = 0; k < ATT_DIMS / WARP; k++) {
+                if (d0 + lane + WARP * k < headDim) {
+                    acc[k] += w * v[lane + WARP * k];
+                }
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < ATT_DIMS / WARP; k++) {
+            part[warp][lane + WARP * k] = acc[k];
+        }
+        __syncthreads();
+        for (int i = threadIdx.x; i < ATT_DIMS && d0 + i < headDim; i += blockDim.x) {
+            float t = 0.0f;
+            for (int w = 0; w < warps; w++) {
+                t += part[w][i];
+            }
+            // The output projection's rounding too (F16, BF16, or Q8_0 where heads are whole 32-element
+            // blocks, so that each warp holds one block here); the caller rounds the others itself.
+            norm_store(out + ((size_t)j * heads + h) * headDim + d0, rounded + ((size_t)j * heads + h) * headDim + d0,
+                       i, t * inv, rounding);
+        }
+        __syncthreads();
     }
 }

@@ -310,6 +310,7 @@ final class CudaForward implements DeviceForward {
                         .i32(config.headDim()).i32(rope == null ? 0 : config.ropeDims()).i32(neox)
                         .i32(kv.halfPrecision ? 1 : 0));
         float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+        DeviceRounding outputRounding = attentionRounding(w.wo().rounding());
         int heads = config.heads();
         int chunk = (int) Math.max(1, Math.min(n, SCORE_BUDGET / ((long) heads * kv.capacity())));
         for (int j = 0; j < n; j += chunk) {
@@ -317,11 +318,25 @@ final class CudaForward implements DeviceForward {
             context.launch("attention", LaunchPlanner.attention(heads, queries), new KernelArgs()
                     .pointer(q + 4L * j * qd).pointer(kv.keys(l, 0)).pointer(kv.values(l, 0))
                     .pointer(ws.att.address() + 4L * j * qd).pointer(ws.scores).i32(heads).i32(config.kvHeads())
-                    .i32(config.headDim()).i32(start + j).i32(kv.capacity()).f32(scale));
+                    .i32(config.headDim()).i32(start + j).i32(kv.capacity()).f32(scale)
+                    .pointer(ws.rounded.address() + 4L * j * qd).i32(outputRounding.code()));
         }
-        matmul(ws, w.wo(), ws.att.address(), ws.proj.address(), n);
+        matmuls(ws, ws.att.address(), n, new Matrix[] {w.wo()}, new long[] {ws.proj.address()}, outputRounding);
         addBias(ws.proj.address(), w.bo(), config.dim(), n);
         pendingResidual = true;
+    }
+
+    /**
+     * The rounding the attention kernel gives its output for the output projection: element-wise ones, and
+     * Q8_0 where every head is whole 32-element blocks; NONE leaves a Q8_K (or odd-headed Q8_0) rounding to
+     * the projection's own launch.
+     */
+    private DeviceRounding attentionRounding(DeviceRounding projection) {
+        return switch (projection) {
+            case NONE, F16, BF16 -> projection;
+            case Q8_0 -> config.headDim() % DeviceRounding.Q8_0.block() == 0 ? projection : DeviceRounding.NONE;
+            case Q8_K -> DeviceRounding.NONE;
+        };
     }
 
     private void feedForward(ForwardWorkspace ws, Layer w, int n) {

@@ -105,8 +105,19 @@ class KernelsEmulatedTest {
              DeviceBuffer scores = ctx.allocate(4L * queries * heads * capacity, "scores")) {
             ctx.launch("attention", LaunchPlanner.attention(heads, queries), new KernelArgs().pointer(dq).pointer(dk)
                     .pointer(dv).pointer(dout).pointer(scores).i32(heads).i32(kvHeads).i32(headDim).i32(first)
-                    .i32(capacity).f32(scale));
+                    .i32(capacity).f32(scale).pointer(0L).i32(DeviceRounding.NONE.code()));
             assertClose(DeviceArrays.floats(ctx, dout, expected.length), expected, 1e-4, 1e-5, "attention");
+            // With the output projection's Q8_0 rounding (heads of 160: five whole blocks), the rounded output is
+            // bit for bit the rounding kernel's on the unrounded one.
+            try (DeviceBuffer rounded = ctx.allocate(4L * expected.length, "rounded")) {
+                ctx.launch("attention", LaunchPlanner.attention(heads, queries), new KernelArgs().pointer(dq)
+                        .pointer(dk).pointer(dv).pointer(dout).pointer(scores).i32(heads).i32(kvHeads).i32(headDim)
+                        .i32(first).i32(capacity).f32(scale).pointer(rounded).i32(DeviceRounding.Q8_0.code()));
+                LaunchPlanner.Launch r = LaunchPlanner.rounding(DeviceRounding.Q8_0, expected.length);
+                ctx.launch(r.kernel(), r.config(), new KernelArgs().pointer(dout).pointer(dout).i32(expected.length));
+                assertThat(DeviceArrays.floats(ctx, rounded, expected.length)).as("attention rounded as Q8_0")
+                        .isEqualTo(DeviceArrays.floats(ctx, dout, expected.length));
+            }
         }
     }
 
