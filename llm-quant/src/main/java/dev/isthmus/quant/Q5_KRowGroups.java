@@ -44,8 +44,6 @@ final class Q5_KRowGroups implements RowGroupLayout {
     private static final int BLOCK_BYTES = PLANES + 8 * 32;
     /** A 5-bit level at the bottom of each 16-bit half of a 32-bit lane. */
     private static final int LEVEL = 0x001F_001F;
-    private static final int LOW_NIBBLES = 0x000F_000F;
-    private static final int FIFTH_BITS = 0x0010_0010;
     private static final Q5_KFormat Q5_K = new Q5_KFormat();
 
     @Override
@@ -75,25 +73,40 @@ final class Q5_KRowGroups implements RowGroupLayout {
                 long to = offset + (long) b * BLOCK_BYTES;
                 Q4_KRowGroups.packScales(src, from, dst, to, r);
                 for (int c = 0; c < 4; c++) {
-                    int[] planes = new int[2];
-                    for (int q = 0; q < 8; q++) {
-                        int word = 0;
-                        for (int e = 0; e < 2; e++) {
-                            int m = 4 * q + 2 * e;
-                            int last = fileLevel(src, from, 2 * c + 1, m + 1);
-                            int lane = fileLevel(src, from, 2 * c, m) | fileLevel(src, from, 2 * c, m + 1) << 5
-                                    | fileLevel(src, from, 2 * c + 1, m) << 10 | (last >> 4) << 15;
-                            word |= lane << 16 * e;
-                            planes[q / 4] |= (last & 0xF) << 4 * (q % 4) + 16 * e;
-                        }
-                        dst.set(ValueLayouts.I32, Q4_KRowGroups.strip(to, c, q) + 4L * r, word);
-                    }
                     for (int h = 0; h < 2; h++) {
-                        dst.set(ValueLayouts.I32, plane(to, c, h) + 4L * r, planes[h]);
+                        packHalfRun(src, from, dst, to, r, c, h);
                     }
                 }
             }
         }
+    }
+
+    /**
+     * Row r's strips 4h..4h+3 of run c and their plane. The kernel reads a fourth level as
+     * {@code (strip >>> 11 ^ plane >>> 4k) & 0x1F} in each 16-bit half: so the plane's nibble is the level's low
+     * bits XOR the third level's top four (strip bits 11-14), and strip bit 15 its fifth bit XOR the plane bit that
+     * lands beside (the next strip's nibble, or 0 past the lane).
+     */
+    private static void packHalfRun(MemorySegment src, long from, MemorySegment dst, long to, int r, int c, int h) {
+        int[] words = new int[4];
+        int[] fourth = new int[4];
+        int plane = 0;
+        for (int k = 0; k < 4; k++) {
+            for (int e = 0; e < 2; e++) {
+                int m = 4 * (4 * h + k) + 2 * e;
+                int third = fileLevel(src, from, 2 * c + 1, m);
+                int last = fileLevel(src, from, 2 * c + 1, m + 1);
+                words[k] |= (fileLevel(src, from, 2 * c, m) | fileLevel(src, from, 2 * c, m + 1) << 5 | third << 10) << 16 * e;
+                fourth[k] |= (last >> 4) << 15 + 16 * e;
+                plane |= ((last ^ third >> 1) & 0xF) << 4 * k + 16 * e;
+            }
+        }
+        for (int k = 0; k < 4; k++) {
+            long beside = (plane & 0xFFFF_FFFFL) >>> 4 * k + 4;
+            int word = words[k] | fourth[k] ^ (int) (beside << 15 & 0x8000 | beside << 15 & 0x8000_0000L);
+            dst.set(ValueLayouts.I32, Q4_KRowGroups.strip(to, c, 4 * h + k) + 4L * r, word);
+        }
+        dst.set(ValueLayouts.I32, plane(to, c, h) + 4L * r, plane);
     }
 
     /** Level m of sub-block j in the file's block at {@code from}: its nibble of {@code qs}, its bit j of {@code qh}. */
@@ -156,32 +169,39 @@ final class Q5_KRowGroups implements RowGroupLayout {
             IntVector highPairs = IntVector.zero(IntLanes.I);
             long strips = Q4_KRowGroups.strip(block, c, 0);
             int i0 = pair + 32 * c;
-            for (int half = 0; half < 2; half++) {
-                ShortVector low = ShortVector.zero(IntLanes.S);
-                ShortVector high = ShortVector.zero(IntLanes.S);
-                IntVector nibbles = IntVector.fromMemorySegment(IntLanes.I, packed, plane(block, c, half), ByteOrder.LITTLE_ENDIAN);
-                for (int q = 4 * half; q < 4 * half + 4; q++) {
-                    // Fields moved by shifts of 32-bit lanes by constants (C2 compiles 16-bit lane shifts with the
-                    // count moved into a register each time), masked in both 16-bit halves.
-                    IntVector v = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 32L * q, ByteOrder.LITTLE_ENDIAN);
-                    IntVector fourth = nibbles.and(LOW_NIBBLES).or(v.lanewise(VectorOperators.LSHR, 11).and(FIFTH_BITS));
-                    int i = i0 + q;
-                    low = low.add(v.and(LEVEL).reinterpretAsShorts().mul(IntVector.broadcast(IntLanes.I, pairs[i]).reinterpretAsShorts()))
-                            .add(v.lanewise(VectorOperators.LSHR, 5).and(LEVEL).reinterpretAsShorts()
-                                    .mul(IntVector.broadcast(IntLanes.I, pairs[i + 8]).reinterpretAsShorts()));
-                    high = high.add(v.lanewise(VectorOperators.LSHR, 10).and(LEVEL).reinterpretAsShorts()
-                                    .mul(IntVector.broadcast(IntLanes.I, pairs[i + 16]).reinterpretAsShorts()))
-                            .add(fourth.reinterpretAsShorts().mul(IntVector.broadcast(IntLanes.I, pairs[i + 24]).reinterpretAsShorts()));
-                    nibbles = nibbles.lanewise(VectorOperators.LSHR, 4);
+            ShortVector low = ShortVector.zero(IntLanes.S);
+            ShortVector high = ShortVector.zero(IntLanes.S);
+            IntVector nibbles = IntVector.fromMemorySegment(IntLanes.I, packed, plane(block, c, 0), ByteOrder.LITTLE_ENDIAN);
+            for (int q = 0; q < 8; q++) {
+                if (q == 4) {
+                    // A row's two 16-bit lanes summed (x86's pmaddwd with ones).
+                    IntVector lows = low.reinterpretAsInts();
+                    IntVector highs = high.reinterpretAsInts();
+                    lowPairs = lows.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                            .add(lows.lanewise(VectorOperators.ASHR, 16));
+                    highPairs = highs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                            .add(highs.lanewise(VectorOperators.ASHR, 16));
+                    low = ShortVector.zero(IntLanes.S);
+                    high = ShortVector.zero(IntLanes.S);
+                    nibbles = IntVector.fromMemorySegment(IntLanes.I, packed, plane(block, c, 1), ByteOrder.LITTLE_ENDIAN);
                 }
-                // A row's two 16-bit lanes summed (x86's pmaddwd with ones).
-                IntVector lows = low.reinterpretAsInts();
-                IntVector highs = high.reinterpretAsInts();
-                lowPairs = lowPairs.add(lows.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .add(lows.lanewise(VectorOperators.ASHR, 16)));
-                highPairs = highPairs.add(highs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .add(highs.lanewise(VectorOperators.ASHR, 16)));
+                IntVector v = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 32L * q, ByteOrder.LITTLE_ENDIAN);
+                int i = i0 + q;
+                low = low.add(v.and(LEVEL).reinterpretAsShorts().mul(IntVector.broadcast(IntLanes.I, pairs[i]).reinterpretAsShorts()))
+                        .add(v.lanewise(VectorOperators.LSHR, 5).and(LEVEL).reinterpretAsShorts()
+                                .mul(IntVector.broadcast(IntLanes.I, pairs[i + 8]).reinterpretAsShorts()));
+                high = high.add(v.lanewise(VectorOperators.LSHR, 10).and(LEVEL).reinterpretAsShorts()
+                                .mul(IntVector.broadcast(IntLanes.I, pairs[i + 16]).reinterpretAsShorts()))
+                        .add(v.lanewise(VectorOperators.LSHR, 11).lanewise(VectorOperators.XOR, nibbles).and(LEVEL)
+                                .reinterpretAsShorts().mul(IntVector.broadcast(IntLanes.I, pairs[i + 24]).reinterpretAsShorts()));
+                nibbles = nibbles.lanewise(VectorOperators.LSHR, 4);
             }
+            IntVector lows = low.reinterpretAsInts();
+            IntVector highs = high.reinterpretAsInts();
+            lowPairs = lowPairs.add(lows.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(lows.lanewise(VectorOperators.ASHR, 16)));
+            highPairs = highPairs.add(highs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(highs.lanewise(VectorOperators.ASHR, 16)));
             IntVector scaleWords = c < 2 ? first : last;
             int shift = 16 * (c % 2);
             sum = sum.add(lowPairs.mul(scaleWords.lanewise(VectorOperators.LSHR, shift).and(0xFF)))
@@ -233,7 +253,7 @@ final class Q5_KRowGroups implements RowGroupLayout {
         if (m % 2 == 0) {
             return word >>> lane + 10;
         }
-        return nibbles >>> 4 * (m / 4 % 4) + lane & 0xF | word >>> lane + 11 & 0x10;
+        return word >>> lane + 11 ^ nibbles >>> 4 * (m / 4 % 4) + lane;
     }
 
     /**
@@ -258,8 +278,8 @@ final class Q5_KRowGroups implements RowGroupLayout {
                 } else if (k % 2 == 0) {
                     level = word.lanewise(VectorOperators.LSHR, lane + 10).and(0x1F);
                 } else {
-                    level = nibbles.lanewise(VectorOperators.LSHR, 4 * (q % 4) + lane).and(0xF)
-                            .or(word.lanewise(VectorOperators.LSHR, lane + 11).and(0x10));
+                    level = word.lanewise(VectorOperators.LSHR, lane + 11)
+                            .lanewise(VectorOperators.XOR, nibbles.lanewise(VectorOperators.LSHR, 4 * (q % 4) + lane)).and(0x1F);
                 }
                 level.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f).mul(dj).sub(mj)
                         .intoArray(dst, column + (4 * q + k) * colStride);
