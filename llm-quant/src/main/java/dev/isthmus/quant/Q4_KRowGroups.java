@@ -79,20 +79,27 @@ final class Q4_KRowGroups implements RowGroupLayout {
     }
 
     /**
-     * Row r's share of one super-block column at byte {@code to}: d and dmin, the 12 (scale, min) bytes and the
-     * 128 level bytes (at {@code levels} bytes into the row's block at {@code from}: 16 for Q4_K, 48 for Q5_K,
-     * which shares this layout and adds its fifth bits after it).
+     * Row r's share of one super-block column at byte {@code to}: its {@link #packScales scales} and the 128 level
+     * bytes, at {@code levels} bytes into the row's block at {@code from}.
      */
     static void packRow(MemorySegment src, long from, int levels, MemorySegment dst, long to, int r) {
-        // d and dmin lie next to each other in the block: one 32-bit lane, d low.
-        dst.set(ValueLayouts.I32, to + 4L * r, src.get(ValueLayouts.I32, from));
-        for (int k = 0; k < 3; k++) {
-            dst.set(ValueLayouts.I32, to + SCALES + 32L * k + 4L * r, src.get(ValueLayouts.I32, from + 4 + 4 * k));
-        }
+        packScales(src, from, dst, to, r);
         for (int c = 0; c < 4; c++) {
             for (int q = 0; q < 8; q++) {
                 dst.set(ValueLayouts.I32, strip(to, c, q) + 4L * r, src.get(ValueLayouts.I32, from + levels + 32 * c + 4 * q));
             }
+        }
+    }
+
+    /**
+     * Row r's d and dmin and its 12 (scale, min) bytes from the block at {@code from} into the super-block column
+     * at {@code to}; Q5_K, which starts its blocks as Q4_K does, shares this part of the layout.
+     */
+    static void packScales(MemorySegment src, long from, MemorySegment dst, long to, int r) {
+        // d and dmin lie next to each other in the block: one 32-bit lane, d low.
+        dst.set(ValueLayouts.I32, to + 4L * r, src.get(ValueLayouts.I32, from));
+        for (int k = 0; k < 3; k++) {
+            dst.set(ValueLayouts.I32, to + SCALES + 32L * k + 4L * r, src.get(ValueLayouts.I32, from + 4 + 4 * k));
         }
     }
 

@@ -114,6 +114,36 @@ class Q5_KRowGroupsTest {
     }
 
     @Test
+    void compiledKernelStaysBitExact() {
+        try (Arena arena = Arena.ofConfined()) {
+            RowGroupChecks.assertCompiledKernelStaysBitExact(layout, arena, randomQ5_K(arena, 16, 2048, 99),
+                    KQuantRowGroupsTest.activations(2 * 2048, 5, 3), Q5_KRowGroupsTest::reference);
+        }
+    }
+
+    @Test
+    void extremeLevelsAndScalesStayExact() {
+        // Levels 31 with scales and minimums 63 (all bytes 0xFF) beside levels 0 (all bytes 0), activations at
+        // ±127: the largest 16-bit lane sums (8 products of 31 × 127) and S = 8 × 63 × 32 × 31 × 127.
+        try (Arena arena = Arena.ofConfined()) {
+            int cols = 512;
+            Tensor w = Tensor.allocate("extreme", GgmlType.Q5_K, arena, 8, cols);
+            MemorySegment data = w.segment();
+            for (int r = 0; r < 8; r++) {
+                for (int b = 0; b < cols / QK; b++) {
+                    long block = w.rowOffset(r) + (long) b * BLOCK_BYTES;
+                    for (int i = 4; i < BLOCK_BYTES; i++) {
+                        data.set(ValueLayouts.I8, block + i, (byte) (r % 4 == 3 ? 0x00 : 0xFF));
+                    }
+                    data.set(ValueLayouts.I16, block, Half.floatToF16(r < 4 ? 0.01f * (r + 1) : -60000f));
+                    data.set(ValueLayouts.I16, block + 2, Half.floatToF16(r < 4 ? 0.5f : 3f));
+                }
+            }
+            RowGroupChecks.assertExactAtFullScaleActivations(layout, arena, w, Q5_KRowGroupsTest::reference);
+        }
+    }
+
+    @Test
     void decodesToTheFormatsOwnValuesRowMajorAndAsColumnPanels() {
         try (Arena arena = Arena.ofConfined()) {
             int cols = 512;
