@@ -8,6 +8,13 @@
 
 #define WARP 32
 
+// Q8_0-rounded activations as integers, for the dp4a products (matvec_q8x_*): a row of n values is n signed
+// bytes, the levels, then from byte q8x_scales(n) its n / 32 block scales as floats, so that level × scale is
+// the rounded value bit for bit.
+__device__ __forceinline__ int q8x_scales(int n) {
+    return (n + 15) & ~15;
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = WARP / 2; o > 0; o >>= 1) {
         v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -155,15 +162,83 @@ __device__ __forceinline__ float row_dot(const uint8_t *__restrict__ r, const fl
     return acc;
 }
 
+// Integer products (dp4a) of Q4_0 and Q8_0 rows with Q8_0-rounded activations held as integers (qx, see
+// q8x_scales): a thread takes 8-byte units of a block's levels (Q4_0 two a block, Q8_0 four) and the
+// activation levels they meet, four activation bytes a load where the float path reads four floats, and sums
+// each unit exactly in integers; the block scales multiply the sum, as llama.cpp's CPU and MMVQ kernels do.
+#define Q8X_UNITS(TYPE) ((TYPE) == ISTHMUS_Q4_0 ? 2 : 4)
+#define Q8X_BLOCK_BYTES(TYPE) ((TYPE) == ISTHMUS_Q4_0 ? 18 : 34)
+
+template <int TYPE>
+__device__ __forceinline__ float row_dot_q8x(const uint8_t *__restrict__ r, const signed char *__restrict__ qx,
+                                             int cols, int t, int threadsPerRow) {
+    const int per = Q8X_UNITS(TYPE);
+    int units = cols / 32 * per;
+    const float *scales = (const float *)(qx + q8x_scales(cols));
+    float acc = 0.0f;
+    for (int u0 = t; u0 < units; u0 += threadsPerRow * MV_BATCH) {
+        int sums[MV_BATCH];
+        float ds[MV_BATCH];
+#pragma unroll
+        for (int k = 0; k < MV_BATCH; k++) {
+            int u = u0 + k * threadsPerRow;
+            sums[k] = 0;
+            ds[k] = 0.0f;
+            if (u < units) {
+                int b = u / per;
+                int part = u % per;
+                const uint8_t *blk = r + (size_t)b * Q8X_BLOCK_BYTES(TYPE);
+                const int *xq = (const int *)(qx + b * 32);
+                const uint8_t *q = blk + 2 + 8 * part;
+                int w0 = (int)(isthmus_u16_even(q) | (uint32_t)isthmus_u16_even(q + 2) << 16);
+                int w1 = (int)(isthmus_u16_even(q + 4) | (uint32_t)isthmus_u16_even(q + 6) << 16);
+                if (TYPE == ISTHMUS_Q4_0) {
+                    // Low nibbles are elements 8 part .. 8 part + 7 of the block, high nibbles 16 more.
+                    int x0 = __ldg(&xq[2 * part]);
+                    int x1 = __ldg(&xq[2 * part + 1]);
+                    int x2 = __ldg(&xq[4 + 2 * part]);
+                    int x3 = __ldg(&xq[5 + 2 * part]);
+                    int dot = __dp4a(w0 & 0x0F0F0F0F, x0, 0);
+                    dot = __dp4a(w1 & 0x0F0F0F0F, x1, dot);
+                    dot = __dp4a((w0 >> 4) & 0x0F0F0F0F, x2, dot);
+                    dot = __dp4a((w1 >> 4) & 0x0F0F0F0F, x3, dot);
+                    int sx = __dp4a(0x01010101, x0, __dp4a(0x01010101, x1, 0));
+                    sx = __dp4a(0x01010101, x2, __dp4a(0x01010101, x3, sx));
+                    sums[k] = dot - 8 * sx; // levels are nibble - 8
+                } else {
+                    sums[k] = __dp4a(w1, __ldg(&xq[2 * part + 1]), __dp4a(w0, __ldg(&xq[2 * part]), 0));
+                }
+                ds[k] = isthmus_f16_at(blk) * __ldg(&scales[b]);
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < MV_BATCH; k++) {
+            acc += ds[k] * (float)sums[k];
+        }
+    }
+    return acc;
+}
+
+// A row's dot product with the activations: floats, or (INTS) Q8_0 integers.
+template <int TYPE, bool INTS>
+__device__ __forceinline__ float dot_row(const uint8_t *__restrict__ r, const void *__restrict__ x, int cols, int t,
+                                         int threadsPerRow) {
+    if constexpr (INTS) {
+        return row_dot_q8x<TYPE>(r, (const signed char *)x, cols, t, threadsPerRow);
+    } else {
+        return row_dot<TYPE>(r, (const float *)x, cols, t, threadsPerRow);
+    }
+}
+
 // Up to three matrices (COUNT) of the same format and width that multiply the same vector (Q, K and V; gate
 // and up) run as one launch: their rows follow one another (w0's rows0, then w1's rows1, then w2's rows2),
 // each product written to its own y. Fewer launches, and the small K and V products no longer leave most of
 // the GPU idle on their own. Each matrix's rows are read through its own pointer (so loads stay on the
 // read-only path).
-template <int TYPE, int COUNT>
+template <int TYPE, int COUNT, bool INTS>
 __device__ __forceinline__ void mat_vec(const uint8_t *__restrict__ w0, const uint8_t *__restrict__ w1,
                                         const uint8_t *__restrict__ w2, long long rowBytes,
-                                        const float *__restrict__ x, float *__restrict__ y0,
+                                        const void *__restrict__ x, float *__restrict__ y0,
                                         float *__restrict__ y1, float *__restrict__ y2, int rows0, int rows1,
                                         int rows2, int cols, int threadsPerRow) {
     __shared__ float partial[32];
@@ -174,15 +249,15 @@ __device__ __forceinline__ void mat_vec(const uint8_t *__restrict__ w0, const ui
     int matrix = -1; // none: past the last row
     if (row < rows0) {
         matrix = 0;
-        acc = row_dot<TYPE>(w0 + (size_t)row * rowBytes, x, cols, t, threadsPerRow);
+        acc = dot_row<TYPE, INTS>(w0 + (size_t)row * rowBytes, x, cols, t, threadsPerRow);
     } else if (COUNT > 1 && row < rows0 + rows1) {
         matrix = 1;
         row -= rows0;
-        acc = row_dot<TYPE>(w1 + (size_t)row * rowBytes, x, cols, t, threadsPerRow);
+        acc = dot_row<TYPE, INTS>(w1 + (size_t)row * rowBytes, x, cols, t, threadsPerRow);
     } else if (COUNT > 2 && row < rows0 + rows1 + rows2) {
         matrix = 2;
         row -= rows0 + rows1;
-        acc = row_dot<TYPE>(w2 + (size_t)row * rowBytes, x, cols, t, threadsPerRow);
+        acc = dot_row<TYPE, INTS>(w2 + (size_t)row * rowBytes, x, cols, t, threadsPerRow);
     }
     acc = warp_sum(acc);
     if (threadsPerRow == WARP) {
@@ -305,13 +380,13 @@ __device__ __forceinline__ void mat_mul(const uint8_t *__restrict__ w, long long
 #define ISTHMUS_MUL_MAT(name, TYPE)                                                                       \
     extern "C" __global__ void matvec_##name(const uint8_t *w, long long rowBytes, const float *x,        \
                                              float *y, int rows, int cols, int threadsPerRow) {           \
-        mat_vec<TYPE, 1>(w, w, w, rowBytes, x, y, y, y, rows, 0, 0, cols, threadsPerRow);                  \
+        mat_vec<TYPE, 1, false>(w, w, w, rowBytes, x, y, y, y, rows, 0, 0, cols, threadsPerRow);           \
     }                                                                                                      \
     extern "C" __global__ void matvecs_##name(const uint8_t *w0, const uint8_t *w1, const uint8_t *w2,     \
                                               long long rowBytes, const float *x, float *y0, float *y1,   \
                                               float *y2, int rows0, int rows1, int rows2, int cols,       \
                                               int threadsPerRow) {                                         \
-        mat_vec<TYPE, 3>(w0, w1, w2, rowBytes, x, y0, y1, y2, rows0, rows1, rows2, cols, threadsPerRow);   \
+        mat_vec<TYPE, 3, false>(w0, w1, w2, rowBytes, x, y0, y1, y2, rows0, rows1, rows2, cols, threadsPerRow); \
     }                                                                                                      \
     extern "C" __global__ void __launch_bounds__(MM_THREADS)                                               \
         matmul_##name(const uint8_t *w, long long rowBytes, const float *x, float *y, int rows, int cols, \
@@ -331,12 +406,27 @@ extern "C" __global__ void sum_splits(float *y, const float *partial, int n, int
     }
 }
 
+// The integer decode products (see row_dot_q8x), single and shared-input, as matvec_ and matvecs_.
+#define ISTHMUS_MAT_VEC_Q8X(name, TYPE)                                                                   \
+    extern "C" __global__ void matvec_q8x_##name(const uint8_t *w, long long rowBytes, const signed char *qx, \
+                                                 float *y, int rows, int cols, int threadsPerRow) {       \
+        mat_vec<TYPE, 1, true>(w, w, w, rowBytes, qx, y, y, y, rows, 0, 0, cols, threadsPerRow);           \
+    }                                                                                                      \
+    extern "C" __global__ void matvecs_q8x_##name(const uint8_t *w0, const uint8_t *w1, const uint8_t *w2, \
+                                                  long long rowBytes, const signed char *qx, float *y0,    \
+                                                  float *y1, float *y2, int rows0, int rows1, int rows2,   \
+                                                  int cols, int threadsPerRow) {                           \
+        mat_vec<TYPE, 3, true>(w0, w1, w2, rowBytes, qx, y0, y1, y2, rows0, rows1, rows2, cols, threadsPerRow); \
+    }
+
 ISTHMUS_MUL_MAT(f32, ISTHMUS_F32)
 ISTHMUS_MUL_MAT(f16, ISTHMUS_F16)
 ISTHMUS_MUL_MAT(q4_0, ISTHMUS_Q4_0)
 ISTHMUS_MUL_MAT(q8_0, ISTHMUS_Q8_0)
 ISTHMUS_MUL_MAT(q4_k, ISTHMUS_Q4_K)
 ISTHMUS_MUL_MAT(q6_k, ISTHMUS_Q6_K)
+ISTHMUS_MAT_VEC_Q8X(q4_0, ISTHMUS_Q4_0)
+ISTHMUS_MAT_VEC_Q8X(q8_0, ISTHMUS_Q8_0)
 
 // In-place softmax of each row of n floats, one block per row.
 extern "C" __global__ void softmax_rows(float *x, int n) {
@@ -428,14 +518,34 @@ __device__ __forceinline__ float isthmus_round_bf16(float src) {
 
 // v through a 32-element Q8_0 block (scale 127/amax, nearest-even) whose elements are v of the warp's 32
 // lanes, all live.
-__device__ __forceinline__ float isthmus_round_q8_0(float v) {
+__device__ __forceinline__ float isthmus_round_q8_0(float v, float *scaleOut = nullptr, int *levelOut = nullptr) {
     float amax = fabsf(v);
     for (int o = WARP / 2; o > 0; o >>= 1) {
         amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
     }
     float scale = isthmus_round_half(amax / 127.0f);
     float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    return scale * rintf(v * id);
+    float level = rintf(v * id);
+    if (scaleOut != nullptr) {
+        *scaleOut = scale;
+        *levelOut = (int)level;
+    }
+    return scale * level;
+}
+
+
+// Element i of a Q8_0-rounded row of n in both forms: the float in rounded[i], the level and its block's
+// scale in qx (when not null). The warp's 32 lanes hold one block, as isthmus_round_q8_0 needs.
+__device__ __forceinline__ void store_q8_0(float *rounded, signed char *qx, int n, int i, float v) {
+    float scale;
+    int level;
+    rounded[i] = isthmus_round_q8_0(v, &scale, &level);
+    if (qx != nullptr) {
+        qx[i] = (signed char)level;
+        if (i % 32 == 0) {
+            ((float *)(qx + q8x_scales(n)))[i / 32] = scale;
+        }
+    }
 }
 
 // v through a 256-element Q8_K block (quantize_row_q8_K_ref: scale -127/max, where max is the first element
@@ -595,7 +705,9 @@ __device__ void round_row(float *rounded, const float *out, int n, int rounding)
 // A norm's output element i, and unless the rounding is Q8_K's (round_row's second pass), its rounding:
 // the norms' loops give each warp 32 consecutive elements from a multiple of 32, so a Q8_0 block is one
 // warp's registers (and n, a multiple of 32 for Q8_0, keeps every lane in the loop).
-__device__ __forceinline__ void norm_store(float *o, float *rounded, int i, float v, int rounding) {
+// With a Q8_0 rounding and qx not null, the row (of n) is also written as integers (store_q8_0).
+__device__ __forceinline__ void norm_store(float *o, float *rounded, int i, float v, int rounding,
+                                           signed char *qx = nullptr, int n = 0) {
     o[i] = v;
     switch (rounding) {
     case ROUND_F16:
@@ -605,7 +717,7 @@ __device__ __forceinline__ void norm_store(float *o, float *rounded, int i, floa
         rounded[i] = isthmus_round_bf16(v);
         break;
     case ROUND_Q8_0:
-        rounded[i] = isthmus_round_q8_0(v);
+        store_q8_0(rounded, qx, n, i, v);
         break;
     default:
         break;
@@ -614,11 +726,12 @@ __device__ __forceinline__ void norm_store(float *o, float *rounded, int i, floa
 
 // The residual add, the norm and the next product's rounding, one block per row r of n floats:
 // x[r] += residual[r] (when residual is not null: the previous sub-layer's output), out[r] = rms_norm(x[r]),
-// rounded[r] = out[r] rounded for the product that reads it (`rounding`, one of the ROUND_ codes). A decode
+// rounded[r] = out[r] rounded for the product that reads it (`rounding`, one of the ROUND_ codes); for a
+// single Q8_0 row, qx (when not null) gets it as integers too (store_q8_0). A decode
 // step's row is one block's work, so blocks are large (NORM_THREADS): fewer dependent trips to memory.
 extern "C" __global__ void __launch_bounds__(1024)
     rms_norm_round(float *out, float *rounded, float *__restrict__ x, const float *__restrict__ residual,
-                   const float *__restrict__ weight, int n, float eps, int rounding) {
+                   const float *__restrict__ weight, int n, float eps, int rounding, signed char *qx) {
     __shared__ float scratch[32];
     float *xr = x + (size_t)blockIdx.x * n;
     float *o = out + (size_t)blockIdx.x * n;
@@ -633,7 +746,7 @@ extern "C" __global__ void __launch_bounds__(1024)
     float mean = block_sum(s, scratch) / (float)n;
     float scale = rsqrtf(mean + eps);
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        norm_store(o, ro, i, (xr[i] * scale) * weight[i], rounding);
+        norm_store(o, ro, i, (xr[i] * scale) * weight[i], rounding, qx, n);
     }
     if (rounding == ROUND_Q8_K) {
         round_row(ro, o, n, rounding);
@@ -644,7 +757,7 @@ extern "C" __global__ void __launch_bounds__(1024)
 extern "C" __global__ void __launch_bounds__(1024)
     layer_norm_round(float *out, float *rounded, float *__restrict__ x, const float *__restrict__ residual,
                      const float *__restrict__ weight, const float *__restrict__ bias, int n, float eps,
-                     int rounding) {
+                     int rounding, signed char *qx) {
     __shared__ float scratch[32];
     float *xr = x + (size_t)blockIdx.x * n;
     float *o = out + (size_t)blockIdx.x * n;
@@ -666,7 +779,7 @@ extern "C" __global__ void __launch_bounds__(1024)
     float variance = block_sum(q, scratch) / (float)n;
     float scale = rsqrtf(variance + eps);
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        norm_store(o, ro, i, (xr[i] - mean) * scale * weight[i] + bias[i], rounding);
+        norm_store(o, ro, i, (xr[i] - mean) * scale * weight[i] + bias[i], rounding, qx, n);
     }
     if (rounding == ROUND_Q8_K) {
         round_row(ro, o, n, rounding);
@@ -753,9 +866,10 @@ extern "C" __global__ void qkv_rope(const float *qSrc, const float *kSrc, const 
 // SwiGLU and the down product's rounding: out = silu(gate) * up, rounded = round(out), for n elements in rows
 // of `width` (gate and up rows `stride` floats apart, out and rounded rows `width`: the halves of a fused
 // gate-up product are read in place). One warp per rounding block (threads = n / (rounding_block / 32));
-// n and width are multiples of the rounding block for the block-scaled roundings.
+// n and width are multiples of the rounding block for the block-scaled roundings. For a single Q8_0 row,
+// qx (when not null) gets it as integers too (store_q8_0).
 extern "C" __global__ void silu_mul_round(float *out, float *rounded, const float *gate, const float *up,
-                                          int width, int stride, int n, int rounding) {
+                                          int width, int stride, int n, int rounding, signed char *qx) {
     int t = blockIdx.x * blockDim.x + threadIdx.x;
     int lane = t % WARP;
     int block = rounding_block(rounding);
@@ -778,6 +892,11 @@ extern "C" __global__ void silu_mul_round(float *out, float *rounded, const floa
     if (rounding == ROUND_NONE) {
         return;
     }
+    if (rounding == ROUND_Q8_0) {
+        // One block a warp, one element a lane (n is whole blocks).
+        store_q8_0(rounded, qx, n, (int)first + lane, v[0]);
+        return;
+    }
     round_lanes(v, rounding, lane);
 #pragma unroll
     for (int i = 0; i < Q8K_PER_LANE; i++) {
@@ -792,13 +911,15 @@ extern "C" __global__ void silu_mul_round(float *out, float *rounded, const floa
 // [position][kvHead][headDim] (kvStride = kvHeads * headDim floats per position). Block (h, j) is query
 // head h of token j, at position first + j: it attends to positions [0, first + j]. Grouped-query heads
 // share KV head h / (heads / kvHeads). q and out are [token][head][headDim]; `scores` is scratch of
-// gridDim.y * heads * maxPositions floats. `rounded` gets out rounded as `rounding` (see below).
+// gridDim.y * heads * maxPositions floats. `rounded` gets out rounded as `rounding` (see below), and for a
+// single token with Q8_0, qx (when not null) the same as integers (store_q8_0).
 #define ATT_UNROLL 4
 #define ATT_MAX_WARPS 16
 #define ATT_DIMS 128
 extern "C" __global__ void attention(const float *q, const float *kCache, const float *vCache, float *out,
                                      float *scores, int heads, int kvHeads, int headDim, int first,
-                                     int maxPositions, float scale, float *rounded, int rounding) {
+                                     int maxPositions, float scale, float *rounded, int rounding,
+                                     signed char *qx) {
     __shared__ float scratch[32];
     __shared__ float part[ATT_MAX_WARPS][ATT_DIMS];
     int h = blockIdx.x;
@@ -883,8 +1004,8 @@ extern "C" __global__ void attention(const float *q, const float *kCache, const 
             }
             // The output projection's rounding too (F16, BF16, or Q8_0 where heads are whole 32-element
             // blocks, so that each warp holds one block here); the caller rounds the others itself.
-            norm_store(out + ((size_t)j * heads + h) * headDim + d0, rounded + ((size_t)j * heads + h) * headDim + d0,
-                       i, t * inv, rounding);
+            size_t at = ((size_t)j * heads + h) * headDim + d0;
+            norm_store(out, rounded, (int)at + i, t * inv, rounding, qx, heads * headDim);
         }
         __syncthreads();
     }

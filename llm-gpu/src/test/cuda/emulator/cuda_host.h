@@ -69,6 +69,13 @@ inline float __expf(float x) { return expf(x); }
 inline float __fdividef(float a, float b) { return a / b; }
 template <class T>
 inline T __ldg(const T *p) { return *p; }
+// Four signed byte products summed, plus c (the PTX dp4a.s32.s32 instruction).
+inline int __dp4a(int a, int b, int c) {
+    for (int i = 0; i < 4; i++) {
+        c += (int)(signed char)(a >> 8 * i) * (int)(signed char)(b >> 8 * i);
+    }
+    return c;
+}
 // No two threads run at once, so a read-modify-write is atomic as it stands.
 template <class T>
 inline T atomicAdd(T *p, T v) {

@@ -36,6 +36,11 @@ final class CudaForward implements DeviceForward {
     static final int MAX_BATCH = 512;
     /** Attention score scratch, in floats: long prompts over long caches run their queries in chunks. */
     static final long SCORE_BUDGET = 1L << 24;
+    /**
+     * Whether decode multiplies Q4_0 and Q8_0 weights with integer activations (dp4a, {@code matvec_q8x_*});
+     * {@code -Disthmus.cuda.integerProducts=false} keeps the float products, for A/B comparisons.
+     */
+    static final boolean INTEGER_PRODUCTS = !"false".equals(System.getProperty("isthmus.cuda.integerProducts"));
 
     /** A weight matrix on the device with the rounding its activations need. */
     record Matrix(CudaBackend.DeviceWeight weight, int rows, int cols, DeviceRounding rounding) {
@@ -60,6 +65,8 @@ final class CudaForward implements DeviceForward {
     private ForwardWorkspace work;
     /** Whether {@code ws.proj} holds a sub-layer output not yet added to the residual stream (the next norm adds it). */
     private boolean pendingResidual;
+    /** Whether {@code ws.roundedInts} holds {@code ws.rounded}'s Q8_0 rounding as integers (one token). */
+    private boolean roundedInts;
 
     private CudaForward(CudaBackend backend, ModelConfig config, DecoderWeights host, List<Layer> layers,
                         DeviceBuffer outputNorm, DeviceBuffer outputNormBias, Matrix output) {
@@ -319,7 +326,8 @@ final class CudaForward implements DeviceForward {
                     .pointer(q + 4L * j * qd).pointer(kv.keys(l, 0)).pointer(kv.values(l, 0))
                     .pointer(ws.att.address() + 4L * j * qd).pointer(ws.scores).i32(heads).i32(config.kvHeads())
                     .i32(config.headDim()).i32(start + j).i32(kv.capacity()).f32(scale)
-                    .pointer(ws.rounded.address() + 4L * j * qd).i32(outputRounding.code()));
+                    .pointer(ws.rounded.address() + 4L * j * qd).i32(outputRounding.code())
+                    .pointer(integers(ws, n, outputRounding)));
         }
         matmuls(ws, ws.att.address(), n, new Matrix[] {w.wo()}, new long[] {ws.proj.address()}, outputRounding);
         addBias(ws.proj.address(), w.bo(), config.dim(), n);
@@ -363,7 +371,7 @@ final class CudaForward implements DeviceForward {
             pendingResidual = true;
             return;
         }
-        multiply(ws, w.down(), down == DeviceRounding.NONE ? hb : ws.rounded.address(), ws.proj.address(), n);
+        matmuls(ws, hb, n, new Matrix[] {w.down()}, new long[] {ws.proj.address()}, down);
         addBias(ws.proj.address(), w.downBias(), d, n);
         pendingResidual = true;
     }
@@ -399,10 +407,11 @@ final class CudaForward implements DeviceForward {
         if (config.family() == Family.GPT2) {
             context.launch("layer_norm_round", LaunchPlanner.norm(n), new KernelArgs().pointer(ws.xb).pointer(rounded)
                     .pointer(x).pointer(residual).pointer(weight).pointer(bias).i32(d).f32(config.normEps())
-                    .i32(next.code()));
+                    .i32(next.code()).pointer(integers(ws, n, next)));
         } else {
             context.launch("rms_norm_round", LaunchPlanner.norm(n), new KernelArgs().pointer(ws.xb).pointer(rounded)
-                    .pointer(x).pointer(residual).pointer(weight).i32(d).f32(config.normEps()).i32(next.code()));
+                    .pointer(x).pointer(residual).pointer(weight).i32(d).f32(config.normEps()).i32(next.code())
+                    .pointer(integers(ws, n, next)));
         }
         return next;
     }
@@ -428,11 +437,16 @@ final class CudaForward implements DeviceForward {
                     context.launch(r.kernel(), r.config(), new KernelArgs().pointer(ws.rounded).pointer(x)
                             .i32(n * m.cols()));
                     held = m.rounding();
+                    roundedInts = false;
                 }
                 input = ws.rounded.address();
             }
             int together = n == 1 ? sharedLaunch(ms, i) : 1;
-            if (together > 1) {
+            boolean ints = n == 1 && roundedInts && m.rounding() == DeviceRounding.Q8_0
+                    && LaunchPlanner.hasIntegerProduct(m.weight().format().device());
+            if (ints) {
+                multiplyIntegers(ms, ys, i, together, ws.roundedInts.address());
+            } else if (together > 1) {
                 multiplyTogether(ms, ys, i, together, input);
             } else {
                 multiply(ws, m, input, ys[i], n);
@@ -451,6 +465,41 @@ final class CudaForward implements DeviceForward {
             k++;
         }
         return k;
+    }
+
+    /**
+     * Where a producer of {@code n} tokens rounded as {@code r} also writes them as integers (0: nowhere), and
+     * records whether it does: one token, Q8_0, integer products on.
+     */
+    private long integers(ForwardWorkspace ws, int n, DeviceRounding r) {
+        roundedInts = INTEGER_PRODUCTS && n == 1 && r == DeviceRounding.Q8_0;
+        return roundedInts ? ws.roundedInts.address() : 0;
+    }
+
+    /** {@code ys[i+j] = ms[i+j] · qx} for j < count: integer decode products ({@code matvec(s)_q8x_*}). */
+    private void multiplyIntegers(Matrix[] ms, long[] ys, int i, int count, long qx) {
+        Matrix m = ms[i];
+        GgmlType type = m.weight().format().device();
+        int cols = m.cols();
+        int threads = LaunchPlanner.integerThreadsPerRow(type, cols);
+        if (count == 1) {
+            LaunchPlanner.Launch l = LaunchPlanner.matVecInts(type, m.rows(), cols, false);
+            context.launch(l.kernel(), l.config(), new KernelArgs().pointer(m.weight().buffer()).i64(m.weight().rowBytes())
+                    .pointer(qx).pointer(ys[i]).i32(m.rows()).i32(cols).i32(threads));
+            return;
+        }
+        int[] rows = new int[3];
+        long[] weights = new long[3];
+        long[] outs = new long[3];
+        for (int j = 0; j < count; j++) {
+            rows[j] = ms[i + j].rows();
+            weights[j] = ms[i + j].weight().buffer().address();
+            outs[j] = ys[i + j];
+        }
+        LaunchPlanner.Launch l = LaunchPlanner.matVecInts(type, rows[0] + rows[1] + rows[2], cols, true);
+        context.launch(l.kernel(), l.config(), new KernelArgs().pointer(weights[0]).pointer(weights[1])
+                .pointer(weights[2]).i64(m.weight().rowBytes()).pointer(qx).pointer(outs[0]).pointer(outs[1])
+                .pointer(outs[2]).i32(rows[0]).i32(rows[1]).i32(rows[2]).i32(cols).i32(threads));
     }
 
     /** {@code ys[i+j] = ms[i+j] · input} for j < count, one vector: one {@code matvecs_*} launch. */
@@ -504,7 +553,8 @@ final class CudaForward implements DeviceForward {
     private void siluMulRound(ForwardWorkspace ws, long gate, long up, int width, int stride, int n, DeviceRounding r) {
         int count = n * width;
         context.launch("silu_mul_round", LaunchPlanner.siluMulRound(r, count), new KernelArgs().pointer(ws.hb)
-                .pointer(ws.rounded).pointer(gate).pointer(up).i32(width).i32(stride).i32(count).i32(r.code()));
+                .pointer(ws.rounded).pointer(gate).pointer(up).i32(width).i32(stride).i32(count).i32(r.code())
+                .pointer(integers(ws, n, r)));
     }
 
     private void add(long x, long y, int n) {

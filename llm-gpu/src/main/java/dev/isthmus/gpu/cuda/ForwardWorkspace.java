@@ -29,6 +29,8 @@ final class ForwardWorkspace {
     final DeviceBuffer hb2;
     final DeviceBuffer gateUp;
     final DeviceBuffer rounded;
+    /** One token's rounded activations as Q8_0 integers (LaunchPlanner#integerActivationBytes), for decode. */
+    final DeviceBuffer roundedInts;
     final DeviceBuffer scores;
     final DeviceBuffer cos;
     final DeviceBuffer sin;
@@ -53,6 +55,8 @@ final class ForwardWorkspace {
         hb2 = floats(batch * c.ffnDim(), "ffn up");
         gateUp = floats(2L * batch * c.ffnDim(), "fused gate-up");
         rounded = floats((long) batch * widest, "rounded activations");
+        roundedInts = context.allocate(LaunchPlanner.integerActivationBytes(widest), "integer activations");
+        all.add(roundedInts);
         // Enough for one query over the longest cache, or every query of a batch within the budget.
         long perQuery = (long) c.heads() * positions;
         scores = floats(Math.max(perQuery, Math.min(batch * perQuery, CudaForward.SCORE_BUDGET)), "attention scores");

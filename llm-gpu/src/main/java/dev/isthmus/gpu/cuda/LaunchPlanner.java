@@ -90,6 +90,51 @@ public final class LaunchPlanner {
     }
 
     /**
+     * Whether the device multiplies {@code type} rows with Q8_0-rounded activations held as integers
+     * ({@code matvec_q8x_*}: dp4a on 8-bit levels, see row_dot_q8x in kernels.cu).
+     */
+    public static boolean hasIntegerProduct(GgmlType type) {
+        return type == GgmlType.Q4_0 || type == GgmlType.Q8_0;
+    }
+
+    /**
+     * The integer decode product of a {@code rows x cols} {@code type} matrix ({@link #hasIntegerProduct}) with
+     * one integer activation vector, or of up to {@link #MAX_MATVECS} matrices of {@code rows} rows in all
+     * ({@code together}): kernel arguments as {@link #matVec}'s, or {@link #matVecs}'s, with
+     * {@link #integerThreadsPerRow} threads a row.
+     */
+    public static Launch matVecInts(GgmlType type, int rows, int cols, boolean together) {
+        if (!hasIntegerProduct(type)) {
+            throw new IllegalArgumentException("no integer product for " + type);
+        }
+        if (rows < 1 || cols < 1 || cols % WARP != 0) {
+            throw new IllegalArgumentException("integer matvec needs rows >= 1 and whole 32-column blocks, got "
+                    + rows + " x " + cols);
+        }
+        int rowsPerBlock = ROW_VECTOR_THREADS / integerThreadsPerRow(type, cols);
+        String kernel = (together ? "matvecs_q8x_" : "matvec_q8x_") + kernelSuffix(type);
+        return new Launch(kernel, new LaunchConfig(ceilDiv(rows, rowsPerBlock), 1, ROW_VECTOR_THREADS, 0));
+    }
+
+    /**
+     * Threads per row of the integer decode products: a thread per 8-byte unit of levels (Q4_0 has two a
+     * block, Q8_0 four), from a warp up to {@link #ROW_VECTOR_THREADS}, as latency, not arithmetic, bounds them.
+     */
+    public static int integerThreadsPerRow(GgmlType type, int cols) {
+        long units = (long) (cols / WARP) * (type == GgmlType.Q4_0 ? 2 : 4);
+        int threads = WARP;
+        while (threads < ROW_VECTOR_THREADS && units > threads) {
+            threads *= 2;
+        }
+        return threads;
+    }
+
+    /** Bytes of a row of {@code n} Q8_0-rounded activations held as integers: levels, then block scales. */
+    public static long integerActivationBytes(int n) {
+        return ((n + 15L) & ~15L) + 4L * Math.ceilDiv(n, WARP);
+    }
+
+    /**
      * Threads per weight row of the decode kernels: a warp, two or four, the fewest that leave each at most
      * {@link #QUADS_PER_THREAD} quads of the row; short rows share a block, so that small models still fill it.
      */

@@ -105,14 +105,14 @@ class KernelsEmulatedTest {
              DeviceBuffer scores = ctx.allocate(4L * queries * heads * capacity, "scores")) {
             ctx.launch("attention", LaunchPlanner.attention(heads, queries), new KernelArgs().pointer(dq).pointer(dk)
                     .pointer(dv).pointer(dout).pointer(scores).i32(heads).i32(kvHeads).i32(headDim).i32(first)
-                    .i32(capacity).f32(scale).pointer(0L).i32(DeviceRounding.NONE.code()));
+                    .i32(capacity).f32(scale).pointer(0L).i32(DeviceRounding.NONE.code()).pointer(0L));
             assertClose(DeviceArrays.floats(ctx, dout, expected.length), expected, 1e-4, 1e-5, "attention");
             // With the output projection's Q8_0 rounding (heads of 160: five whole blocks), the rounded output is
             // bit for bit the rounding kernel's on the unrounded one.
             try (DeviceBuffer rounded = ctx.allocate(4L * expected.length, "rounded")) {
                 ctx.launch("attention", LaunchPlanner.attention(heads, queries), new KernelArgs().pointer(dq)
                         .pointer(dk).pointer(dv).pointer(dout).pointer(scores).i32(heads).i32(kvHeads).i32(headDim)
-                        .i32(first).i32(capacity).f32(scale).pointer(rounded).i32(DeviceRounding.Q8_0.code()));
+                        .i32(first).i32(capacity).f32(scale).pointer(rounded).i32(DeviceRounding.Q8_0.code()).pointer(0L));
                 LaunchPlanner.Launch r = LaunchPlanner.rounding(DeviceRounding.Q8_0, expected.length);
                 ctx.launch(r.kernel(), r.config(), new KernelArgs().pointer(dout).pointer(dout).i32(expected.length));
                 assertThat(DeviceArrays.floats(ctx, rounded, expected.length)).as("attention rounded as Q8_0")
@@ -164,6 +164,83 @@ class KernelsEmulatedTest {
                         .pointer(partial).i32(batch * rows).i32(splits));
                 assertClose(DeviceArrays.floats(ctx, whole, batch * rows), expected, 1e-4, 1e-4, "unsplit product");
                 assertClose(DeviceArrays.floats(ctx, split, batch * rows), expected, 1e-4, 1e-4, "split product");
+            }
+        }
+    }
+
+    /**
+     * The integer decode products: a norm writes one token's Q8_0 rounding as levels and scales whose products
+     * are its float rounding bit for bit; matvec_q8x then gives the float matvec's product of the same rounded
+     * activations (to float rounding: integer block sums, another order), and matvecs_q8x each matrix's own
+     * matvec_q8x product bit for bit.
+     */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.EnumSource(value = GgmlType.class, names = {"Q4_0", "Q8_0"})
+    void integerProductsMatchTheFloatProductsOfTheSameRounding(GgmlType type) {
+        int cols = 896;
+        int[] rows = {40, 8, 8};
+        float[] x = gaussian(cols, 2, 61);
+        float[] weight = gaussian(cols, 1, 62);
+        long rowBytes = type.byteSize(cols);
+        try (Arena arena = Arena.ofConfined(); DeviceBuffer dx = DeviceArrays.upload(ctx, x, "x");
+             DeviceBuffer dw = DeviceArrays.upload(ctx, weight, "norm weight");
+             DeviceBuffer out = ctx.allocate(4L * cols, "out"); DeviceBuffer rounded = ctx.allocate(4L * cols, "rounded");
+             DeviceBuffer qx = ctx.allocate(LaunchPlanner.integerActivationBytes(cols), "integers")) {
+            ctx.launch("rms_norm_round", LaunchPlanner.norm(1), new KernelArgs().pointer(out).pointer(rounded).pointer(dx)
+                    .pointer(0L).pointer(dw).i32(cols).f32(1e-5f).i32(DeviceRounding.Q8_0.code()).pointer(qx));
+            float[] floats = DeviceArrays.floats(ctx, rounded, cols);
+            java.lang.foreign.MemorySegment ints = arena.allocate(LaunchPlanner.integerActivationBytes(cols));
+            ctx.download(qx, ints, LaunchPlanner.integerActivationBytes(cols));
+            int scales = (cols + 15) & ~15;
+            for (int i = 0; i < cols; i++) {
+                byte level = ints.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i);
+                float scale = ints.get(java.lang.foreign.ValueLayout.JAVA_FLOAT.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN),
+                        scales + 4L * (i / 32));
+                assertThat(level).as("level %d", i).isBetween((byte) -127, (byte) 127);
+                assertThat(level * scale).as("level x scale, element %d", i).isEqualTo(floats[i]);
+            }
+            DeviceBuffer[] w = new DeviceBuffer[3];
+            DeviceBuffer[] fl = new DeviceBuffer[3];
+            DeviceBuffer[] alone = new DeviceBuffer[3];
+            DeviceBuffer[] together = new DeviceBuffer[3];
+            try {
+                int threads = LaunchPlanner.integerThreadsPerRow(type, cols);
+                for (int j = 0; j < 3; j++) {
+                    Tensor t = MatmulComparison.randomWeights(type, rows[j], cols, arena, 70 + j);
+                    w[j] = ctx.allocate(t.byteSize(), "weights " + j);
+                    ctx.upload(t.segment(), w[j], 0, t.byteSize());
+                    fl[j] = ctx.allocate(4L * rows[j], "float " + j);
+                    alone[j] = ctx.allocate(4L * rows[j], "integer " + j);
+                    together[j] = ctx.allocate(4L * rows[j], "together " + j);
+                    LaunchPlanner.Launch f = LaunchPlanner.matVec(type, rows[j], cols);
+                    ctx.launch(f.kernel(), f.config(), LaunchPlanner.productArgs(w[j].address(), rowBytes, rounded.address(),
+                            fl[j].address(), rows[j], cols, 1, 1, 0));
+                    LaunchPlanner.Launch l = LaunchPlanner.matVecInts(type, rows[j], cols, false);
+                    ctx.launch(l.kernel(), l.config(), new KernelArgs().pointer(w[j]).i64(rowBytes).pointer(qx)
+                            .pointer(alone[j]).i32(rows[j]).i32(cols).i32(threads));
+                    float[] expected = DeviceArrays.floats(ctx, fl[j], rows[j]);
+                    double[] e = new double[rows[j]];
+                    for (int r = 0; r < rows[j]; r++) {
+                        e[r] = expected[r];
+                    }
+                    assertClose(DeviceArrays.floats(ctx, alone[j], rows[j]), e, 1e-5, 1e-4, type + " integer product " + j);
+                }
+                LaunchPlanner.Launch l = LaunchPlanner.matVecInts(type, rows[0] + rows[1] + rows[2], cols, true);
+                ctx.launch(l.kernel(), l.config(), new KernelArgs().pointer(w[0]).pointer(w[1]).pointer(w[2]).i64(rowBytes)
+                        .pointer(qx).pointer(together[0]).pointer(together[1]).pointer(together[2]).i32(rows[0])
+                        .i32(rows[1]).i32(rows[2]).i32(cols).i32(threads));
+                for (int j = 0; j < 3; j++) {
+                    assertThat(DeviceArrays.floats(ctx, together[j], rows[j])).as("matrix %d together", j)
+                            .isEqualTo(DeviceArrays.floats(ctx, alone[j], rows[j]));
+                }
+            } finally {
+                for (DeviceBuffer[] bs : new DeviceBuffer[][] {w, fl, alone, together}) {
+                    for (DeviceBuffer b : bs) {
+                        if (b != null) {
+                            b.close();
+                        }
+                    }
+                }
             }
         }
     }
@@ -225,7 +302,7 @@ class KernelsEmulatedTest {
         try (DeviceBuffer dx = DeviceArrays.upload(ctx, x, "x"); DeviceBuffer dw = DeviceArrays.upload(ctx, weight, "weight");
              DeviceBuffer dout = ctx.allocate(4L * rows * n, "out")) {
             ctx.launch("rms_norm_round", LaunchPlanner.norm(rows), new KernelArgs().pointer(dout).pointer(0L)
-                    .pointer(dx).pointer(0L).pointer(dw).i32(n).f32(eps).i32(DeviceRounding.NONE.code()));
+                    .pointer(dx).pointer(0L).pointer(dw).i32(n).f32(eps).i32(DeviceRounding.NONE.code()).pointer(0L));
             double[] expected = new double[rows * n];
             for (int r = 0; r < rows; r++) {
                 double squares = 0;
@@ -304,7 +381,7 @@ class KernelsEmulatedTest {
         if (kernel.equals("layer_norm_round")) {
             args.pointer(bias);
         }
-        return args.i32(n).f32(eps).i32(rounding.code());
+        return args.i32(n).f32(eps).i32(rounding.code()).pointer(0L);
     }
 
     @ParameterizedTest(name = "n = {0}")
@@ -344,7 +421,7 @@ class KernelsEmulatedTest {
         try (DeviceBuffer dg = DeviceArrays.upload(ctx, gate, "gate"); DeviceBuffer du = DeviceArrays.upload(ctx, up, "up");
              DeviceBuffer out = ctx.allocate(4L * n, "out")) {
             ctx.launch("silu_mul_round", LaunchPlanner.siluMulRound(DeviceRounding.NONE, n), new KernelArgs().pointer(out)
-                    .pointer(0L).pointer(dg).pointer(du).i32(n).i32(n).i32(n).i32(DeviceRounding.NONE.code()));
+                    .pointer(0L).pointer(dg).pointer(du).i32(n).i32(n).i32(n).i32(DeviceRounding.NONE.code()).pointer(0L));
             double[] expected = new double[n];
             for (int i = 0; i < n; i++) {
                 expected[i] = gate[i] / (1 + Math.exp(-gate[i])) * up[i];
@@ -376,10 +453,10 @@ class KernelsEmulatedTest {
              DeviceBuffer rounded = ctx.allocate(4L * n, "rounded"); DeviceBuffer plain = ctx.allocate(4L * n, "plain")) {
             ctx.launch("silu_mul_round", LaunchPlanner.siluMulRound(rounding, n), new KernelArgs().pointer(out)
                     .pointer(rounded).pointer(dgu).pointer(dgu.address() + 4L * f).i32(f).i32(2 * f).i32(n)
-                    .i32(rounding.code()));
+                    .i32(rounding.code()).pointer(0L));
             ctx.launch("silu_mul_round", LaunchPlanner.siluMulRound(DeviceRounding.NONE, n), new KernelArgs()
                     .pointer(plain).pointer(0L).pointer(dg).pointer(du).i32(f).i32(f).i32(n)
-                    .i32(DeviceRounding.NONE.code()));
+                    .i32(DeviceRounding.NONE.code()).pointer(0L));
             assertThat(DeviceArrays.floats(ctx, out, n)).as("unrounded").isEqualTo(DeviceArrays.floats(ctx, plain, n));
             if (rounding != DeviceRounding.NONE) {
                 LaunchPlanner.Launch r = LaunchPlanner.rounding(rounding, n);
