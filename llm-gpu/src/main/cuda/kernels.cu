@@ -8,9 +8,9 @@
 
 #define WARP 32
 
-// Q8_0-rounded activations as integers, for the dp4a products (matvec_q8x_*): a row of n values is n signed
-// bytes, the levels, then from byte q8x_scales(n) its n / 32 block scales as floats, so that level × scale is
-// the rounded value bit for bit.
+// Q8_0- or Q8_K-rounded activations as integers, for the dp4a products (matvec_q8x_*): a row of n values is
+// n signed bytes, the levels, then from byte q8x_scales(n) its block scales as floats (n / 32 of Q8_0's,
+// n / 256 of Q8_K's), so that level × scale is the rounded value bit for bit.
 __device__ __forceinline__ int q8x_scales(int n) {
     return (n + 15) & ~15;
 }
@@ -162,64 +162,139 @@ __device__ __forceinline__ float row_dot(const uint8_t *__restrict__ r, const fl
     return acc;
 }
 
-// Integer products (dp4a) of Q4_0 and Q8_0 rows with Q8_0-rounded activations held as integers (qx, see
-// q8x_scales): a thread takes 8-byte units of a block's levels (Q4_0 two a block, Q8_0 four) and the
-// activation levels they meet, four activation bytes a load where the float path reads four floats, and sums
-// each unit exactly in integers; the block scales multiply the sum, as llama.cpp's CPU and MMVQ kernels do.
-#define Q8X_UNITS(TYPE) ((TYPE) == ISTHMUS_Q4_0 ? 2 : 4)
-#define Q8X_BLOCK_BYTES(TYPE) ((TYPE) == ISTHMUS_Q4_0 ? 18 : 34)
+// Integer products (dp4a) of weight rows with activations rounded to Q8_0 (Q4_0, Q8_0 weights) or Q8_K (Q4_K,
+// Q6_K) and held as integers (qx, see q8x_scales): a thread takes 8-byte units of a block's weight levels and
+// the activation levels they meet, four activation bytes a load where the float path reads four floats, and
+// sums each unit exactly in integers; the weight and activation scales multiply the sums, as llama.cpp's CPU
+// and MMVQ kernels do. Each unit function returns its sum times the weight block's scales; xq is the
+// activation block's levels as ints.
+#define Q8X_UNITS(TYPE) ((TYPE) == ISTHMUS_Q8_0 ? 4 : (TYPE) == ISTHMUS_Q4_0 ? 2 : 16)
+#define Q8X_BLOCK_BYTES(TYPE) ((TYPE) == ISTHMUS_Q4_0 ? 18 : (TYPE) == ISTHMUS_Q8_0 ? 34 : (TYPE) == ISTHMUS_Q4_K ? 144 : 210)
+#define Q8X_BLOCK(TYPE) ((TYPE) == ISTHMUS_Q4_0 || (TYPE) == ISTHMUS_Q8_0 ? 32 : 256)
+
+// Four bytes at an even offset (blocks of 18, 34 and 210 bytes keep only 2-byte alignment).
+__device__ __forceinline__ int word_even(const uint8_t *p) {
+    return (int)(isthmus_u16_even(p) | (uint32_t)isthmus_u16_even(p + 2) << 16);
+}
+
+__device__ __forceinline__ int byte_sum(int x) {
+    return __dp4a(0x01010101, x, 0);
+}
+
+// Q4_0 unit part (0, 1): bytes 8 part .. 8 part + 7 of the levels; low nibbles are elements 8 part .. + 7,
+// high nibbles 16 more; levels are nibble - 8.
+__device__ __forceinline__ float unit_q4_0(const uint8_t *blk, const int *xq, int part) {
+    int w0 = word_even(blk + 2 + 8 * part);
+    int w1 = word_even(blk + 6 + 8 * part);
+    int x0 = __ldg(&xq[2 * part]);
+    int x1 = __ldg(&xq[2 * part + 1]);
+    int x2 = __ldg(&xq[4 + 2 * part]);
+    int x3 = __ldg(&xq[5 + 2 * part]);
+    int dot = __dp4a(w0 & 0x0F0F0F0F, x0, 0);
+    dot = __dp4a(w1 & 0x0F0F0F0F, x1, dot);
+    dot = __dp4a((w0 >> 4) & 0x0F0F0F0F, x2, dot);
+    dot = __dp4a((w1 >> 4) & 0x0F0F0F0F, x3, dot);
+    int sx = byte_sum(x0) + byte_sum(x1) + byte_sum(x2) + byte_sum(x3);
+    return isthmus_f16_at(blk) * (float)(dot - 8 * sx);
+}
+
+// Q8_0 unit part (0..3): levels 8 part .. 8 part + 7.
+__device__ __forceinline__ float unit_q8_0(const uint8_t *blk, const int *xq, int part) {
+    int dot = __dp4a(word_even(blk + 2 + 8 * part), __ldg(&xq[2 * part]), 0);
+    dot = __dp4a(word_even(blk + 6 + 8 * part), __ldg(&xq[2 * part + 1]), dot);
+    return isthmus_f16_at(blk) * (float)dot;
+}
+
+// Q4_K unit part (0..15): bytes 8 p .. 8 p + 7 (p = part % 4) of 32-byte chunk c = part / 4, whose low nibbles
+// are elements 64 c + 8 p .. + 7 (sub-block 2 c) and high nibbles 32 more (sub-block 2 c + 1):
+// d × Σ scale × Σ level × x − dmin × Σ min × Σ x (ggml_vec_dot_q4_K_q8_K's sums).
+__device__ __forceinline__ float unit_q4_k(const uint8_t *blk, const int *xq, int part) {
+    int c = part >> 2;
+    int p = part & 3;
+    const uint8_t *q = blk + 16 + 32 * c + 8 * p;
+    int w0 = (int)isthmus_u32_aligned(q);
+    int w1 = (int)isthmus_u32_aligned(q + 4);
+    const int *xl = xq + 16 * c + 2 * p;
+    int x0 = __ldg(&xl[0]);
+    int x1 = __ldg(&xl[1]);
+    int x2 = __ldg(&xl[8]);
+    int x3 = __ldg(&xl[9]);
+    int dotLow = __dp4a(w1 & 0x0F0F0F0F, x1, __dp4a(w0 & 0x0F0F0F0F, x0, 0));
+    int dotHigh = __dp4a((w1 >> 4) & 0x0F0F0F0F, x3, __dp4a((w0 >> 4) & 0x0F0F0F0F, x2, 0));
+    uint8_t scLow, mLow, scHigh, mHigh;
+    isthmus_scale_min_k4(2 * c, blk + 4, &scLow, &mLow);
+    isthmus_scale_min_k4(2 * c + 1, blk + 4, &scHigh, &mHigh);
+    int scaled = scLow * dotLow + scHigh * dotHigh;
+    int mins = mLow * (byte_sum(x0) + byte_sum(x1)) + mHigh * (byte_sum(x2) + byte_sum(x3));
+    return isthmus_f16_at(blk) * (float)scaled - isthmus_f16_at(blk + 2) * (float)mins;
+}
+
+// Q6_K unit part (0..15): elements l .. l + 3 (l = 4 (part % 8)) of half n = part / 8 and the three 32 apart
+// from them, levels (ql nibble | qh bits << 4) - 32 with a scale each (ggml's dequantize_row_q6_K).
+__device__ __forceinline__ float unit_q6_k(const uint8_t *blk, const int *xq, int part) {
+    int n = part >> 3;
+    int l = 4 * (part & 7);
+    uint32_t a = (uint32_t)word_even(blk + 64 * n + l);
+    uint32_t b = (uint32_t)word_even(blk + 64 * n + 32 + l);
+    uint32_t h = (uint32_t)word_even(blk + 128 + 32 * n + l);
+    int v1 = (int)((a & 0x0F0F0F0Fu) | ((h << 4) & 0x30303030u));
+    int v2 = (int)((b & 0x0F0F0F0Fu) | ((h << 2) & 0x30303030u));
+    int v3 = (int)(((a >> 4) & 0x0F0F0F0Fu) | (h & 0x30303030u));
+    int v4 = (int)(((b >> 4) & 0x0F0F0F0Fu) | ((h >> 2) & 0x30303030u));
+    const int *xl = xq + 32 * n + l / 4;
+    int x1 = __ldg(&xl[0]);
+    int x2 = __ldg(&xl[8]);
+    int x3 = __ldg(&xl[16]);
+    int x4 = __ldg(&xl[24]);
+    const int8_t *sc = (const int8_t *)(blk + 192) + 8 * n + l / 16;
+    int sum = sc[0] * (__dp4a(v1, x1, 0) - 32 * byte_sum(x1)) + sc[2] * (__dp4a(v2, x2, 0) - 32 * byte_sum(x2))
+            + sc[4] * (__dp4a(v3, x3, 0) - 32 * byte_sum(x3)) + sc[6] * (__dp4a(v4, x4, 0) - 32 * byte_sum(x4));
+    return isthmus_f16_at(blk + 208) * (float)sum;
+}
+
+template <int TYPE>
+__device__ __forceinline__ float unit_q8x(const uint8_t *blk, const int *xq, int part) {
+    switch (TYPE) {
+    case ISTHMUS_Q4_0:
+        return unit_q4_0(blk, xq, part);
+    case ISTHMUS_Q8_0:
+        return unit_q8_0(blk, xq, part);
+    case ISTHMUS_Q4_K:
+        return unit_q4_k(blk, xq, part);
+    default:
+        return unit_q6_k(blk, xq, part);
+    }
+}
 
 template <int TYPE>
 __device__ __forceinline__ float row_dot_q8x(const uint8_t *__restrict__ r, const signed char *__restrict__ qx,
                                              int cols, int t, int threadsPerRow) {
     const int per = Q8X_UNITS(TYPE);
-    int units = cols / 32 * per;
+    int units = cols / Q8X_BLOCK(TYPE) * per;
     const float *scales = (const float *)(qx + q8x_scales(cols));
     float acc = 0.0f;
     for (int u0 = t; u0 < units; u0 += threadsPerRow * MV_BATCH) {
-        int sums[MV_BATCH];
-        float ds[MV_BATCH];
+        float parts[MV_BATCH];
 #pragma unroll
         for (int k = 0; k < MV_BATCH; k++) {
             int u = u0 + k * threadsPerRow;
-            sums[k] = 0;
-            ds[k] = 0.0f;
+            parts[k] = 0.0f;
             if (u < units) {
                 int b = u / per;
-                int part = u % per;
-                const uint8_t *blk = r + (size_t)b * Q8X_BLOCK_BYTES(TYPE);
-                const int *xq = (const int *)(qx + b * 32);
-                const uint8_t *q = blk + 2 + 8 * part;
-                int w0 = (int)(isthmus_u16_even(q) | (uint32_t)isthmus_u16_even(q + 2) << 16);
-                int w1 = (int)(isthmus_u16_even(q + 4) | (uint32_t)isthmus_u16_even(q + 6) << 16);
-                if (TYPE == ISTHMUS_Q4_0) {
-                    // Low nibbles are elements 8 part .. 8 part + 7 of the block, high nibbles 16 more.
-                    int x0 = __ldg(&xq[2 * part]);
-                    int x1 = __ldg(&xq[2 * part + 1]);
-                    int x2 = __ldg(&xq[4 + 2 * part]);
-                    int x3 = __ldg(&xq[5 + 2 * part]);
-                    int dot = __dp4a(w0 & 0x0F0F0F0F, x0, 0);
-                    dot = __dp4a(w1 & 0x0F0F0F0F, x1, dot);
-                    dot = __dp4a((w0 >> 4) & 0x0F0F0F0F, x2, dot);
-                    dot = __dp4a((w1 >> 4) & 0x0F0F0F0F, x3, dot);
-                    int sx = __dp4a(0x01010101, x0, __dp4a(0x01010101, x1, 0));
-                    sx = __dp4a(0x01010101, x2, __dp4a(0x01010101, x3, sx));
-                    sums[k] = dot - 8 * sx; // levels are nibble - 8
-                } else {
-                    sums[k] = __dp4a(w1, __ldg(&xq[2 * part + 1]), __dp4a(w0, __ldg(&xq[2 * part]), 0));
-                }
-                ds[k] = isthmus_f16_at(blk) * __ldg(&scales[b]);
+                parts[k] = unit_q8x<TYPE>(r + (size_t)b * Q8X_BLOCK_BYTES(TYPE),
+                                          (const int *)(qx + (size_t)b * Q8X_BLOCK(TYPE)), u % per)
+                           * __ldg(&scales[b]);
             }
         }
 #pragma unroll
         for (int k = 0; k < MV_BATCH; k++) {
-            acc += ds[k] * (float)sums[k];
+            acc += parts[k];
         }
     }
     return acc;
 }
 
-// A row's dot product with the activations: floats, or (INTS) Q8_0 integers.
+// A row's dot product with the activations: floats, or (INTS) integers.
 template <int TYPE, bool INTS>
 __device__ __forceinline__ float dot_row(const uint8_t *__restrict__ r, const void *__restrict__ x, int cols, int t,
                                          int threadsPerRow) {
@@ -427,6 +502,8 @@ ISTHMUS_MUL_MAT(q4_k, ISTHMUS_Q4_K)
 ISTHMUS_MUL_MAT(q6_k, ISTHMUS_Q6_K)
 ISTHMUS_MAT_VEC_Q8X(q4_0, ISTHMUS_Q4_0)
 ISTHMUS_MAT_VEC_Q8X(q8_0, ISTHMUS_Q8_0)
+ISTHMUS_MAT_VEC_Q8X(q4_k, ISTHMUS_Q4_K)
+ISTHMUS_MAT_VEC_Q8X(q6_k, ISTHMUS_Q6_K)
 
 // In-place softmax of each row of n floats, one block per row.
 extern "C" __global__ void softmax_rows(float *x, int n) {
@@ -550,7 +627,8 @@ __device__ __forceinline__ void store_q8_0(float *rounded, signed char *qx, int 
 
 // v through a 256-element Q8_K block (quantize_row_q8_K_ref: scale -127/max, where max is the first element
 // of the largest magnitude, float scale), in place; lane l of the warp holds elements l + 32 i as v[i].
-__device__ __forceinline__ void isthmus_round_q8_k(float *v, int lane) {
+__device__ __forceinline__ void isthmus_round_q8_k(float *v, int lane, int *levels = nullptr,
+                                                   float *scaleOut = nullptr) {
     float amax = 0.0f;
     float max = 0.0f;
     int at = 256; // index of max; ties go to the lowest, as in the sequential scan
@@ -577,6 +655,12 @@ __device__ __forceinline__ void isthmus_round_q8_k(float *v, int lane) {
 #pragma unroll
         for (int i = 0; i < Q8K_PER_LANE; i++) {
             v[i] = 0.0f;
+            if (levels != nullptr) {
+                levels[i] = 0;
+            }
+        }
+        if (scaleOut != nullptr) {
+            *scaleOut = 0.0f;
         }
         return;
     }
@@ -586,6 +670,25 @@ __device__ __forceinline__ void isthmus_round_q8_k(float *v, int lane) {
     for (int i = 0; i < Q8K_PER_LANE; i++) {
         int q = min(127, (int)rintf(iscale * v[i]));
         v[i] = scale * (float)q;
+        if (levels != nullptr) {
+            levels[i] = q;
+        }
+    }
+    if (scaleOut != nullptr) {
+        *scaleOut = scale;
+    }
+}
+
+// A warp's Q8_K block starting at element `first` of a row of n, as integers: lane l's levels are elements
+// l + 32 i; the block's scale goes to scale slot first / 256 (q8x_scales).
+__device__ __forceinline__ void store_q8_k_ints(signed char *qx, int n, int first, int lane, const int *levels,
+                                                float scale) {
+#pragma unroll
+    for (int i = 0; i < Q8K_PER_LANE; i++) {
+        qx[first + lane + WARP * i] = (signed char)levels[i];
+    }
+    if (lane == 0) {
+        ((float *)(qx + q8x_scales(n)))[first / 256] = scale;
     }
 }
 
@@ -597,7 +700,8 @@ __device__ __forceinline__ int rounding_block(int rounding) {
 
 // A warp's block of `rounding`, in place: lane l holds elements l + 32 i as v[i], i < rounding_block / 32.
 // Every lane of the warp must call it (the block-scaled roundings shuffle).
-__device__ __forceinline__ void round_lanes(float *v, int rounding, int lane) {
+__device__ __forceinline__ void round_lanes(float *v, int rounding, int lane, int *levels = nullptr,
+                                            float *scale = nullptr) {
     switch (rounding) {
     case ROUND_F16:
         v[0] = isthmus_round_half(v[0]);
@@ -609,15 +713,17 @@ __device__ __forceinline__ void round_lanes(float *v, int rounding, int lane) {
         v[0] = isthmus_round_q8_0(v[0]);
         break;
     case ROUND_Q8_K:
-        isthmus_round_q8_k(v, lane);
+        isthmus_round_q8_k(v, lane, levels, scale);
         break;
     default:
         break;
     }
 }
 
+// Every rounding kernel takes (dst, src, n, qx); the element-wise ones have no integer form and ignore qx.
+
 // dst = src rounded to half precision (F16 weights).
-extern "C" __global__ void round_f16(float *dst, const float *src, int n) {
+extern "C" __global__ void round_f16(float *dst, const float *src, int n, signed char *) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) {
         dst[i] = isthmus_round_half(src[i]);
@@ -625,7 +731,7 @@ extern "C" __global__ void round_f16(float *dst, const float *src, int n) {
 }
 
 // dst = src rounded to bfloat16, nearest-even (BF16 weights).
-extern "C" __global__ void round_bf16(float *dst, const float *src, int n) {
+extern "C" __global__ void round_bf16(float *dst, const float *src, int n, signed char *) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) {
         dst[i] = isthmus_round_bf16(src[i]);
@@ -633,18 +739,20 @@ extern "C" __global__ void round_bf16(float *dst, const float *src, int n) {
 }
 
 // dst = src through 32-element Q8_0 blocks, one warp per block, one thread per element; n is a multiple of
-// 32 (Q4_0, Q8_0 and the other 32-element formats). In place is allowed.
-extern "C" __global__ void round_q8_0(float *dst, const float *src, int n) {
+// 32 (Q4_0, Q8_0 and the other 32-element formats). In place is allowed. For a single row, qx (when not null)
+// gets it as integers too (store_q8_0).
+extern "C" __global__ void round_q8_0(float *dst, const float *src, int n, signed char *qx) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) {
         return; // whole warps, as n is a multiple of 32
     }
-    dst[i] = isthmus_round_q8_0(src[i]);
+    store_q8_0(dst, qx, n, i, src[i]);
 }
 
 // dst = src through 256-element Q8_K blocks, one warp per block, lane l holding elements l + 32 i;
-// n is a multiple of 256 (k-quants). In place is allowed.
-extern "C" __global__ void round_q8_k(float *dst, const float *src, int n) {
+// n is a multiple of 256 (k-quants). In place is allowed. For a single row, qx (when not null) gets it as
+// integers too (store_q8_k_ints).
+extern "C" __global__ void round_q8_k(float *dst, const float *src, int n, signed char *qx) {
     int t = blockIdx.x * blockDim.x + threadIdx.x;
     int b = t / WARP;
     int lane = t % WARP;
@@ -658,10 +766,15 @@ extern "C" __global__ void round_q8_k(float *dst, const float *src, int n) {
     for (int i = 0; i < Q8K_PER_LANE; i++) {
         v[i] = s[lane + WARP * i];
     }
-    isthmus_round_q8_k(v, lane);
+    int levels[Q8K_PER_LANE];
+    float scale;
+    isthmus_round_q8_k(v, lane, levels, &scale);
 #pragma unroll
     for (int i = 0; i < Q8K_PER_LANE; i++) {
         d[lane + WARP * i] = v[i];
+    }
+    if (qx != nullptr) {
+        store_q8_k_ints(qx, n, b * 256, lane, levels, scale);
     }
 }
 
@@ -673,7 +786,7 @@ extern "C" __global__ void round_q8_k(float *dst, const float *src, int n) {
 // `out` (the norms' second pass for Q8_K, whose 256-element blocks span warps). n is a multiple of the
 // block-scaled roundings' blocks (their products' widths are); the element-wise roundings take any n, the
 // last warp block partly.
-__device__ void round_row(float *rounded, const float *out, int n, int rounding) {
+__device__ void round_row(float *rounded, const float *out, int n, int rounding, signed char *qx) {
     if (rounding == ROUND_NONE) {
         return;
     }
@@ -691,13 +804,18 @@ __device__ void round_row(float *rounded, const float *out, int n, int rounding)
                 v[i] = out[e];
             }
         }
-        round_lanes(v, rounding, lane);
+        int levels[Q8K_PER_LANE];
+        float scale;
+        round_lanes(v, rounding, lane, levels, &scale);
 #pragma unroll
         for (int i = 0; i < Q8K_PER_LANE; i++) {
             int e = b * block + lane + WARP * i;
             if (i < per && e < n) {
                 rounded[e] = v[i];
             }
+        }
+        if (qx != nullptr && rounding == ROUND_Q8_K) {
+            store_q8_k_ints(qx, n, b * block, lane, levels, scale);
         }
     }
 }
@@ -727,7 +845,7 @@ __device__ __forceinline__ void norm_store(float *o, float *rounded, int i, floa
 // The residual add, the norm and the next product's rounding, one block per row r of n floats:
 // x[r] += residual[r] (when residual is not null: the previous sub-layer's output), out[r] = rms_norm(x[r]),
 // rounded[r] = out[r] rounded for the product that reads it (`rounding`, one of the ROUND_ codes); for a
-// single Q8_0 row, qx (when not null) gets it as integers too (store_q8_0). A decode
+// single Q8_0 or Q8_K row, qx (when not null) gets it as integers too. A decode
 // step's row is one block's work, so blocks are large (NORM_THREADS): fewer dependent trips to memory.
 extern "C" __global__ void __launch_bounds__(1024)
     rms_norm_round(float *out, float *rounded, float *__restrict__ x, const float *__restrict__ residual,
@@ -749,7 +867,7 @@ extern "C" __global__ void __launch_bounds__(1024)
         norm_store(o, ro, i, (xr[i] * scale) * weight[i], rounding, qx, n);
     }
     if (rounding == ROUND_Q8_K) {
-        round_row(ro, o, n, rounding);
+        round_row(ro, o, n, rounding, qx);
     }
 }
 
@@ -782,7 +900,7 @@ extern "C" __global__ void __launch_bounds__(1024)
         norm_store(o, ro, i, (xr[i] - mean) * scale * weight[i] + bias[i], rounding, qx, n);
     }
     if (rounding == ROUND_Q8_K) {
-        round_row(ro, o, n, rounding);
+        round_row(ro, o, n, rounding, qx);
     }
 }
 
@@ -866,8 +984,8 @@ extern "C" __global__ void qkv_rope(const float *qSrc, const float *kSrc, const 
 // SwiGLU and the down product's rounding: out = silu(gate) * up, rounded = round(out), for n elements in rows
 // of `width` (gate and up rows `stride` floats apart, out and rounded rows `width`: the halves of a fused
 // gate-up product are read in place). One warp per rounding block (threads = n / (rounding_block / 32));
-// n and width are multiples of the rounding block for the block-scaled roundings. For a single Q8_0 row,
-// qx (when not null) gets it as integers too (store_q8_0).
+// n and width are multiples of the rounding block for the block-scaled roundings. For a single Q8_0 or Q8_K
+// row, qx (when not null) gets it as integers too (store_q8_0, store_q8_k_ints).
 extern "C" __global__ void silu_mul_round(float *out, float *rounded, const float *gate, const float *up,
                                           int width, int stride, int n, int rounding, signed char *qx) {
     int t = blockIdx.x * blockDim.x + threadIdx.x;
@@ -897,13 +1015,18 @@ extern "C" __global__ void silu_mul_round(float *out, float *rounded, const floa
         store_q8_0(rounded, qx, n, (int)first + lane, v[0]);
         return;
     }
-    round_lanes(v, rounding, lane);
+    int levels[Q8K_PER_LANE];
+    float scale;
+    round_lanes(v, rounding, lane, levels, &scale);
 #pragma unroll
     for (int i = 0; i < Q8K_PER_LANE; i++) {
         size_t e = first + lane + WARP * i;
         if (i < per && e < (size_t)n) {
             rounded[e] = v[i];
         }
+    }
+    if (qx != nullptr && rounding == ROUND_Q8_K) {
+        store_q8_k_ints(qx, n, (int)first, lane, levels, scale);
     }
 }
 

@@ -37,7 +37,8 @@ final class CudaForward implements DeviceForward {
     /** Attention score scratch, in floats: long prompts over long caches run their queries in chunks. */
     static final long SCORE_BUDGET = 1L << 24;
     /**
-     * Whether decode multiplies Q4_0 and Q8_0 weights with integer activations (dp4a, {@code matvec_q8x_*});
+     * Whether decode multiplies Q4_0, Q8_0, Q4_K and Q6_K weights with integer activations (dp4a,
+     * {@code matvec_q8x_*});
      * {@code -Disthmus.cuda.integerProducts=false} keeps the float products, for A/B comparisons.
      */
     static final boolean INTEGER_PRODUCTS = !"false".equals(System.getProperty("isthmus.cuda.integerProducts"));
@@ -65,7 +66,7 @@ final class CudaForward implements DeviceForward {
     private ForwardWorkspace work;
     /** Whether {@code ws.proj} holds a sub-layer output not yet added to the residual stream (the next norm adds it). */
     private boolean pendingResidual;
-    /** Whether {@code ws.roundedInts} holds {@code ws.rounded}'s Q8_0 rounding as integers (one token). */
+    /** Whether {@code ws.roundedInts} holds {@code ws.rounded}'s rounding as integers (one token). */
     private boolean roundedInts;
 
     private CudaForward(CudaBackend backend, ModelConfig config, DecoderWeights host, List<Layer> layers,
@@ -435,14 +436,13 @@ final class CudaForward implements DeviceForward {
                 if (m.rounding() != held) {
                     LaunchPlanner.Launch r = LaunchPlanner.rounding(m.rounding(), n * m.cols());
                     context.launch(r.kernel(), r.config(), new KernelArgs().pointer(ws.rounded).pointer(x)
-                            .i32(n * m.cols()));
+                            .i32(n * m.cols()).pointer(integers(ws, n, m.rounding())));
                     held = m.rounding();
-                    roundedInts = false;
                 }
                 input = ws.rounded.address();
             }
             int together = n == 1 ? sharedLaunch(ms, i) : 1;
-            boolean ints = n == 1 && roundedInts && m.rounding() == DeviceRounding.Q8_0
+            boolean ints = n == 1 && roundedInts && m.rounding().hasIntegers()
                     && LaunchPlanner.hasIntegerProduct(m.weight().format().device());
             if (ints) {
                 multiplyIntegers(ms, ys, i, together, ws.roundedInts.address());
@@ -469,10 +469,10 @@ final class CudaForward implements DeviceForward {
 
     /**
      * Where a producer of {@code n} tokens rounded as {@code r} also writes them as integers (0: nowhere), and
-     * records whether it does: one token, Q8_0, integer products on.
+     * records whether it does: one token, Q8_0 or Q8_K, integer products on.
      */
     private long integers(ForwardWorkspace ws, int n, DeviceRounding r) {
-        roundedInts = INTEGER_PRODUCTS && n == 1 && r == DeviceRounding.Q8_0;
+        roundedInts = INTEGER_PRODUCTS && n == 1 && r.hasIntegers();
         return roundedInts ? ws.roundedInts.address() : 0;
     }
 

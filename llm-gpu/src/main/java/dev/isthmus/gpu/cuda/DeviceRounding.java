@@ -36,7 +36,10 @@ public enum DeviceRounding {
         this.elementsPerThread = elementsPerThread;
     }
 
-    /** The kernel in kernels.cu, {@code (float *dst, const float *src, int n)}. */
+    /**
+     * The kernel in kernels.cu, {@code (float *dst, const float *src, int n, signed char *qx)}: qx (may be null)
+     * gets one row's rounding as integers where the rounding has an integer form ({@link #hasIntegers}).
+     */
     String kernel() {
         return kernel;
     }
@@ -44,6 +47,11 @@ public enum DeviceRounding {
     /** The kernels' ROUND_ code for this rounding (kernels.cu: the fused kernels' {@code rounding} argument). */
     int code() {
         return ordinal();
+    }
+
+    /** Whether the rounding is 8-bit levels times block scales, which the integer decode products read. */
+    boolean hasIntegers() {
+        return this == Q8_0 || this == Q8_K;
     }
 
     /** Elements rounded together (one scale): the activation count must be a multiple. */

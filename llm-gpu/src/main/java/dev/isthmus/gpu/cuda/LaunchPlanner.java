@@ -90,11 +90,15 @@ public final class LaunchPlanner {
     }
 
     /**
-     * Whether the device multiplies {@code type} rows with Q8_0-rounded activations held as integers
-     * ({@code matvec_q8x_*}: dp4a on 8-bit levels, see row_dot_q8x in kernels.cu).
+     * Whether the device multiplies {@code type} rows with activations rounded to 8-bit blocks (Q8_0 for
+     * Q4_0 and Q8_0, Q8_K for Q4_K and Q6_K) held as integers ({@code matvec_q8x_*}: dp4a on the levels, see
+     * row_dot_q8x in kernels.cu).
      */
     public static boolean hasIntegerProduct(GgmlType type) {
-        return type == GgmlType.Q4_0 || type == GgmlType.Q8_0;
+        return switch (type) {
+            case Q4_0, Q8_0, Q4_K, Q6_K -> true;
+            default -> false;
+        };
     }
 
     /**
@@ -118,10 +122,14 @@ public final class LaunchPlanner {
 
     /**
      * Threads per row of the integer decode products: a thread per 8-byte unit of levels (Q4_0 has two a
-     * block, Q8_0 four), from a warp up to {@link #ROW_VECTOR_THREADS}, as latency, not arithmetic, bounds them.
+     * block, Q8_0 four, Q4_K and Q6_K sixteen a super-block), from a warp up to {@link #ROW_VECTOR_THREADS}, as latency, not arithmetic, bounds them.
      */
     public static int integerThreadsPerRow(GgmlType type, int cols) {
-        long units = (long) (cols / WARP) * (type == GgmlType.Q4_0 ? 2 : 4);
+        long units = switch (type) {
+            case Q8_0 -> 4L * (cols / WARP);
+            case Q4_K, Q6_K -> 16L * (cols / 256);
+            default -> 2L * (cols / WARP);
+        };
         int threads = WARP;
         while (threads < ROW_VECTOR_THREADS && units > threads) {
             threads *= 2;
@@ -129,7 +137,10 @@ public final class LaunchPlanner {
         return threads;
     }
 
-    /** Bytes of a row of {@code n} Q8_0-rounded activations held as integers: levels, then block scales. */
+    /**
+     * Bytes of a row of {@code n} activations held as integers (Q8_0 or Q8_K): levels, then block scales (room
+     * for one per 32).
+     */
     public static long integerActivationBytes(int n) {
         return ((n + 15L) & ~15L) + 4L * Math.ceilDiv(n, WARP);
     }

@@ -72,7 +72,7 @@ class DeviceRoundingTest {
                 float[] expected = new float[N];
                 format.roundActivations(x, 0, expected, 0, N);
                 LaunchPlanner.Launch l = LaunchPlanner.rounding(rounding, N);
-                ctx.launch(l.kernel(), l.config(), new KernelArgs().pointer(dst).pointer(src).i32(N));
+                ctx.launch(l.kernel(), l.config(), new KernelArgs().pointer(dst).pointer(src).i32(N).pointer(0L));
                 ctx.download(dst, host, 4L * N);
                 float[] actual = new float[N];
                 MemorySegment.copy(host, ValueLayout.JAVA_FLOAT, 0, actual, 0, N);

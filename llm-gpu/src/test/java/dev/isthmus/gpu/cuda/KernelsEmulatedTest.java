@@ -114,7 +114,7 @@ class KernelsEmulatedTest {
                         .pointer(dk).pointer(dv).pointer(dout).pointer(scores).i32(heads).i32(kvHeads).i32(headDim)
                         .i32(first).i32(capacity).f32(scale).pointer(rounded).i32(DeviceRounding.Q8_0.code()).pointer(0L));
                 LaunchPlanner.Launch r = LaunchPlanner.rounding(DeviceRounding.Q8_0, expected.length);
-                ctx.launch(r.kernel(), r.config(), new KernelArgs().pointer(dout).pointer(dout).i32(expected.length));
+                ctx.launch(r.kernel(), r.config(), new KernelArgs().pointer(dout).pointer(dout).i32(expected.length).pointer(0L));
                 assertThat(DeviceArrays.floats(ctx, rounded, expected.length)).as("attention rounded as Q8_0")
                         .isEqualTo(DeviceArrays.floats(ctx, dout, expected.length));
             }
@@ -169,15 +169,16 @@ class KernelsEmulatedTest {
     }
 
     /**
-     * The integer decode products: a norm writes one token's Q8_0 rounding as levels and scales whose products
-     * are its float rounding bit for bit; matvec_q8x then gives the float matvec's product of the same rounded
+     * The integer decode products: a norm writes one token's Q8_0 (Q8_K) rounding as levels and scales whose
+     * products are its float rounding bit for bit; matvec_q8x then gives the float matvec's product of the same rounded
      * activations (to float rounding: integer block sums, another order), and matvecs_q8x each matrix's own
      * matvec_q8x product bit for bit.
      */
     @ParameterizedTest(name = "{0}")
-    @org.junit.jupiter.params.provider.EnumSource(value = GgmlType.class, names = {"Q4_0", "Q8_0"})
+    @org.junit.jupiter.params.provider.EnumSource(value = GgmlType.class, names = {"Q4_0", "Q8_0", "Q4_K", "Q6_K"})
     void integerProductsMatchTheFloatProductsOfTheSameRounding(GgmlType type) {
-        int cols = 896;
+        DeviceRounding rounding = DeviceRounding.of(type).orElseThrow();
+        int cols = rounding == DeviceRounding.Q8_K ? 1024 : 896;
         int[] rows = {40, 8, 8};
         float[] x = gaussian(cols, 2, 61);
         float[] weight = gaussian(cols, 1, 62);
@@ -187,7 +188,7 @@ class KernelsEmulatedTest {
              DeviceBuffer out = ctx.allocate(4L * cols, "out"); DeviceBuffer rounded = ctx.allocate(4L * cols, "rounded");
              DeviceBuffer qx = ctx.allocate(LaunchPlanner.integerActivationBytes(cols), "integers")) {
             ctx.launch("rms_norm_round", LaunchPlanner.norm(1), new KernelArgs().pointer(out).pointer(rounded).pointer(dx)
-                    .pointer(0L).pointer(dw).i32(cols).f32(1e-5f).i32(DeviceRounding.Q8_0.code()).pointer(qx));
+                    .pointer(0L).pointer(dw).i32(cols).f32(1e-5f).i32(rounding.code()).pointer(qx));
             float[] floats = DeviceArrays.floats(ctx, rounded, cols);
             java.lang.foreign.MemorySegment ints = arena.allocate(LaunchPlanner.integerActivationBytes(cols));
             ctx.download(qx, ints, LaunchPlanner.integerActivationBytes(cols));
@@ -195,9 +196,20 @@ class KernelsEmulatedTest {
             for (int i = 0; i < cols; i++) {
                 byte level = ints.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i);
                 float scale = ints.get(java.lang.foreign.ValueLayout.JAVA_FLOAT.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN),
-                        scales + 4L * (i / 32));
+                        scales + 4L * (i / rounding.block()));
                 assertThat(level).as("level %d", i).isBetween((byte) -127, (byte) 127);
                 assertThat(level * scale).as("level x scale, element %d", i).isEqualTo(floats[i]);
+            }
+            // The rounding kernel (the products' own rounding when no producer fused it) writes the same integers.
+            try (DeviceBuffer again = ctx.allocate(4L * cols, "rounded again");
+                 DeviceBuffer qx2 = ctx.allocate(LaunchPlanner.integerActivationBytes(cols), "integers again")) {
+                LaunchPlanner.Launch r = LaunchPlanner.rounding(rounding, cols);
+                ctx.launch(r.kernel(), r.config(), new KernelArgs().pointer(again).pointer(out).i32(cols).pointer(qx2));
+                java.lang.foreign.MemorySegment ints2 = arena.allocate(LaunchPlanner.integerActivationBytes(cols));
+                ctx.download(qx2, ints2, LaunchPlanner.integerActivationBytes(cols));
+                assertThat(ints2.asSlice(0, scales + 4L * (cols / rounding.block())).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE))
+                        .as("%s kernel's integers", r.kernel())
+                        .isEqualTo(ints.asSlice(0, scales + 4L * (cols / rounding.block())).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
             }
             DeviceBuffer[] w = new DeviceBuffer[3];
             DeviceBuffer[] fl = new DeviceBuffer[3];
@@ -365,7 +377,7 @@ class KernelsEmulatedTest {
                         .isEqualTo(DeviceArrays.floats(ctx, out, rows * n));
                 if (rounding != DeviceRounding.NONE) {
                     LaunchPlanner.Launch r = LaunchPlanner.rounding(rounding, rows * n);
-                    ctx.launch(r.kernel(), r.config(), new KernelArgs().pointer(out).pointer(out).i32(rows * n));
+                    ctx.launch(r.kernel(), r.config(), new KernelArgs().pointer(out).pointer(out).i32(rows * n).pointer(0L));
                     assertThat(DeviceArrays.floats(ctx, fusedRounded, rows * n)).as("%s: rounded as %s", norm, rounding)
                             .isEqualTo(DeviceArrays.floats(ctx, out, rows * n));
                 }
@@ -460,7 +472,7 @@ class KernelsEmulatedTest {
             assertThat(DeviceArrays.floats(ctx, out, n)).as("unrounded").isEqualTo(DeviceArrays.floats(ctx, plain, n));
             if (rounding != DeviceRounding.NONE) {
                 LaunchPlanner.Launch r = LaunchPlanner.rounding(rounding, n);
-                ctx.launch(r.kernel(), r.config(), new KernelArgs().pointer(plain).pointer(plain).i32(n));
+                ctx.launch(r.kernel(), r.config(), new KernelArgs().pointer(plain).pointer(plain).i32(n).pointer(0L));
                 assertThat(DeviceArrays.floats(ctx, rounded, n)).as("rounded as %s", rounding)
                         .isEqualTo(DeviceArrays.floats(ctx, plain, n));
             }
