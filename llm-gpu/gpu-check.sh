@@ -38,7 +38,7 @@ prepare() {
     --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output "$work/isthmus/jdk"
   for m in stories260K.gguf stories260K-f16.gguf stories260K-q4_0.gguf stories260K-q8_0.gguf \
            synth-llama256-q4_0.gguf synth-llama256-q8_0.gguf synth-llama256-q4_k_m.gguf synth-llama256-q6_k.gguf \
-           synth-llama256-iq4_nl.gguf synth-phi3.gguf llama-2-tiny-random.gguf; do
+           synth-llama256-q5_k_m.gguf synth-llama256-iq4_nl.gguf synth-phi3.gguf llama-2-tiny-random.gguf; do
     cp "$shared/testdata/models/$m" "$work/isthmus/models/"
   done
   rm -rf "$stage" && mkdir -p "$stage"

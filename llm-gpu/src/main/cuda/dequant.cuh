@@ -20,6 +20,7 @@
 #define ISTHMUS_Q4_0 2
 #define ISTHMUS_Q8_0 8
 #define ISTHMUS_Q4_K 12
+#define ISTHMUS_Q5_K 13
 #define ISTHMUS_Q6_K 14
 
 #define ISTHMUS_ITEM 32
@@ -160,6 +161,26 @@ ISTHMUS_HD void isthmus_quad_q4_k(const uint8_t *row, int item, int e, float *w)
     }
 }
 
+// Q5_K: { half d; half dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128]; } = 176 bytes, 256 elements.
+// Item k is sub-block k, as Q4_K's, its levels' fifth bits bit k of qh[0..31] (ggml's dequantize_row_q5_K).
+ISTHMUS_HD void isthmus_quad_q5_k(const uint8_t *row, int item, int e, float *w) {
+    const uint8_t *b = row + (size_t)(item >> 3) * 176;
+    int k = item & 7;
+    float d = isthmus_f16_at(b);
+    float dmin = isthmus_f16_at(b + 2);
+    uint8_t sc;
+    uint8_t m;
+    isthmus_scale_min_k4(k, b + 4, &sc, &m);
+    float d1 = d * (float)sc;
+    float m1 = dmin * (float)m;
+    // 176-byte blocks and e a multiple of 4: both words are aligned.
+    uint32_t q = isthmus_u32_aligned(b + 48 + 32 * (k >> 1) + e) >> ((k & 1) ? 4 : 0);
+    uint32_t h = isthmus_u32_aligned(b + 16 + e) >> k;
+    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+        w[i] = d1 * (float)(((q >> (8 * i)) & 0x0f) | (((h >> (8 * i)) & 1) << 4)) - m1;
+    }
+}
+
 // Q6_K: { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; half d; } = 210 bytes, 256 elements.
 // Item k: half n = k/4 of 128 elements, group g = k%4 of 32 inside it (ggml's dequantize_row_q6_K);
 // elements l and l+16 of a group have different scales, so a quad (4-aligned) has one.
@@ -192,6 +213,7 @@ ISTHMUS_HD bool isthmus_decode_quad(int type, const uint8_t *row, int item, int 
         case ISTHMUS_Q4_0: isthmus_quad_q4_0(row, item, e, w); return true;
         case ISTHMUS_Q8_0: isthmus_quad_q8_0(row, item, e, w); return true;
         case ISTHMUS_Q4_K: isthmus_quad_q4_k(row, item, e, w); return true;
+        case ISTHMUS_Q5_K: isthmus_quad_q5_k(row, item, e, w); return true;
         case ISTHMUS_Q6_K: isthmus_quad_q6_k(row, item, e, w); return true;
         default: return false;
     }

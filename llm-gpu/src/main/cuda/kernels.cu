@@ -169,7 +169,8 @@ __device__ __forceinline__ float row_dot(const uint8_t *__restrict__ r, const fl
 // and MMVQ kernels do. Each unit function returns its sum times the weight block's scales; xq is the
 // activation block's levels as ints.
 #define Q8X_UNITS(TYPE) ((TYPE) == ISTHMUS_Q8_0 ? 4 : (TYPE) == ISTHMUS_Q4_0 ? 2 : 16)
-#define Q8X_BLOCK_BYTES(TYPE) ((TYPE) == ISTHMUS_Q4_0 ? 18 : (TYPE) == ISTHMUS_Q8_0 ? 34 : (TYPE) == ISTHMUS_Q4_K ? 144 : 210)
+#define Q8X_BLOCK_BYTES(TYPE)                                                                            \
+    ((TYPE) == ISTHMUS_Q4_0 ? 18 : (TYPE) == ISTHMUS_Q8_0 ? 34 : (TYPE) == ISTHMUS_Q4_K ? 144 : (TYPE) == ISTHMUS_Q5_K ? 176 : 210)
 #define Q8X_BLOCK(TYPE) ((TYPE) == ISTHMUS_Q4_0 || (TYPE) == ISTHMUS_Q8_0 ? 32 : 256)
 
 // Four bytes at an even offset (blocks of 18, 34 and 210 bytes keep only 2-byte alignment).
@@ -205,22 +206,36 @@ __device__ __forceinline__ float unit_q8_0(const uint8_t *blk, const int *xq, in
     return isthmus_f16_at(blk) * (float)dot;
 }
 
-// Q4_K unit part (0..15): bytes 8 p .. 8 p + 7 (p = part % 4) of 32-byte chunk c = part / 4, whose low nibbles
-// are elements 64 c + 8 p .. + 7 (sub-block 2 c) and high nibbles 32 more (sub-block 2 c + 1):
-// d × Σ scale × Σ level × x − dmin × Σ min × Σ x (ggml_vec_dot_q4_K_q8_K's sums).
-__device__ __forceinline__ float unit_q4_k(const uint8_t *blk, const int *xq, int part) {
+// Q4_K (and Q5_K, FIFTH) unit part (0..15): bytes 8 p .. 8 p + 7 (p = part % 4) of 32-byte chunk c = part / 4,
+// whose low nibbles are elements 64 c + 8 p .. + 7 (sub-block 2 c) and high nibbles 32 more (sub-block 2 c + 1),
+// Q5_K's fifth bits bits 2 c and 2 c + 1 of qh bytes 8 p .. + 7: d × Σ scale × Σ level × x − dmin × Σ min × Σ x
+// (ggml_vec_dot_q4_K_q8_K's and _q5_K_q8_K's sums).
+template <bool FIFTH>
+__device__ __forceinline__ float unit_k4(const uint8_t *blk, const int *xq, int part) {
     int c = part >> 2;
     int p = part & 3;
-    const uint8_t *q = blk + 16 + 32 * c + 8 * p;
+    const uint8_t *q = blk + (FIFTH ? 48 : 16) + 32 * c + 8 * p;
     int w0 = (int)isthmus_u32_aligned(q);
     int w1 = (int)isthmus_u32_aligned(q + 4);
+    int low0 = w0 & 0x0F0F0F0F;
+    int low1 = w1 & 0x0F0F0F0F;
+    int high0 = (w0 >> 4) & 0x0F0F0F0F;
+    int high1 = (w1 >> 4) & 0x0F0F0F0F;
+    if (FIFTH) {
+        int h0 = (int)isthmus_u32_aligned(blk + 16 + 8 * p);
+        int h1 = (int)isthmus_u32_aligned(blk + 20 + 8 * p);
+        low0 |= ((h0 >> (2 * c)) & 0x01010101) << 4;
+        low1 |= ((h1 >> (2 * c)) & 0x01010101) << 4;
+        high0 |= ((h0 >> (2 * c + 1)) & 0x01010101) << 4;
+        high1 |= ((h1 >> (2 * c + 1)) & 0x01010101) << 4;
+    }
     const int *xl = xq + 16 * c + 2 * p;
     int x0 = __ldg(&xl[0]);
     int x1 = __ldg(&xl[1]);
     int x2 = __ldg(&xl[8]);
     int x3 = __ldg(&xl[9]);
-    int dotLow = __dp4a(w1 & 0x0F0F0F0F, x1, __dp4a(w0 & 0x0F0F0F0F, x0, 0));
-    int dotHigh = __dp4a((w1 >> 4) & 0x0F0F0F0F, x3, __dp4a((w0 >> 4) & 0x0F0F0F0F, x2, 0));
+    int dotLow = __dp4a(low1, x1, __dp4a(low0, x0, 0));
+    int dotHigh = __dp4a(high1, x3, __dp4a(high0, x2, 0));
     uint8_t scLow, mLow, scHigh, mHigh;
     isthmus_scale_min_k4(2 * c, blk + 4, &scLow, &mLow);
     isthmus_scale_min_k4(2 * c + 1, blk + 4, &scHigh, &mHigh);
@@ -260,7 +275,9 @@ __device__ __forceinline__ float unit_q8x(const uint8_t *blk, const int *xq, int
     case ISTHMUS_Q8_0:
         return unit_q8_0(blk, xq, part);
     case ISTHMUS_Q4_K:
-        return unit_q4_k(blk, xq, part);
+        return unit_k4<false>(blk, xq, part);
+    case ISTHMUS_Q5_K:
+        return unit_k4<true>(blk, xq, part);
     default:
         return unit_q6_k(blk, xq, part);
     }
@@ -499,10 +516,12 @@ ISTHMUS_MUL_MAT(f16, ISTHMUS_F16)
 ISTHMUS_MUL_MAT(q4_0, ISTHMUS_Q4_0)
 ISTHMUS_MUL_MAT(q8_0, ISTHMUS_Q8_0)
 ISTHMUS_MUL_MAT(q4_k, ISTHMUS_Q4_K)
+ISTHMUS_MUL_MAT(q5_k, ISTHMUS_Q5_K)
 ISTHMUS_MUL_MAT(q6_k, ISTHMUS_Q6_K)
 ISTHMUS_MAT_VEC_Q8X(q4_0, ISTHMUS_Q4_0)
 ISTHMUS_MAT_VEC_Q8X(q8_0, ISTHMUS_Q8_0)
 ISTHMUS_MAT_VEC_Q8X(q4_k, ISTHMUS_Q4_K)
+ISTHMUS_MAT_VEC_Q8X(q5_k, ISTHMUS_Q5_K)
 ISTHMUS_MAT_VEC_Q8X(q6_k, ISTHMUS_Q6_K)
 
 // In-place softmax of each row of n floats, one block per row.

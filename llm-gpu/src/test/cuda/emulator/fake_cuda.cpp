@@ -117,6 +117,8 @@ static const isthmus_emu::Kernel KERNELS[] = {
     EMULATED(matvec_q8x_q8_0) EMULATED(matvecs_q8x_q8_0)
     EMULATED(matvec_q4_k) EMULATED(matvecs_q4_k) EMULATED(matmul_q4_k)
     EMULATED(matvec_q8x_q4_k) EMULATED(matvecs_q8x_q4_k)
+    EMULATED(matvec_q5_k) EMULATED(matvecs_q5_k) EMULATED(matmul_q5_k)
+    EMULATED(matvec_q8x_q5_k) EMULATED(matvecs_q8x_q5_k)
     EMULATED(matvec_q6_k) EMULATED(matvecs_q6_k) EMULATED(matmul_q6_k)
     EMULATED(matvec_q8x_q6_k) EMULATED(matvecs_q8x_q6_k)
     EMULATED(softmax_rows)

@@ -91,12 +91,12 @@ public final class LaunchPlanner {
 
     /**
      * Whether the device multiplies {@code type} rows with activations rounded to 8-bit blocks (Q8_0 for
-     * Q4_0 and Q8_0, Q8_K for Q4_K and Q6_K) held as integers ({@code matvec_q8x_*}: dp4a on the levels, see
+     * Q4_0 and Q8_0, Q8_K for the k-quants) held as integers ({@code matvec_q8x_*}: dp4a on the levels, see
      * row_dot_q8x in kernels.cu).
      */
     public static boolean hasIntegerProduct(GgmlType type) {
         return switch (type) {
-            case Q4_0, Q8_0, Q4_K, Q6_K -> true;
+            case Q4_0, Q8_0, Q4_K, Q5_K, Q6_K -> true;
             default -> false;
         };
     }
@@ -122,12 +122,13 @@ public final class LaunchPlanner {
 
     /**
      * Threads per row of the integer decode products: a thread per 8-byte unit of levels (Q4_0 has two a
-     * block, Q8_0 four, Q4_K and Q6_K sixteen a super-block), from a warp up to {@link #ROW_VECTOR_THREADS}, as latency, not arithmetic, bounds them.
+     * block, Q8_0 four, the k-quants sixteen a super-block), from a warp up to {@link #ROW_VECTOR_THREADS}, as
+     * latency, not arithmetic, bounds them.
      */
     public static int integerThreadsPerRow(GgmlType type, int cols) {
         long units = switch (type) {
             case Q8_0 -> 4L * (cols / WARP);
-            case Q4_K, Q6_K -> 16L * (cols / 256);
+            case Q4_K, Q5_K, Q6_K -> 16L * (cols / 256);
             default -> 2L * (cols / WARP);
         };
         int threads = WARP;
