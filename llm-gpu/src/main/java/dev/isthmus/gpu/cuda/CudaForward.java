@@ -444,10 +444,8 @@ final class CudaForward implements DeviceForward {
             int together = n == 1 ? sharedLaunch(ms, i) : 1;
             boolean ints = n == 1 && roundedInts && m.rounding().hasIntegers()
                     && LaunchPlanner.hasIntegerProduct(m.weight().format().device());
-            if (ints) {
-                multiplyIntegers(ms, ys, i, together, ws.roundedInts.address());
-            } else if (together > 1) {
-                multiplyTogether(ms, ys, i, together, input);
+            if (ints || together > 1) {
+                decodeProducts(ms, ys, i, together, ints ? ws.roundedInts.address() : input, ints);
             } else {
                 multiply(ws, m, input, ys[i], n);
             }
@@ -476,48 +474,37 @@ final class CudaForward implements DeviceForward {
         return roundedInts ? ws.roundedInts.address() : 0;
     }
 
-    /** {@code ys[i+j] = ms[i+j] · qx} for j < count: integer decode products ({@code matvec(s)_q8x_*}). */
-    private void multiplyIntegers(Matrix[] ms, long[] ys, int i, int count, long qx) {
+    /**
+     * {@code ys[i+j] = ms[i+j] · input} for j < count (at most {@link LaunchPlanner#MAX_MATVECS}), one token, in one
+     * launch: {@code matvecs_*} for several matrices, and with {@code ints} the integer products
+     * ({@code matvec(s)_q8x_*}) of activations held as integers at {@code input}.
+     */
+    private void decodeProducts(Matrix[] ms, long[] ys, int i, int count, long input, boolean ints) {
         Matrix m = ms[i];
         GgmlType type = m.weight().format().device();
         int cols = m.cols();
-        int threads = LaunchPlanner.integerThreadsPerRow(type, cols);
+        int threads = ints ? LaunchPlanner.integerThreadsPerRow(type, cols) : LaunchPlanner.threadsPerRow(cols);
         if (count == 1) {
-            LaunchPlanner.Launch l = LaunchPlanner.matVecInts(type, m.rows(), cols, false);
-            context.launch(l.kernel(), l.config(), new KernelArgs().pointer(m.weight().buffer()).i64(m.weight().rowBytes())
-                    .pointer(qx).pointer(ys[i]).i32(m.rows()).i32(cols).i32(threads));
+            LaunchPlanner.Launch l = ints ? LaunchPlanner.matVecInts(type, m.rows(), cols, false)
+                    : LaunchPlanner.matVec(type, m.rows(), cols);
+            context.launch(l.kernel(), l.config(), new KernelArgs().pointer(m.weight().buffer())
+                    .i64(m.weight().rowBytes()).pointer(input).pointer(ys[i]).i32(m.rows()).i32(cols).i32(threads));
             return;
         }
-        int[] rows = new int[3];
-        long[] weights = new long[3];
-        long[] outs = new long[3];
+        int[] rows = new int[LaunchPlanner.MAX_MATVECS];
+        long[] weights = new long[LaunchPlanner.MAX_MATVECS];
+        long[] outs = new long[LaunchPlanner.MAX_MATVECS];
         for (int j = 0; j < count; j++) {
             rows[j] = ms[i + j].rows();
             weights[j] = ms[i + j].weight().buffer().address();
             outs[j] = ys[i + j];
         }
-        LaunchPlanner.Launch l = LaunchPlanner.matVecInts(type, rows[0] + rows[1] + rows[2], cols, true);
-        context.launch(l.kernel(), l.config(), new KernelArgs().pointer(weights[0]).pointer(weights[1])
-                .pointer(weights[2]).i64(m.weight().rowBytes()).pointer(qx).pointer(outs[0]).pointer(outs[1])
-                .pointer(outs[2]).i32(rows[0]).i32(rows[1]).i32(rows[2]).i32(cols).i32(threads));
-    }
-
-    /** {@code ys[i+j] = ms[i+j] · input} for j < count, one vector: one {@code matvecs_*} launch. */
-    private void multiplyTogether(Matrix[] ms, long[] ys, int i, int count, long input) {
-        Matrix m = ms[i];
-        int[] rows = new int[3];
-        long[] weights = new long[3];
-        long[] outs = new long[3];
-        for (int j = 0; j < count; j++) {
-            rows[j] = ms[i + j].rows();
-            weights[j] = ms[i + j].weight().buffer().address();
-            outs[j] = ys[i + j];
-        }
-        LaunchPlanner.Launch l = LaunchPlanner.matVecs(m.weight().format().device(), rows[0] + rows[1] + rows[2], m.cols());
+        int total = rows[0] + rows[1] + rows[2];
+        LaunchPlanner.Launch l = ints ? LaunchPlanner.matVecInts(type, total, cols, true)
+                : LaunchPlanner.matVecs(type, total, cols);
         context.launch(l.kernel(), l.config(), new KernelArgs().pointer(weights[0]).pointer(weights[1])
                 .pointer(weights[2]).i64(m.weight().rowBytes()).pointer(input).pointer(outs[0]).pointer(outs[1])
-                .pointer(outs[2]).i32(rows[0]).i32(rows[1]).i32(rows[2]).i32(m.cols())
-                .i32(LaunchPlanner.threadsPerRow(m.cols())));
+                .pointer(outs[2]).i32(rows[0]).i32(rows[1]).i32(rows[2]).i32(cols).i32(threads));
     }
 
     /** {@code y = w · input}, the input already rounded for w's format. */
