@@ -142,18 +142,23 @@ ISTHMUS_HD void isthmus_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_
     }
 }
 
+// Sub-block k's factors in a Q4_K/Q5_K super-block at b: d × scale and dmin × min.
+ISTHMUS_HD void isthmus_k4_factors(const uint8_t *b, int k, float *d1, float *m1) {
+    uint8_t sc;
+    uint8_t m;
+    isthmus_scale_min_k4(k, b + 4, &sc, &m);
+    *d1 = isthmus_f16_at(b) * (float)sc;
+    *m1 = isthmus_f16_at(b + 2) * (float)m;
+}
+
 // Q4_K: { half d; half dmin; uint8 scales[12]; uint8 qs[128]; } = 144 bytes, 256 elements.
 // Item k of the block is sub-block k: chunk k/2 of 64 elements, low (k even) or high nibbles.
 ISTHMUS_HD void isthmus_quad_q4_k(const uint8_t *row, int item, int e, float *w) {
     const uint8_t *b = row + (size_t)(item >> 3) * 144;
     int k = item & 7;
-    float d = isthmus_f16_at(b);
-    float dmin = isthmus_f16_at(b + 2);
-    uint8_t sc;
-    uint8_t m;
-    isthmus_scale_min_k4(k, b + 4, &sc, &m);
-    float d1 = d * (float)sc;
-    float m1 = dmin * (float)m;
+    float d1;
+    float m1;
+    isthmus_k4_factors(b, k, &d1, &m1);
     // 144-byte blocks and e a multiple of 4: the quad's four bytes are one aligned word.
     uint32_t q = isthmus_u32_aligned(b + 16 + 32 * (k >> 1) + e) >> ((k & 1) ? 4 : 0);
     for (int i = 0; i < ISTHMUS_QUAD; i++) {
@@ -166,13 +171,9 @@ ISTHMUS_HD void isthmus_quad_q4_k(const uint8_t *row, int item, int e, float *w)
 ISTHMUS_HD void isthmus_quad_q5_k(const uint8_t *row, int item, int e, float *w) {
     const uint8_t *b = row + (size_t)(item >> 3) * 176;
     int k = item & 7;
-    float d = isthmus_f16_at(b);
-    float dmin = isthmus_f16_at(b + 2);
-    uint8_t sc;
-    uint8_t m;
-    isthmus_scale_min_k4(k, b + 4, &sc, &m);
-    float d1 = d * (float)sc;
-    float m1 = dmin * (float)m;
+    float d1;
+    float m1;
+    isthmus_k4_factors(b, k, &d1, &m1);
     // 176-byte blocks and e a multiple of 4: both words are aligned.
     uint32_t q = isthmus_u32_aligned(b + 48 + 32 * (k >> 1) + e) >> ((k & 1) ? 4 : 0);
     uint32_t h = isthmus_u32_aligned(b + 16 + e) >> k;
