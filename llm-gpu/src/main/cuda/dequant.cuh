@@ -18,10 +18,14 @@
 #define ISTHMUS_F32 0
 #define ISTHMUS_F16 1
 #define ISTHMUS_Q4_0 2
+#define ISTHMUS_Q4_1 3
+#define ISTHMUS_Q5_0 6
+#define ISTHMUS_Q5_1 7
 #define ISTHMUS_Q8_0 8
 #define ISTHMUS_Q4_K 12
 #define ISTHMUS_Q5_K 13
 #define ISTHMUS_Q6_K 14
+#define ISTHMUS_IQ4_NL 20
 
 #define ISTHMUS_ITEM 32
 
@@ -131,6 +135,71 @@ ISTHMUS_HD void isthmus_quad_q4_0(const uint8_t *row, int item, int e, float *w)
     }
 }
 
+// The four nibbles of a Q4_0-shaped block's quad at element e (0..28): bytes e & 15 .. + 3 of the 16 level
+// bytes at q, low nibbles for e < 16, high ones above (an even offset: two halfword loads).
+ISTHMUS_HD uint32_t isthmus_nibbles(const uint8_t *q, int e) {
+    const uint8_t *p = q + (e & 15);
+    return ((isthmus_u16_even(p) | ((uint32_t)isthmus_u16_even(p + 2) << 16)) >> (e < 16 ? 0 : 4)) & 0x0f0f0f0fu;
+}
+
+// The fifth bits of Q5_0/Q5_1 elements e .. e + 3 (qh at an even offset, bit j for element j) at bit 4 of
+// each byte.
+ISTHMUS_HD uint32_t isthmus_fifth_bits(const uint8_t *qh, int e) {
+    uint32_t bits = (isthmus_u16_even(qh) | ((uint32_t)isthmus_u16_even(qh + 2) << 16)) >> e;
+    // Bit k of the nibble to bit 0 of byte k: the four shifted copies do not overlap, so nothing carries.
+    return ((bits & 0x0fu) * 0x00204081u & 0x01010101u) << 4;
+}
+
+// Q4_1: { half d; half m; uint8 qs[16]; } = 20 bytes; w = d * q + m.
+ISTHMUS_HD void isthmus_quad_q4_1(const uint8_t *row, int item, int e, float *w) {
+    const uint8_t *b = row + (size_t)item * 20;
+    float d = isthmus_f16_at(b);
+    float m = isthmus_f16_at(b + 2);
+    uint32_t q = isthmus_nibbles(b + 4, e);
+    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+        w[i] = (float)((q >> (8 * i)) & 0xff) * d + m;
+    }
+}
+
+// Q5_0: { half d; uint8 qh[4]; uint8 qs[16]; } = 22 bytes; w = d * ((nibble | fifth bit << 4) - 16).
+ISTHMUS_HD void isthmus_quad_q5_0(const uint8_t *row, int item, int e, float *w) {
+    const uint8_t *b = row + (size_t)item * 22;
+    float d = isthmus_f16_at(b);
+    uint32_t q = isthmus_nibbles(b + 6, e) | isthmus_fifth_bits(b + 2, e);
+    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+        w[i] = (float)((int)((q >> (8 * i)) & 0xff) - 16) * d;
+    }
+}
+
+// Q5_1: { half d; half m; uint8 qh[4]; uint8 qs[16]; } = 24 bytes; w = d * (nibble | fifth bit << 4) + m.
+ISTHMUS_HD void isthmus_quad_q5_1(const uint8_t *row, int item, int e, float *w) {
+    const uint8_t *b = row + (size_t)item * 24;
+    float d = isthmus_f16_at(b);
+    float m = isthmus_f16_at(b + 2);
+    uint32_t q = isthmus_nibbles(b + 8, e) | isthmus_fifth_bits(b + 4, e);
+    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+        w[i] = (float)((q >> (8 * i)) & 0xff) * d + m;
+    }
+}
+
+// kvalues_iq4nl, IQ4_NL's grid, as bytes of two words (no table in memory: host and device read it alike).
+#define ISTHMUS_IQ4NL_LOW 0xf6eaddcfbfad9881ull  // -127, -104, -83, -65, -49, -35, -22, -10
+#define ISTHMUS_IQ4NL_HIGH 0x7159453526190d01ull // 1, 13, 25, 38, 53, 69, 89, 113
+
+ISTHMUS_HD int isthmus_iq4nl(uint32_t nibble) {
+    return (int)(int8_t)((nibble < 8 ? ISTHMUS_IQ4NL_LOW : ISTHMUS_IQ4NL_HIGH) >> (8 * (nibble & 7)));
+}
+
+// IQ4_NL: { half d; uint8 qs[16]; } = 18 bytes, Q4_0's shape; w = d * grid[nibble].
+ISTHMUS_HD void isthmus_quad_iq4_nl(const uint8_t *row, int item, int e, float *w) {
+    const uint8_t *b = row + (size_t)item * 18;
+    float d = isthmus_f16_at(b);
+    uint32_t q = isthmus_nibbles(b + 2, e);
+    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+        w[i] = d * (float)isthmus_iq4nl((q >> (8 * i)) & 0x0f);
+    }
+}
+
 // The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K super-block (ggml's get_scale_min_k4).
 ISTHMUS_HD void isthmus_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
     if (j < 4) {
@@ -213,6 +282,10 @@ ISTHMUS_HD bool isthmus_decode_quad(int type, const uint8_t *row, int item, int 
         case ISTHMUS_F16: isthmus_quad_f16(row, item, e, cols, w); return true;
         case ISTHMUS_Q4_0: isthmus_quad_q4_0(row, item, e, w); return true;
         case ISTHMUS_Q8_0: isthmus_quad_q8_0(row, item, e, w); return true;
+        case ISTHMUS_Q4_1: isthmus_quad_q4_1(row, item, e, w); return true;
+        case ISTHMUS_Q5_0: isthmus_quad_q5_0(row, item, e, w); return true;
+        case ISTHMUS_Q5_1: isthmus_quad_q5_1(row, item, e, w); return true;
+        case ISTHMUS_IQ4_NL: isthmus_quad_iq4_nl(row, item, e, w); return true;
         case ISTHMUS_Q4_K: isthmus_quad_q4_k(row, item, e, w); return true;
         case ISTHMUS_Q5_K: isthmus_quad_q5_k(row, item, e, w); return true;
         case ISTHMUS_Q6_K: isthmus_quad_q6_k(row, item, e, w); return true;

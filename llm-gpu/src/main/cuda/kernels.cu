@@ -168,10 +168,13 @@ __device__ __forceinline__ float row_dot(const uint8_t *__restrict__ r, const fl
 // sums each unit exactly in integers; the weight and activation scales multiply the sums, as llama.cpp's CPU
 // and MMVQ kernels do. Each unit function returns its sum times the weight block's scales; xq is the
 // activation block's levels as ints.
-#define Q8X_UNITS(TYPE) ((TYPE) == ISTHMUS_Q8_0 ? 4 : (TYPE) == ISTHMUS_Q4_0 ? 2 : 16)
+#define Q8X_K_QUANT(TYPE) ((TYPE) == ISTHMUS_Q4_K || (TYPE) == ISTHMUS_Q5_K || (TYPE) == ISTHMUS_Q6_K)
+#define Q8X_UNITS(TYPE) ((TYPE) == ISTHMUS_Q8_0 ? 4 : Q8X_K_QUANT(TYPE) ? 16 : 2)
+#define Q8X_BLOCK(TYPE) (Q8X_K_QUANT(TYPE) ? 256 : 32)
 #define Q8X_BLOCK_BYTES(TYPE)                                                                            \
-    ((TYPE) == ISTHMUS_Q4_0 ? 18 : (TYPE) == ISTHMUS_Q8_0 ? 34 : (TYPE) == ISTHMUS_Q4_K ? 144 : (TYPE) == ISTHMUS_Q5_K ? 176 : 210)
-#define Q8X_BLOCK(TYPE) ((TYPE) == ISTHMUS_Q4_0 || (TYPE) == ISTHMUS_Q8_0 ? 32 : 256)
+    ((TYPE) == ISTHMUS_Q4_0 || (TYPE) == ISTHMUS_IQ4_NL ? 18 : (TYPE) == ISTHMUS_Q4_1 ? 20                \
+     : (TYPE) == ISTHMUS_Q5_0 ? 22 : (TYPE) == ISTHMUS_Q5_1 ? 24 : (TYPE) == ISTHMUS_Q8_0 ? 34            \
+     : (TYPE) == ISTHMUS_Q4_K ? 144 : (TYPE) == ISTHMUS_Q5_K ? 176 : 210)
 
 // Four bytes at an even offset (blocks of 18, 34 and 210 bytes keep only 2-byte alignment).
 __device__ __forceinline__ int word_even(const uint8_t *p) {
@@ -182,21 +185,80 @@ __device__ __forceinline__ int byte_sum(int x) {
     return __dp4a(0x01010101, x, 0);
 }
 
-// Q4_0 unit part (0, 1): bytes 8 part .. 8 part + 7 of the levels; low nibbles are elements 8 part .. + 7,
-// high nibbles 16 more; levels are nibble - 8.
-__device__ __forceinline__ float unit_q4_0(const uint8_t *blk, const int *xq, int part) {
-    int w0 = word_even(blk + 2 + 8 * part);
-    int w1 = word_even(blk + 6 + 8 * part);
-    int x0 = __ldg(&xq[2 * part]);
-    int x1 = __ldg(&xq[2 * part + 1]);
-    int x2 = __ldg(&xq[4 + 2 * part]);
-    int x3 = __ldg(&xq[5 + 2 * part]);
-    int dot = __dp4a(w0 & 0x0F0F0F0F, x0, 0);
-    dot = __dp4a(w1 & 0x0F0F0F0F, x1, dot);
-    dot = __dp4a((w0 >> 4) & 0x0F0F0F0F, x2, dot);
-    dot = __dp4a((w1 >> 4) & 0x0F0F0F0F, x3, dot);
-    int sx = byte_sum(x0) + byte_sum(x1) + byte_sum(x2) + byte_sum(x3);
-    return isthmus_f16_at(blk) * (float)(dot - 8 * sx);
+// A unit of a Q4_0-shaped block (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL), part 0 or 1: the low nibbles of level bytes
+// 8 part .. + 7 (elements 8 part .. + 7) as words l0, l1, the high nibbles (16 elements on) as h0, h1, and the
+// activation words x0..x3 they meet.
+struct NibbleUnit {
+    int l0, l1, h0, h1, x0, x1, x2, x3;
+};
+
+__device__ __forceinline__ NibbleUnit nibble_unit(const uint8_t *qs, const int *xq, int part) {
+    int w0 = word_even(qs + 8 * part);
+    int w1 = word_even(qs + 4 + 8 * part);
+    NibbleUnit u;
+    u.l0 = w0 & 0x0F0F0F0F;
+    u.l1 = w1 & 0x0F0F0F0F;
+    u.h0 = (w0 >> 4) & 0x0F0F0F0F;
+    u.h1 = (w1 >> 4) & 0x0F0F0F0F;
+    u.x0 = __ldg(&xq[2 * part]);
+    u.x1 = __ldg(&xq[2 * part + 1]);
+    u.x2 = __ldg(&xq[4 + 2 * part]);
+    u.x3 = __ldg(&xq[5 + 2 * part]);
+    return u;
+}
+
+// Q5_0/Q5_1's fifth bits (qh at an even offset) moved into the unit's levels.
+__device__ __forceinline__ void add_fifth_bits(NibbleUnit &u, const uint8_t *qh, int part) {
+    u.l0 |= (int)isthmus_fifth_bits(qh, 8 * part);
+    u.l1 |= (int)isthmus_fifth_bits(qh, 8 * part + 4);
+    u.h0 |= (int)isthmus_fifth_bits(qh, 16 + 8 * part);
+    u.h1 |= (int)isthmus_fifth_bits(qh, 20 + 8 * part);
+}
+
+__device__ __forceinline__ int unit_dot(const NibbleUnit &u) {
+    return __dp4a(u.h1, u.x3, __dp4a(u.h0, u.x2, __dp4a(u.l1, u.x1, __dp4a(u.l0, u.x0, 0))));
+}
+
+__device__ __forceinline__ int unit_sum(const NibbleUnit &u) {
+    return byte_sum(u.x0) + byte_sum(u.x1) + byte_sum(u.x2) + byte_sum(u.x3);
+}
+
+// Bytes of a word of nibbles replaced by their IQ4_NL grid values (signed bytes).
+__device__ __forceinline__ int grid_word(int nibbles) {
+    uint32_t w = 0;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        w |= (uint32_t)(uint8_t)isthmus_iq4nl(((uint32_t)nibbles >> (8 * i)) & 0x0f) << (8 * i);
+    }
+    return (int)w;
+}
+
+// Units of the 32-element formats with nibble levels: Q4_0 (level - 8), Q4_1 (d · level + m), Q5_0 (fifth bit,
+// level - 16), Q5_1 (fifth bit, d · level + m), IQ4_NL (grid values): ggml's vec_dot_*_q8_0/_q8_1 sums.
+template <int TYPE>
+__device__ __forceinline__ float unit_nibbles(const uint8_t *blk, const int *xq, int part) {
+    if (TYPE == ISTHMUS_Q4_0) {
+        NibbleUnit u = nibble_unit(blk + 2, xq, part);
+        return isthmus_f16_at(blk) * (float)(unit_dot(u) - 8 * unit_sum(u));
+    } else if (TYPE == ISTHMUS_Q4_1) {
+        NibbleUnit u = nibble_unit(blk + 4, xq, part);
+        return isthmus_f16_at(blk) * (float)unit_dot(u) + isthmus_f16_at(blk + 2) * (float)unit_sum(u);
+    } else if (TYPE == ISTHMUS_Q5_0) {
+        NibbleUnit u = nibble_unit(blk + 6, xq, part);
+        add_fifth_bits(u, blk + 2, part);
+        return isthmus_f16_at(blk) * (float)(unit_dot(u) - 16 * unit_sum(u));
+    } else if (TYPE == ISTHMUS_Q5_1) {
+        NibbleUnit u = nibble_unit(blk + 8, xq, part);
+        add_fifth_bits(u, blk + 4, part);
+        return isthmus_f16_at(blk) * (float)unit_dot(u) + isthmus_f16_at(blk + 2) * (float)unit_sum(u);
+    } else {
+        NibbleUnit u = nibble_unit(blk + 2, xq, part);
+        u.l0 = grid_word(u.l0);
+        u.l1 = grid_word(u.l1);
+        u.h0 = grid_word(u.h0);
+        u.h1 = grid_word(u.h1);
+        return isthmus_f16_at(blk) * (float)unit_dot(u);
+    }
 }
 
 // Q8_0 unit part (0..3): levels 8 part .. 8 part + 7.
@@ -271,7 +333,11 @@ template <int TYPE>
 __device__ __forceinline__ float unit_q8x(const uint8_t *blk, const int *xq, int part) {
     switch (TYPE) {
     case ISTHMUS_Q4_0:
-        return unit_q4_0(blk, xq, part);
+    case ISTHMUS_Q4_1:
+    case ISTHMUS_Q5_0:
+    case ISTHMUS_Q5_1:
+    case ISTHMUS_IQ4_NL:
+        return unit_nibbles<TYPE>(blk, xq, part);
     case ISTHMUS_Q8_0:
         return unit_q8_0(blk, xq, part);
     case ISTHMUS_Q4_K:
@@ -514,11 +580,19 @@ extern "C" __global__ void sum_splits(float *y, const float *partial, int n, int
 ISTHMUS_MUL_MAT(f32, ISTHMUS_F32)
 ISTHMUS_MUL_MAT(f16, ISTHMUS_F16)
 ISTHMUS_MUL_MAT(q4_0, ISTHMUS_Q4_0)
+ISTHMUS_MUL_MAT(q4_1, ISTHMUS_Q4_1)
+ISTHMUS_MUL_MAT(q5_0, ISTHMUS_Q5_0)
+ISTHMUS_MUL_MAT(q5_1, ISTHMUS_Q5_1)
+ISTHMUS_MUL_MAT(iq4_nl, ISTHMUS_IQ4_NL)
 ISTHMUS_MUL_MAT(q8_0, ISTHMUS_Q8_0)
 ISTHMUS_MUL_MAT(q4_k, ISTHMUS_Q4_K)
 ISTHMUS_MUL_MAT(q5_k, ISTHMUS_Q5_K)
 ISTHMUS_MUL_MAT(q6_k, ISTHMUS_Q6_K)
 ISTHMUS_MAT_VEC_Q8X(q4_0, ISTHMUS_Q4_0)
+ISTHMUS_MAT_VEC_Q8X(q4_1, ISTHMUS_Q4_1)
+ISTHMUS_MAT_VEC_Q8X(q5_0, ISTHMUS_Q5_0)
+ISTHMUS_MAT_VEC_Q8X(q5_1, ISTHMUS_Q5_1)
+ISTHMUS_MAT_VEC_Q8X(iq4_nl, ISTHMUS_IQ4_NL)
 ISTHMUS_MAT_VEC_Q8X(q8_0, ISTHMUS_Q8_0)
 ISTHMUS_MAT_VEC_Q8X(q4_k, ISTHMUS_Q4_K)
 ISTHMUS_MAT_VEC_Q8X(q5_k, ISTHMUS_Q5_K)

@@ -37,7 +37,8 @@ final class CudaForward implements DeviceForward {
     /** Attention score scratch, in floats: long prompts over long caches run their queries in chunks. */
     static final long SCORE_BUDGET = 1L << 24;
     /**
-     * Whether decode multiplies Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights with integer activations (dp4a,
+     * Whether decode multiplies weights of the formats with kernels (all but F32, F16 and the formats converted
+     * at upload, see {@link LaunchPlanner#hasIntegerProduct}) with integer activations (dp4a,
      * {@code matvec_q8x_*});
      * {@code -Disthmus.cuda.integerProducts=false} keeps the float products, for A/B comparisons.
      */

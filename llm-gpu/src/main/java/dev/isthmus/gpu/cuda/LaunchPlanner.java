@@ -91,12 +91,12 @@ public final class LaunchPlanner {
 
     /**
      * Whether the device multiplies {@code type} rows with activations rounded to 8-bit blocks (Q8_0 for
-     * Q4_0 and Q8_0, Q8_K for the k-quants) held as integers ({@code matvec_q8x_*}: dp4a on the levels, see
+     * the 32-element formats, Q8_K for the k-quants) held as integers ({@code matvec_q8x_*}: dp4a on the levels, see
      * row_dot_q8x in kernels.cu).
      */
     public static boolean hasIntegerProduct(GgmlType type) {
         return switch (type) {
-            case Q4_0, Q8_0, Q4_K, Q5_K, Q6_K -> true;
+            case Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q4_K, Q5_K, Q6_K -> true;
             default -> false;
         };
     }
@@ -121,8 +121,8 @@ public final class LaunchPlanner {
     }
 
     /**
-     * Threads per row of the integer decode products: a thread per 8-byte unit of levels (Q4_0 has two a
-     * block, Q8_0 four, the k-quants sixteen a super-block), from a warp up to {@link #ROW_VECTOR_THREADS}, as
+     * Threads per row of the integer decode products: a thread per 8-byte unit of levels (the 4- and 5-bit
+     * 32-element formats have two a block, Q8_0 four, the k-quants sixteen a super-block), from a warp up to {@link #ROW_VECTOR_THREADS}, as
      * latency, not arithmetic, bounds them.
      */
     public static int integerThreadsPerRow(GgmlType type, int cols) {

@@ -39,11 +39,12 @@ class CudaBackendGpuTest {
         "F32, 67, 96, 1", "F32, 67, 70, 3", "F16, 64, 512, 1", "F16, 64, 512, 13",
         "Q4_0, 130, 512, 1", "Q4_0, 130, 512, 9", "Q8_0, 130, 512, 1", "Q8_0, 130, 512, 17",
         "Q4_K, 96, 1024, 1", "Q4_K, 96, 1024, 8", "Q6_K, 96, 1024, 1", "Q6_K, 96, 1024, 5",
-        "BF16, 32, 256, 2", "Q5_K, 96, 1024, 3", "Q5_0, 32, 512, 1", "IQ4_NL, 32, 256, 3"})
+        "BF16, 32, 256, 2", "Q5_K, 96, 1024, 3", "Q5_0, 32, 512, 1", "IQ4_NL, 32, 256, 3",
+        "Q4_1, 32, 512, 2", "Q5_1, 32, 512, 2", "IQ4_XS, 32, 512, 3"})
     void matchesTheCpuBackend(GgmlType type, int rows, int cols, int batch) {
         double error = MatmulComparison.compare(cpu, cuda, type, rows, cols, batch);
-        // Converted formats (Q5_0, IQ4_NL -> F16) lose a little more than summation order.
-        double tolerance = DeviceFormat.of(type).converted() && type != GgmlType.BF16 ? 5e-3 : 1e-4;
+        // Some formats differ by more than summation order (MatmulComparison.tolerance).
+        double tolerance = MatmulComparison.tolerance(type, 1e-4);
         assertThat(error).as("%s relative error vs CPU", type).isLessThan(tolerance);
     }
 

@@ -58,14 +58,15 @@ class CudaForwardEmulatedTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"stories260K-q8_0.gguf", "stories260K-q4_0.gguf", "stories260K-q5_1.gguf"})
+    @ValueSource(strings = {"stories260K-q8_0.gguf", "stories260K-q4_0.gguf", "stories260K-q4_1.gguf", "stories260K-q5_0.gguf",
+            "stories260K-q5_1.gguf"})
     void quantizedTrainedModelsMatchTheCpuBackend(String name) {
         compare(name, QUANTIZED_TOLERANCE, true);
     }
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"synth-llama256-q4_k_m.gguf", "synth-llama256-q5_k_m.gguf", "synth-llama256-q6_k.gguf",
-            "synth-llama256-iq4_xs.gguf"})
+            "synth-llama256-iq4_nl.gguf", "synth-llama256-iq4_xs.gguf"})
     void quantizedRandomModelsMatchTheCpuBackend(String name) {
         compare(name, QUANTIZED_TOLERANCE, false);
     }

@@ -56,10 +56,11 @@ public final class GpuCheck {
             System.out.printf("device copy bandwidth: %.1f GB/s (cuMemcpyDtoD, read + write)%n",
                     copyBandwidth(((CudaBackend) cuda).context()) / 1e9);
             for (GgmlType type : List.of(GgmlType.F32, GgmlType.F16, GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.Q4_K,
-                    GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.BF16, GgmlType.Q5_0, GgmlType.IQ4_NL)) {
+                    GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.BF16, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.IQ4_NL,
+                    GgmlType.IQ4_XS)) {
                 for (int batch : new int[] {1, 7, 64}) {
                     double error = MatmulComparison.compare(cpu, cuda, type, 256, 1024, batch);
-                    boolean ok = error < (DeviceFormat.of(type).converted() && type != GgmlType.BF16 ? 5e-3 : 1e-4);
+                    boolean ok = error < MatmulComparison.tolerance(type, 1e-4);
                     failures += ok ? 0 : 1;
                     System.out.printf("%s kernel %-6s batch %-3d rel.err %.2e%n", ok ? "PASS" : "FAIL", type, batch, error);
                 }

@@ -15,6 +15,19 @@ final class MatmulComparison {
     private MatmulComparison() {
     }
 
+    /**
+     * The relative error allowed between the backends for {@code type}, given {@code sameNumbers} for formats the
+     * device multiplies as stored: formats converted to F16 at upload (BF16 excepted: F32 holds it exactly)
+     * lose about three decimal digits; Q4_1 and Q5_1 differ by llama.cpp's Q8_1 activations, which keep each
+     * block's activation sum (the minimum's multiplier) in half precision where the device sums exactly.
+     */
+    static double tolerance(GgmlType type, double sameNumbers) {
+        if (DeviceFormat.of(type).converted() && type != GgmlType.BF16) {
+            return 5e-3;
+        }
+        return type == GgmlType.Q4_1 || type == GgmlType.Q5_1 ? 1e-3 : sameNumbers;
+    }
+
     /** Largest |a - b| over the largest |a|: the error relative to the result's scale. */
     static double relativeError(float[] expected, float[] actual) {
         double maxDiff = 0;
