@@ -22,6 +22,8 @@
 #define ISTHMUS_Q5_0 6
 #define ISTHMUS_Q5_1 7
 #define ISTHMUS_Q8_0 8
+#define ISTHMUS_Q2_K 10
+#define ISTHMUS_Q3_K 11
 #define ISTHMUS_Q4_K 12
 #define ISTHMUS_Q5_K 13
 #define ISTHMUS_Q6_K 14
@@ -200,6 +202,47 @@ ISTHMUS_HD void isthmus_quad_iq4_nl(const uint8_t *row, int item, int e, float *
     }
 }
 
+// Q2_K: { uint8 scales[16]; uint8 qs[64]; half d; half dmin; } = 84 bytes, 256 elements in 16 sub-blocks of
+// 16. Item k = 4n + j (n: 128-element half, j: 2-bit field) holds elements 128 n + 32 j .. + 31: level bits 2j of
+// qs[32 n + l] for its element l, sub-block 8n + 2j + l / 16, whose scale byte has d's multiplier in its low
+// and dmin's in its high nibble (ggml's dequantize_row_q2_K).
+ISTHMUS_HD void isthmus_quad_q2_k(const uint8_t *row, int item, int e, float *w) {
+    const uint8_t *b = row + (size_t)(item >> 3) * 84;
+    int n = (item & 7) >> 2;
+    int j = item & 3;
+    uint8_t sc = b[8 * n + 2 * j + e / 16];
+    float dl = isthmus_f16_at(b + 80) * (float)(sc & 0xf);
+    float ml = isthmus_f16_at(b + 82) * (float)(sc >> 4);
+    // 84-byte blocks, qs at 16 and e a multiple of 4: one aligned word.
+    uint32_t q = isthmus_u32_aligned(b + 16 + 32 * n + e) >> (2 * j);
+    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+        w[i] = dl * (float)((q >> (8 * i)) & 3) - ml;
+    }
+}
+
+// Q3_K sub-block k's 6-bit scale less 32, from the 12 packed scale bytes s (ggml's aux unpacking): low four
+// bits from byte k (k < 8) or the high nibble of byte k - 8, top two from byte 8 + k % 4, bits 2 (k / 4).
+ISTHMUS_HD int isthmus_q3_k_scale(const uint8_t *s, int k) {
+    int low = k < 8 ? (s[k] & 0xf) : (s[k - 8] >> 4);
+    int high = (s[8 + (k & 3)] >> (2 * (k >> 2))) & 3;
+    return (low | (high << 4)) - 32;
+}
+
+// Q3_K: { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; half d; } = 110 bytes, 256 elements; items as Q2_K's,
+// level = 2-bit field - (bit 4n + j of hmask[l] clear ? 4 : 0) (ggml's dequantize_row_q3_K).
+ISTHMUS_HD void isthmus_quad_q3_k(const uint8_t *row, int item, int e, float *w) {
+    const uint8_t *b = row + (size_t)(item >> 3) * 110;
+    int n = (item & 7) >> 2;
+    int j = item & 3;
+    float dl = isthmus_f16_at(b + 108) * (float)isthmus_q3_k_scale(b + 96, 8 * n + 2 * j + e / 16);
+    // 110-byte blocks: halfword loads.
+    uint32_t q = (isthmus_u16_even(b + 32 + 32 * n + e) | ((uint32_t)isthmus_u16_even(b + 34 + 32 * n + e) << 16)) >> (2 * j);
+    uint32_t h = (isthmus_u16_even(b + e) | ((uint32_t)isthmus_u16_even(b + 2 + e) << 16)) >> (4 * n + j);
+    for (int i = 0; i < ISTHMUS_QUAD; i++) {
+        w[i] = dl * (float)((int)((q >> (8 * i)) & 3) - (((h >> (8 * i)) & 1) ? 0 : 4));
+    }
+}
+
 // The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K super-block (ggml's get_scale_min_k4).
 ISTHMUS_HD void isthmus_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
     if (j < 4) {
@@ -286,6 +329,8 @@ ISTHMUS_HD bool isthmus_decode_quad(int type, const uint8_t *row, int item, int 
         case ISTHMUS_Q5_0: isthmus_quad_q5_0(row, item, e, w); return true;
         case ISTHMUS_Q5_1: isthmus_quad_q5_1(row, item, e, w); return true;
         case ISTHMUS_IQ4_NL: isthmus_quad_iq4_nl(row, item, e, w); return true;
+        case ISTHMUS_Q2_K: isthmus_quad_q2_k(row, item, e, w); return true;
+        case ISTHMUS_Q3_K: isthmus_quad_q3_k(row, item, e, w); return true;
         case ISTHMUS_Q4_K: isthmus_quad_q4_k(row, item, e, w); return true;
         case ISTHMUS_Q5_K: isthmus_quad_q5_k(row, item, e, w); return true;
         case ISTHMUS_Q6_K: isthmus_quad_q6_k(row, item, e, w); return true;

@@ -168,13 +168,16 @@ __device__ __forceinline__ float row_dot(const uint8_t *__restrict__ r, const fl
 // sums each unit exactly in integers; the weight and activation scales multiply the sums, as llama.cpp's CPU
 // and MMVQ kernels do. Each unit function returns its sum times the weight block's scales; xq is the
 // activation block's levels as ints.
-#define Q8X_K_QUANT(TYPE) ((TYPE) == ISTHMUS_Q4_K || (TYPE) == ISTHMUS_Q5_K || (TYPE) == ISTHMUS_Q6_K)
+#define Q8X_K_QUANT(TYPE)                                                                                \
+    ((TYPE) == ISTHMUS_Q2_K || (TYPE) == ISTHMUS_Q3_K || (TYPE) == ISTHMUS_Q4_K || (TYPE) == ISTHMUS_Q5_K        \
+     || (TYPE) == ISTHMUS_Q6_K)
 #define Q8X_UNITS(TYPE) ((TYPE) == ISTHMUS_Q8_0 ? 4 : Q8X_K_QUANT(TYPE) ? 16 : 2)
 #define Q8X_BLOCK(TYPE) (Q8X_K_QUANT(TYPE) ? 256 : 32)
 #define Q8X_BLOCK_BYTES(TYPE)                                                                            \
     ((TYPE) == ISTHMUS_Q4_0 || (TYPE) == ISTHMUS_IQ4_NL ? 18 : (TYPE) == ISTHMUS_Q4_1 ? 20                \
      : (TYPE) == ISTHMUS_Q5_0 ? 22 : (TYPE) == ISTHMUS_Q5_1 ? 24 : (TYPE) == ISTHMUS_Q8_0 ? 34            \
-     : (TYPE) == ISTHMUS_Q4_K ? 144 : (TYPE) == ISTHMUS_Q5_K ? 176 : 210)
+     : (TYPE) == ISTHMUS_Q2_K ? 84 : (TYPE) == ISTHMUS_Q3_K ? 110 : (TYPE) == ISTHMUS_Q4_K ? 144                  \
+     : (TYPE) == ISTHMUS_Q5_K ? 176 : 210)
 
 // Four bytes at an even offset (blocks of 18, 34 and 210 bytes keep only 2-byte alignment).
 __device__ __forceinline__ int word_even(const uint8_t *p) {
@@ -329,6 +332,37 @@ __device__ __forceinline__ float unit_q6_k(const uint8_t *blk, const int *xq, in
     return isthmus_f16_at(blk + 208) * (float)sum;
 }
 
+// Q2_K / Q3_K unit part (0..15): half h = part % 2 (elements l = 16 h .. + 15) of item k = part / 2 = 4 n + j,
+// one sub-block: Q2_K d × scale × Σ level × x − dmin × min × Σ x, Q3_K d × (scale − 32) × Σ level × x with
+// level = 2-bit field + 4 × hmask bit − 4 (ggml_vec_dot_q2_K_q8_K's and _q3_K_q8_K's sums).
+template <bool Q3>
+__device__ __forceinline__ float unit_k2(const uint8_t *blk, const int *xq, int part) {
+    int k = part >> 1;
+    int h = part & 1;
+    int n = k >> 2;
+    int j = k & 3;
+    const uint8_t *q = blk + (Q3 ? 32 : 16) + 32 * n + 16 * h;
+    const int *xl = xq + 32 * n + 8 * j + 4 * h;
+    int dot = 0;
+    int sx = 0;
+#pragma unroll
+    for (int t = 0; t < 4; t++) {
+        int level = (word_even(q + 4 * t) >> (2 * j)) & 0x03030303;
+        if (Q3) {
+            level |= ((word_even(blk + 16 * h + 4 * t) >> (4 * n + j)) & 0x01010101) << 2;
+        }
+        int x = __ldg(&xl[t]);
+        dot = __dp4a(level, x, dot);
+        sx += byte_sum(x);
+    }
+    int sub = 8 * n + 2 * j + h;
+    if (Q3) {
+        return isthmus_f16_at(blk + 108) * (float)(isthmus_q3_k_scale(blk + 96, sub) * (dot - 4 * sx));
+    }
+    uint8_t sc = blk[sub];
+    return isthmus_f16_at(blk + 80) * (float)((sc & 0xf) * dot) - isthmus_f16_at(blk + 82) * (float)((sc >> 4) * sx);
+}
+
 template <int TYPE>
 __device__ __forceinline__ float unit_q8x(const uint8_t *blk, const int *xq, int part) {
     switch (TYPE) {
@@ -340,6 +374,10 @@ __device__ __forceinline__ float unit_q8x(const uint8_t *blk, const int *xq, int
         return unit_nibbles<TYPE>(blk, xq, part);
     case ISTHMUS_Q8_0:
         return unit_q8_0(blk, xq, part);
+    case ISTHMUS_Q2_K:
+        return unit_k2<false>(blk, xq, part);
+    case ISTHMUS_Q3_K:
+        return unit_k2<true>(blk, xq, part);
     case ISTHMUS_Q4_K:
         return unit_k4<false>(blk, xq, part);
     case ISTHMUS_Q5_K:
@@ -585,6 +623,8 @@ ISTHMUS_MUL_MAT(q5_0, ISTHMUS_Q5_0)
 ISTHMUS_MUL_MAT(q5_1, ISTHMUS_Q5_1)
 ISTHMUS_MUL_MAT(iq4_nl, ISTHMUS_IQ4_NL)
 ISTHMUS_MUL_MAT(q8_0, ISTHMUS_Q8_0)
+ISTHMUS_MUL_MAT(q2_k, ISTHMUS_Q2_K)
+ISTHMUS_MUL_MAT(q3_k, ISTHMUS_Q3_K)
 ISTHMUS_MUL_MAT(q4_k, ISTHMUS_Q4_K)
 ISTHMUS_MUL_MAT(q5_k, ISTHMUS_Q5_K)
 ISTHMUS_MUL_MAT(q6_k, ISTHMUS_Q6_K)
@@ -594,6 +634,8 @@ ISTHMUS_MAT_VEC_Q8X(q5_0, ISTHMUS_Q5_0)
 ISTHMUS_MAT_VEC_Q8X(q5_1, ISTHMUS_Q5_1)
 ISTHMUS_MAT_VEC_Q8X(iq4_nl, ISTHMUS_IQ4_NL)
 ISTHMUS_MAT_VEC_Q8X(q8_0, ISTHMUS_Q8_0)
+ISTHMUS_MAT_VEC_Q8X(q2_k, ISTHMUS_Q2_K)
+ISTHMUS_MAT_VEC_Q8X(q3_k, ISTHMUS_Q3_K)
 ISTHMUS_MAT_VEC_Q8X(q4_k, ISTHMUS_Q4_K)
 ISTHMUS_MAT_VEC_Q8X(q5_k, ISTHMUS_Q5_K)
 ISTHMUS_MAT_VEC_Q8X(q6_k, ISTHMUS_Q6_K)

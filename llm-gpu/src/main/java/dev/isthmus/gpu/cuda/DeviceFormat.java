@@ -5,8 +5,8 @@ import java.util.EnumSet;
 import java.util.Set;
 
 /**
- * How a weight format is stored on the GPU. F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q4_K, Q5_K and Q6_K
- * have kernels and are
+ * How a weight format is stored on the GPU. F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q2_K, Q3_K, Q4_K,
+ * Q5_K and Q6_K have kernels and are
  * uploaded as they are; BF16 becomes F32 (exact, and F16's range is narrower than BF16's); every other
  * format is dequantized to F16 at upload (its values fit F16's range; about 3 decimal digits are kept).
  *
@@ -20,7 +20,7 @@ import java.util.Set;
  */
 public record DeviceFormat(GgmlType source, GgmlType device) {
     private static final Set<GgmlType> NATIVE = EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.Q4_0,
-            GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q5_K,
+            GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0, GgmlType.IQ4_NL, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K,
             GgmlType.Q6_K);
     private static final Set<GgmlType> NOT_WEIGHTS = EnumSet.of(GgmlType.I8, GgmlType.I16, GgmlType.I32,
             GgmlType.I64, GgmlType.F64);

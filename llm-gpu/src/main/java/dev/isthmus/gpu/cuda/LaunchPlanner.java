@@ -96,7 +96,7 @@ public final class LaunchPlanner {
      */
     public static boolean hasIntegerProduct(GgmlType type) {
         return switch (type) {
-            case Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q4_K, Q5_K, Q6_K -> true;
+            case Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K -> true;
             default -> false;
         };
     }
@@ -128,7 +128,7 @@ public final class LaunchPlanner {
     public static int integerThreadsPerRow(GgmlType type, int cols) {
         long units = switch (type) {
             case Q8_0 -> 4L * (cols / WARP);
-            case Q4_K, Q5_K, Q6_K -> 16L * (cols / 256);
+            case Q2_K, Q3_K, Q4_K, Q5_K, Q6_K -> 16L * (cols / 256);
             default -> 2L * (cols / WARP);
         };
         int threads = WARP;

@@ -40,7 +40,7 @@ class CudaBackendGpuTest {
         "Q4_0, 130, 512, 1", "Q4_0, 130, 512, 9", "Q8_0, 130, 512, 1", "Q8_0, 130, 512, 17",
         "Q4_K, 96, 1024, 1", "Q4_K, 96, 1024, 8", "Q6_K, 96, 1024, 1", "Q6_K, 96, 1024, 5",
         "BF16, 32, 256, 2", "Q5_K, 96, 1024, 3", "Q5_0, 32, 512, 1", "IQ4_NL, 32, 256, 3",
-        "Q4_1, 32, 512, 2", "Q5_1, 32, 512, 2", "IQ4_XS, 32, 512, 3"})
+        "Q4_1, 32, 512, 2", "Q5_1, 32, 512, 2", "IQ4_XS, 32, 512, 3", "Q2_K, 32, 512, 2", "Q3_K, 32, 512, 2"})
     void matchesTheCpuBackend(GgmlType type, int rows, int cols, int batch) {
         double error = MatmulComparison.compare(cpu, cuda, type, rows, cols, batch);
         // Some formats differ by more than summation order (MatmulComparison.tolerance).

@@ -66,7 +66,7 @@ class CudaForwardEmulatedTest {
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"synth-llama256-q4_k_m.gguf", "synth-llama256-q5_k_m.gguf", "synth-llama256-q6_k.gguf",
-            "synth-llama256-iq4_nl.gguf", "synth-llama256-iq4_xs.gguf"})
+            "synth-llama256-iq4_nl.gguf", "synth-llama256-iq4_xs.gguf", "synth-llama256-q2_k.gguf", "synth-llama256-q3_k_m.gguf"})
     void quantizedRandomModelsMatchTheCpuBackend(String name) {
         compare(name, QUANTIZED_TOLERANCE, false);
     }

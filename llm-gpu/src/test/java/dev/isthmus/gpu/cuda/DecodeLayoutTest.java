@@ -44,7 +44,7 @@ class DecodeLayoutTest {
 
     @ParameterizedTest(name = "{0} {1}x{2}")
     @CsvSource({"F32, 3, 70", "F16, 3, 70", "Q4_0, 4, 128", "Q8_0, 4, 128", "Q4_K, 3, 512", "Q5_K, 3, 512", "Q6_K, 3, 512",
-        "Q4_1, 4, 128", "Q5_0, 4, 128", "Q5_1, 4, 128", "IQ4_NL, 4, 128"})
+        "Q4_1, 4, 128", "Q5_0, 4, 128", "Q5_1, 4, 128", "IQ4_NL, 4, 128", "Q2_K, 3, 512", "Q3_K, 3, 512"})
     void hostDecoderMatchesJavaFormat(GgmlType type, int rows, int cols) throws Exception {
         BlockFormat format = BlockFormats.require(type);
         long rowBytes = type.byteSize(cols);

@@ -18,7 +18,7 @@ class DeviceMemoryPlanTest {
     @Test
     void otherFormatsAreCountedInTheirDeviceFormat() {
         DeviceMemoryPlan plan = new DeviceMemoryPlan()
-                .weight("a", GgmlType.Q3_K, 256, 256)
+                .weight("a", GgmlType.IQ4_XS, 256, 256)
                 .weight("b", GgmlType.BF16, 256, 256);
         assertThat(plan.weights()).extracting(w -> w.format().device()).containsExactly(GgmlType.F16, GgmlType.F32);
         assertThat(plan.weightBytes()).isEqualTo(256L * 256 * 2 + 256L * 256 * 4);

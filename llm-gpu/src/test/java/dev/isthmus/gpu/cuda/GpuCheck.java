@@ -56,7 +56,7 @@ public final class GpuCheck {
             System.out.printf("device copy bandwidth: %.1f GB/s (cuMemcpyDtoD, read + write)%n",
                     copyBandwidth(((CudaBackend) cuda).context()) / 1e9);
             for (GgmlType type : List.of(GgmlType.F32, GgmlType.F16, GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.Q4_K,
-                    GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.BF16, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.IQ4_NL,
+                    GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.BF16, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.IQ4_NL,
                     GgmlType.IQ4_XS)) {
                 for (int batch : new int[] {1, 7, 64}) {
                     double error = MatmulComparison.compare(cpu, cuda, type, 256, 1024, batch);

@@ -175,8 +175,8 @@ class KernelsEmulatedTest {
      * matvec_q8x product bit for bit.
      */
     @ParameterizedTest(name = "{0}")
-    @org.junit.jupiter.params.provider.EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "IQ4_NL", "Q4_K",
-        "Q5_K", "Q6_K"})
+    @org.junit.jupiter.params.provider.EnumSource(value = GgmlType.class, names = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "IQ4_NL", "Q2_K", "Q3_K",
+        "Q4_K", "Q5_K", "Q6_K"})
     void integerProductsMatchTheFloatProductsOfTheSameRounding(GgmlType type) {
         DeviceRounding rounding = DeviceRounding.of(type).orElseThrow();
         int cols = rounding == DeviceRounding.Q8_K ? 1024 : 896;

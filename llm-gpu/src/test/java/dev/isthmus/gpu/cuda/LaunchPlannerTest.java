@@ -99,8 +99,8 @@ class LaunchPlannerTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "IQ4_NL", "Q4_K",
-        "Q5_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "IQ4_NL", "Q2_K", "Q3_K",
+        "Q4_K", "Q5_K", "Q6_K"})
     void everyPlannedKernelIsInThePtx(GgmlType type) {
         String ptx = new String(PtxCatalog.load(PtxCatalog.minimumTarget()), StandardCharsets.US_ASCII);
         for (int batch : new int[] {1, 9}) {
