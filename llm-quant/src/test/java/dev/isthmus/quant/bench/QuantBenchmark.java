@@ -1,5 +1,6 @@
 package dev.isthmus.quant.bench;
 
+import dev.isthmus.core.backend.cpu.CpuBackend;
 import dev.isthmus.core.tensor.BlockFormat;
 import dev.isthmus.core.tensor.BlockFormats;
 import dev.isthmus.core.tensor.GgmlType;
@@ -28,8 +29,10 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Matrix × vector (decode) per format, one thread: a 4096 × 4096 weight matrix (8–28 MB, beyond the
  * caches, so weights stream from memory) times one activation vector. The {@code gbPerS} counter is
- * weight bytes streamed per second; {@code gflops} counts 2 flops per weight ({@code matvec}; {@code dequantize4}
- * reports only bytes).
+ * weight bytes streamed per second; {@code gflops} counts 2 flops per weight and activation vector
+ * ({@code dequantize4} reports only bytes). {@code prefill64} is the prefill shape: 64 activation vectors
+ * through the CPU backend on one thread, as a prompt's projection runs there (weights prepared, decoded into
+ * panels, float tiles), in GFLOP/s.
  *
  * <pre>{@code
  * ./mvnw -B -Pbench -pl llm-quant verify -DskipTests -Djmh.args="QuantBenchmark -f 1 -wi 2 -i 3 -w 1s -r 1s"
@@ -57,6 +60,11 @@ public class QuantBenchmark {
     /** Four decoded rows, as the CPU backend's batched (prefill) path decodes them before its float kernel. */
     private final float[] rows4 = new float[4 * COLS];
     private final QuantizedActivations quantized = new QuantizedActivations();
+    private static final int PREFILL_TOKENS = 64;
+    private final float[] xs = new float[PREFILL_TOKENS * COLS];
+    private final float[] ys = new float[PREFILL_TOKENS * ROWS];
+    private CpuBackend backend;
+    private Tensor tensor;
 
     /** Per-iteration rates: JMH divides these by the iteration time. */
     @State(Scope.Thread)
@@ -90,7 +98,13 @@ public class QuantBenchmark {
         for (int j = 0; j < COLS; j++) {
             x[j] = (float) r.nextGaussian();
         }
+        for (int j = 0; j < xs.length; j++) {
+            xs[j] = (float) r.nextGaussian();
+        }
         pack();
+        tensor = Tensor.of("w", t, weights, ROWS, COLS);
+        backend = new CpuBackend(1);
+        backend.prepare(tensor);
     }
 
     private RowGroupLayout groups;
@@ -109,6 +123,7 @@ public class QuantBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() {
+        backend.close();
         arena.close();
     }
 
@@ -157,6 +172,15 @@ public class QuantBenchmark {
         counters.gbPerS += rowBytes * ROWS / 1e9;
         counters.gflops += 2.0 * ROWS * COLS / 1e9;
         return y;
+    }
+
+    /** Prefill-shaped: 64 activation vectors through the CPU backend (one thread); 2 × rows × cols × 64 flops. */
+    @Benchmark
+    public float[] prefill64(Streamed counters) {
+        backend.matmul(tensor, xs, ys, PREFILL_TOKENS);
+        counters.gbPerS += rowBytes * ROWS / 1e9;
+        counters.gflops += 2.0 * ROWS * COLS * PREFILL_TOKENS / 1e9;
+        return ys;
     }
 
     /** Decodes the whole matrix four rows at a time (the prefill path's share of work per weight). */
