@@ -78,44 +78,42 @@ final class Q4_0RowGroups implements RowGroupLayout {
             long pair = NibbleBlockGroups.pair(offset, b);
             long strips = NibbleBlockGroups.levels(pair, b);
             int p = 16 * (pair0 + b * QK / 2);
+            ShortVector sum = ShortVector.zero(IntLanes.S);
             // Nibbles moved by shifts of 32-bit lanes, masked in both 16-bit halves: C2 compiles 16-bit lane shifts
             // with the count moved into a register each time. The four strips are written out: C2 kept a loop over
             // them rolled (its body is past C2's unrolling limit).
             IntVector v0 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 0L, ByteOrder.LITTLE_ENDIAN);
-            IntVector v1 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 32L, ByteOrder.LITTLE_ENDIAN);
-            IntVector v2 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 64L, ByteOrder.LITTLE_ENDIAN);
-            IntVector v3 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 96L, ByteOrder.LITTLE_ENDIAN);
-            ShortVector s0 = v0.and(LOW_NIBBLES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, p + 0))
+            sum = sum.add(v0.and(LOW_NIBBLES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, p + 0)))
                     .add(v0.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsShorts()
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 128)));
-            ShortVector s1 = v0.lanewise(VectorOperators.LSHR, 8).and(LOW_NIBBLES).reinterpretAsShorts()
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 16))
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 128)))
+                    .add(v0.lanewise(VectorOperators.LSHR, 8).and(LOW_NIBBLES).reinterpretAsShorts()
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 16)))
                     .add(v0.lanewise(VectorOperators.LSHR, 12).and(LOW_NIBBLES).reinterpretAsShorts()
                             .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 144)));
-            ShortVector s2 = v1.and(LOW_NIBBLES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, p + 32))
+            IntVector v1 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 32L, ByteOrder.LITTLE_ENDIAN);
+            sum = sum.add(v1.and(LOW_NIBBLES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, p + 32)))
                     .add(v1.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsShorts()
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 160)));
-            ShortVector s3 = v1.lanewise(VectorOperators.LSHR, 8).and(LOW_NIBBLES).reinterpretAsShorts()
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 48))
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 160)))
+                    .add(v1.lanewise(VectorOperators.LSHR, 8).and(LOW_NIBBLES).reinterpretAsShorts()
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 48)))
                     .add(v1.lanewise(VectorOperators.LSHR, 12).and(LOW_NIBBLES).reinterpretAsShorts()
                             .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 176)));
-            ShortVector s4 = v2.and(LOW_NIBBLES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, p + 64))
+            IntVector v2 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 64L, ByteOrder.LITTLE_ENDIAN);
+            sum = sum.add(v2.and(LOW_NIBBLES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, p + 64)))
                     .add(v2.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsShorts()
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 192)));
-            ShortVector s5 = v2.lanewise(VectorOperators.LSHR, 8).and(LOW_NIBBLES).reinterpretAsShorts()
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 80))
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 192)))
+                    .add(v2.lanewise(VectorOperators.LSHR, 8).and(LOW_NIBBLES).reinterpretAsShorts()
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 80)))
                     .add(v2.lanewise(VectorOperators.LSHR, 12).and(LOW_NIBBLES).reinterpretAsShorts()
                             .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 208)));
-            ShortVector s6 = v3.and(LOW_NIBBLES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, p + 96))
+            IntVector v3 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 96L, ByteOrder.LITTLE_ENDIAN);
+            sum = sum.add(v3.and(LOW_NIBBLES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, p + 96)))
                     .add(v3.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsShorts()
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 224)));
-            ShortVector s7 = v3.lanewise(VectorOperators.LSHR, 8).and(LOW_NIBBLES).reinterpretAsShorts()
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 112))
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 224)))
+                    .add(v3.lanewise(VectorOperators.LSHR, 8).and(LOW_NIBBLES).reinterpretAsShorts()
+                            .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 112)))
                     .add(v3.lanewise(VectorOperators.LSHR, 12).and(LOW_NIBBLES).reinterpretAsShorts()
                             .mul(ShortVector.fromArray(IntLanes.S, pairs, p + 240)));
-            // Summed as a tree: 16-bit lanes wrap, so any order gives the same bits, and the chain of dependent adds
-            // one block's sixteen products made (each waiting for the last) measured 8 % slower on one thread.
-            ShortVector sum = s0.add(s1).add(s2.add(s3)).add(s4.add(s5).add(s6.add(s7)));
             // Written with Vector API calls only (as NibbleBlockGroups.scales and IntLanes.addHalves compute):
             // past C2's node budget a helper returning a vector is left a call, and its vector boxed.
             IntVector halves = sum.reinterpretAsInts();
