@@ -20,7 +20,9 @@ import java.util.List;
  * embeddings, the KV cache, attention, the feed-forward network, residual adds — stays in device memory.
  * It computes what {@code DecoderModel}'s host pass computes, kernel for step: the same activation rounding
  * before each projection ({@link DeviceRounding}), the same rotary angles (computed on the host by {@link
- * Rope}), keys, values and queries rounded to half precision where the host cache rounds them.
+ * Rope}), keys, values and queries rounded to half precision where the host cache rounds them. The steps between
+ * two products are fused (a Llama layer's decode step is ten launches), and a decoded token's 8-bit roundings are
+ * also written as integer levels and block scales, which the integer products ({@code matvec_q8x_*}) multiply.
  *
  * <p>Calls are serialised on the backend. Created by {@link CudaBackend#forwardPass}.
  *
