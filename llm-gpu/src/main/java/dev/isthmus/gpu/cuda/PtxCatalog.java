@@ -5,9 +5,10 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.OptionalInt;
+import java.util.zip.GZIPInputStream;
 
 /**
- * The PTX shipped as resources ({@code kernels.compute_NN.ptx}) and which one a GPU loads: the highest
+ * The PTX shipped as resources ({@code kernels.compute_NN.ptx.gz}) and which one a GPU loads: the highest
  * target not above the GPU's compute capability, which the driver JIT-compiles for the GPU. One target,
  * compute_75, covers every GPU CUDA 13 supports (Turing sm_75 through Blackwell sm_120); the list is
  * where a newer target would go once a kernel uses newer instructions.
@@ -46,18 +47,22 @@ public final class PtxCatalog {
         return TARGETS.getFirst();
     }
 
-    /** The resource name of a target's PTX. */
+    /**
+     * The resource name of a target's PTX, gzip-compressed: the text is megabytes of repetitive assembly (a kernel
+     * per format and shape), a fifth of that compressed.
+     */
     static String resource(int target) {
-        return "kernels.compute_" + target + ".ptx";
+        return "kernels.compute_" + target + ".ptx.gz";
     }
 
     /** The PTX text of {@code target}, NUL-terminated as {@code cuModuleLoadData} wants it. */
     static byte[] load(int target) {
         String name = resource(target);
-        try (InputStream in = PtxCatalog.class.getResourceAsStream(name)) {
-            if (in == null) {
-                throw new IllegalStateException("PTX resource " + name + " is missing from llm-gpu's jar");
-            }
+        InputStream resource = PtxCatalog.class.getResourceAsStream(name);
+        if (resource == null) {
+            throw new IllegalStateException("PTX resource " + name + " is missing from llm-gpu's jar");
+        }
+        try (InputStream in = new GZIPInputStream(resource)) {
             byte[] text = in.readAllBytes();
             byte[] terminated = new byte[text.length + 1];
             System.arraycopy(text, 0, terminated, 0, text.length);

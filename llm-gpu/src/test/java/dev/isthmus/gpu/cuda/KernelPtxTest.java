@@ -29,7 +29,7 @@ class KernelPtxTest {
         assumeTrue(ptxas.isPresent(), "ptxas (CUDA toolkit) is not installed: PTX assembly not checked");
         int target = PtxCatalog.select(arch).orElseThrow();
         byte[] ptx = PtxCatalog.load(target);
-        Path file = tmp.resolve(PtxCatalog.resource(target));
+        Path file = tmp.resolve("kernels.compute_" + target + ".ptx");
         Files.write(file, java.util.Arrays.copyOf(ptx, ptx.length - 1));
         Path cubin = tmp.resolve("sm_" + arch + ".cubin");
 

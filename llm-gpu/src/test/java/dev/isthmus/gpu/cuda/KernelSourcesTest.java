@@ -66,7 +66,7 @@ class KernelSourcesTest {
         assumeTrue(version.contains(made), "the PTX was made by nvcc " + made + "; this nvcc differs, so its PTX may too");
         Path src = Toolkit.moduleDir().resolve("src/main/cuda");
         for (int target : PtxCatalog.TARGETS) {
-            Path out = tmp.resolve(PtxCatalog.resource(target));
+            Path out = tmp.resolve("kernels.compute_" + target + ".ptx");
             Toolkit.Result r = Toolkit.run(List.of(nvcc.get().toString(), "-ptx", "-arch=compute_" + target, "-O3",
                     "-I", src.toString(), src.resolve("kernels.cu").toString(), "-o", out.toString()));
             assertThat(r.exitCode()).as("nvcc: %s", r.output()).isZero();
