@@ -641,9 +641,9 @@ ISTHMUS_MAT_VEC_Q8X(q5_k, ISTHMUS_Q5_K)
 ISTHMUS_MAT_VEC_Q8X(q6_k, ISTHMUS_Q6_K)
 
 // In-place softmax of each row of n floats, one block per row.
-extern "C" __global__ void softmax_rows(float *x, int n) {
-    __shared__ float scratch[32];
-    float *r = x + (size_t)blockIdx.x * n;
+// A block's row r of n floats: r[i] = exp(r[i] - max r), in place; returns their sum (every thread gets it).
+// The unnormalised half of a softmax, shared by softmax_rows and attention.
+__device__ float block_exp_shift(float *r, int n, float *scratch) {
     float m = -INFINITY;
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
         m = fmaxf(m, r[i]);
@@ -655,7 +655,13 @@ extern "C" __global__ void softmax_rows(float *x, int n) {
         r[i] = e;
         s += e;
     }
-    float inv = 1.0f / block_sum(s, scratch);
+    return block_sum(s, scratch);
+}
+
+extern "C" __global__ void softmax_rows(float *x, int n) {
+    __shared__ float scratch[32];
+    float *r = x + (size_t)blockIdx.x * n;
+    float inv = 1.0f / block_exp_shift(r, n, scratch);
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
         r[i] *= inv;
     }
@@ -955,11 +961,11 @@ __device__ void round_row(float *rounded, const float *out, int n, int rounding,
     }
 }
 
-// A norm's output element i, and unless the rounding is Q8_K's (round_row's second pass), its rounding:
-// the norms' loops give each warp 32 consecutive elements from a multiple of 32, so a Q8_0 block is one
-// warp's registers (and n, a multiple of 32 for Q8_0, keeps every lane in the loop).
+// Output element i of a norm (or of attention), and unless the rounding is Q8_K's (round_row's second pass),
+// its rounding: the callers' loops give each warp 32 consecutive elements from a multiple of 32, so a Q8_0
+// block is one warp's registers (and n, a multiple of 32 for Q8_0, keeps every lane in the loop).
 // With a Q8_0 rounding and qx not null, the row (of n) is also written as integers (store_q8_0).
-__device__ __forceinline__ void norm_store(float *o, float *rounded, int i, float v, int rounding,
+__device__ __forceinline__ void store_rounded(float *o, float *rounded, int i, float v, int rounding,
                                            signed char *qx = nullptr, int n = 0) {
     o[i] = v;
     switch (rounding) {
@@ -999,7 +1005,7 @@ extern "C" __global__ void __launch_bounds__(1024)
     float mean = block_sum(s, scratch) / (float)n;
     float scale = rsqrtf(mean + eps);
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        norm_store(o, ro, i, (xr[i] * scale) * weight[i], rounding, qx, n);
+        store_rounded(o, ro, i, (xr[i] * scale) * weight[i], rounding, qx, n);
     }
     if (rounding == ROUND_Q8_K) {
         round_row(ro, o, n, rounding, qx);
@@ -1032,7 +1038,7 @@ extern "C" __global__ void __launch_bounds__(1024)
     float variance = block_sum(q, scratch) / (float)n;
     float scale = rsqrtf(variance + eps);
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        norm_store(o, ro, i, (xr[i] - mean) * scale * weight[i] + bias[i], rounding, qx, n);
+        store_rounded(o, ro, i, (xr[i] - mean) * scale * weight[i] + bias[i], rounding, qx, n);
     }
     if (rounding == ROUND_Q8_K) {
         round_row(ro, o, n, rounding, qx);
@@ -1218,18 +1224,7 @@ extern "C" __global__ void attention(const float *q, const float *kCache, const 
         }
     }
     __syncthreads();
-    float m = -INFINITY;
-    for (int p = threadIdx.x; p < positions; p += blockDim.x) {
-        m = fmaxf(m, sc[p]);
-    }
-    m = block_max(m, scratch);
-    float sum = 0.0f;
-    for (int p = threadIdx.x; p < positions; p += blockDim.x) {
-        float e = expf(sc[p] - m);
-        sc[p] = e;
-        sum += e;
-    }
-    float inv = 1.0f / block_sum(sum, scratch);
+    float inv = 1.0f / block_exp_shift(sc, positions, scratch);
     __syncthreads();
     // Weighted sum of values: warps split the positions, lanes the dimensions (ATT_DIMS at a time); the
     // warps' partial sums are then added in warp order.
@@ -1263,7 +1258,7 @@ extern "C" __global__ void attention(const float *q, const float *kCache, const 
             // The output projection's rounding too (F16, BF16, or Q8_0 where heads are whole 32-element
             // blocks, so that each warp holds one block here); the caller rounds the others itself.
             size_t at = ((size_t)j * heads + h) * headDim + d0;
-            norm_store(out, rounded, (int)at + i, t * inv, rounding, qx, heads * headDim);
+            store_rounded(out, rounded, (int)at + i, t * inv, rounding, qx, heads * headDim);
         }
         __syncthreads();
     }
