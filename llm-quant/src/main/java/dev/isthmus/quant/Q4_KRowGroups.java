@@ -302,38 +302,6 @@ final class Q4_KRowGroups implements RowGroupLayout {
     }
 
     /**
-     * The super-block's float steps as the 1-token kernel takes them: {@code acc[0..8) = fma(S, d·d_x, ·)} and
-     * {@code acc[8..16) = fma(M, dmin·d_x, ·)} with M = Σ_j min_j × (activation levels of sub-block j), the
-     * latter at {@code sums[s32 + j]}. d·d_x and dmin·d_x are each rounded once, as llama.cpp multiplies the
-     * widened halves; S may exceed 2^24 (up to 8 × 63 × 32 × 15 × 127), and its conversion rounds to nearest
-     * even as {@code cvtepi32_ps} does.
-     */
-    static void accumulate(MemorySegment packed, long block, int[] s, int[] sums, int s32, float dx, float[] acc) {
-        IntVector u1 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32, ByteOrder.LITTLE_ENDIAN);
-        IntVector u2 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 64, ByteOrder.LITTLE_ENDIAN);
-        IntVector first = u1.and(0x3F3F3F3F);
-        IntVector last = u2.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
-                .or(u1.lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4));
-        IntVector m = IntVector.zero(IntLanes.I);
-        for (int j = 0; j < 4; j++) {
-            m = m.add(first.lanewise(VectorOperators.LSHR, 8 * j).and(0xFF).mul(sums[s32 + j]))
-                    .add(last.lanewise(VectorOperators.LSHR, 8 * j).and(0xFF).mul(sums[s32 + 4 + j]));
-        }
-        // d in the low halves, dmin in the high ones; F16 bits moved into place and scaled by 2^112, exact for
-        // every finite half (subnormals included).
-        IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, block, ByteOrder.LITTLE_ENDIAN);
-        IntVector dBits = halves.lanewise(VectorOperators.LSHL, 16);
-        FloatVector d = dBits.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(dBits.and(0x8000_0000))
-                .reinterpretAsFloats().mul(TWO_POW_112).mul(dx);
-        FloatVector dmin = halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
-                .reinterpretAsFloats().mul(TWO_POW_112).mul(dx);
-        ((FloatVector) IntVector.fromArray(IntLanes.I, s, 0).convert(VectorOperators.I2F, 0))
-                .fma(d, FloatVector.fromArray(IntLanes.F, acc, 0)).intoArray(acc, 0);
-        ((FloatVector) m.convert(VectorOperators.I2F, 0))
-                .fma(dmin, FloatVector.fromArray(IntLanes.F, acc, ROWS)).intoArray(acc, ROWS);
-    }
-
-    /**
      * The super-block's float steps as llama.cpp's 4-token kernel takes them: per run c of 64 columns,
      * {@code acc[0..8) = fma(S_c, d·d_x, ·)} and {@code acc[8..16) = fma(M_c, dmin·d_x, ·)}, with
      * M_c = min_2c × (activation levels of sub-block 2c) + min_2c+1 × (those of 2c + 1).
