@@ -369,7 +369,7 @@ public final class CpuOps {
      * {@link #halfAccumulate} over {@code n} value rows in turn: for p = 0..n-1,
      * {@code y[yOff + j] = half(half(y[yOff + j] · ms[msOff + p]) + values[vOff + p·stride + j] · vs[vsOff + p])}
      * for j below {@code width} (the first rounding only where that ms is not 1), with the same results bit for
-     * bit. Each 64 elements of {@code y} are held in registers across all the rows, so a step costs the value
+     * bit. Each 32 elements of {@code y} are held in registers across all the rows, so a step costs the value
      * loads and the arithmetic only; the rest of the width goes through {@link #halfAccumulate} row by row.
      *
      * <pre>{@code
@@ -382,8 +382,8 @@ public final class CpuOps {
                                           float[] values, int vOff, int stride) {
         int c = 0;
         if (panelKernelsAvailable()) {
-            for (; c + 64 <= width; c += 64) {
-                halfAccumulateRows64(y, yOff + c, ms, msOff, vsOff, n, values, vOff + c, stride);
+            for (; c + 32 <= width; c += 32) {
+                halfAccumulateRows32(y, yOff + c, ms, msOff, vsOff, n, values, vOff + c, stride);
             }
         }
         if (c < width) {
@@ -394,83 +394,46 @@ public final class CpuOps {
     }
 
     /**
-     * {@link #halfAccumulateRows} for 64 elements, eight 8-lane vectors kept in registers. A row whose ms is not 1
-     * (the running maximum grew: a few rows of a long context) or whose sums leave the half range goes through the
-     * array-based steps, the accumulators stored before and loaded after, so that no vector crosses a call.
-     * Written with Vector API calls only: C2 leaves helpers taking vectors out of line in some compilations, and
-     * a vector passed to a call is allocated on the heap.
+     * {@link #halfAccumulateRows} for 32 elements, four 8-lane vectors kept in registers. A row whose ms is not 1
+     * (the running maximum grew: a few rows of a long context) or whose sums leave the half range goes through
+     * {@link #halfAccumulate}, the accumulators stored before and loaded after, so that no vector crosses a call.
+     * Written with Vector API calls only (C2 leaves helpers taking vectors out of line in some compilations, and
+     * a vector passed to a call is allocated on the heap), and no wider: C2 inlines the Vector API's methods late,
+     * and past its node budget it leaves them calls to their Java fallbacks. Sixty-four elements at once compiled
+     * so about one run in five, and the whole prefill then ran at 44 instead of 69 tok/s.
      */
-    private static void halfAccumulateRows64(float[] y, int yOff, float[] ms, int msOff, int vsOff, int n,
+    private static void halfAccumulateRows32(float[] y, int yOff, float[] ms, int msOff, int vsOff, int n,
                                              float[] values, int vOff, int stride) {
         FloatVector a0 = FloatVector.fromArray(F8, y, yOff);
         FloatVector a1 = FloatVector.fromArray(F8, y, yOff + 8);
         FloatVector a2 = FloatVector.fromArray(F8, y, yOff + 16);
         FloatVector a3 = FloatVector.fromArray(F8, y, yOff + 24);
-        FloatVector a4 = FloatVector.fromArray(F8, y, yOff + 32);
-        FloatVector a5 = FloatVector.fromArray(F8, y, yOff + 40);
-        FloatVector a6 = FloatVector.fromArray(F8, y, yOff + 48);
-        FloatVector a7 = FloatVector.fromArray(F8, y, yOff + 56);
         for (int p = 0; p < n; p++) {
             int row = vOff + p * stride;
             float vs = ms[vsOff + p];
-            if (ms[msOff + p] != 1f) {
-                a0.intoArray(y, yOff);
-                a1.intoArray(y, yOff + 8);
-                a2.intoArray(y, yOff + 16);
-                a3.intoArray(y, yOff + 24);
-                a4.intoArray(y, yOff + 32);
-                a5.intoArray(y, yOff + 40);
-                a6.intoArray(y, yOff + 48);
-                a7.intoArray(y, yOff + 56);
-                halfAccumulate(y, yOff, ms[msOff + p], vs, values, row, 64);
-                a0 = FloatVector.fromArray(F8, y, yOff);
-                a1 = FloatVector.fromArray(F8, y, yOff + 8);
-                a2 = FloatVector.fromArray(F8, y, yOff + 16);
-                a3 = FloatVector.fromArray(F8, y, yOff + 24);
-                a4 = FloatVector.fromArray(F8, y, yOff + 32);
-                a5 = FloatVector.fromArray(F8, y, yOff + 40);
-                a6 = FloatVector.fromArray(F8, y, yOff + 48);
-                a7 = FloatVector.fromArray(F8, y, yOff + 56);
-                continue;
-            }
             // Product and sum rounded separately, as the scalar form does (no fused multiply-add).
             FloatVector s0 = a0.add(FloatVector.fromArray(F8, values, row).mul(vs));
             FloatVector s1 = a1.add(FloatVector.fromArray(F8, values, row + 8).mul(vs));
             FloatVector s2 = a2.add(FloatVector.fromArray(F8, values, row + 16).mul(vs));
             FloatVector s3 = a3.add(FloatVector.fromArray(F8, values, row + 24).mul(vs));
-            FloatVector s4 = a4.add(FloatVector.fromArray(F8, values, row + 32).mul(vs));
-            FloatVector s5 = a5.add(FloatVector.fromArray(F8, values, row + 40).mul(vs));
-            FloatVector s6 = a6.add(FloatVector.fromArray(F8, values, row + 48).mul(vs));
-            FloatVector s7 = a7.add(FloatVector.fromArray(F8, values, row + 56).mul(vs));
             IntVector b0 = s0.reinterpretAsInts();
             IntVector b1 = s1.reinterpretAsInts();
             IntVector b2 = s2.reinterpretAsInts();
             IntVector b3 = s3.reinterpretAsInts();
-            IntVector b4 = s4.reinterpretAsInts();
-            IntVector b5 = s5.reinterpretAsInts();
-            IntVector b6 = s6.reinterpretAsInts();
-            IntVector b7 = s7.reinterpretAsInts();
-            // The largest magnitude of the 64 (as bits, NaNs above every number): past 65504 the half is infinite.
-            if (b0.and(0x7FFF_FFFF).max(b1.and(0x7FFF_FFFF)).max(b2.and(0x7FFF_FFFF).max(b3.and(0x7FFF_FFFF)))
-                    .max(b4.and(0x7FFF_FFFF).max(b5.and(0x7FFF_FFFF)).max(b6.and(0x7FFF_FFFF).max(b7.and(0x7FFF_FFFF))))
+            // A rescaled row (the sums above are then unused), or one whose largest magnitude (as bits, NaNs above
+            // every number) reaches the half infinity: the array-based step, which handles both.
+            if (ms[msOff + p] != 1f
+                    || b0.and(0x7FFF_FFFF).max(b1.and(0x7FFF_FFFF)).max(b2.and(0x7FFF_FFFF).max(b3.and(0x7FFF_FFFF)))
                     .compare(VectorOperators.GT, HALF_OVERFLOW_BITS - 1).anyTrue()) {
                 a0.intoArray(y, yOff);
                 a1.intoArray(y, yOff + 8);
                 a2.intoArray(y, yOff + 16);
                 a3.intoArray(y, yOff + 24);
-                a4.intoArray(y, yOff + 32);
-                a5.intoArray(y, yOff + 40);
-                a6.intoArray(y, yOff + 48);
-                a7.intoArray(y, yOff + 56);
-                halfAccumulateScalar(y, yOff, 1f, vs, values, row, 64);
+                halfAccumulate(y, yOff, ms[msOff + p], vs, values, row, 32);
                 a0 = FloatVector.fromArray(F8, y, yOff);
                 a1 = FloatVector.fromArray(F8, y, yOff + 8);
                 a2 = FloatVector.fromArray(F8, y, yOff + 16);
                 a3 = FloatVector.fromArray(F8, y, yOff + 24);
-                a4 = FloatVector.fromArray(F8, y, yOff + 32);
-                a5 = FloatVector.fromArray(F8, y, yOff + 40);
-                a6 = FloatVector.fromArray(F8, y, yOff + 48);
-                a7 = FloatVector.fromArray(F8, y, yOff + 56);
                 continue;
             }
             // Rounding to half as in halfAccumulate: ± 1.5 · 2^(e+13) added and taken off, the sign put back.
@@ -486,27 +449,11 @@ public final class CpuOps {
             IntVector g3 = b3.and(0x8000_0000);
             FloatVector c3 = b3.and(0x7F80_0000).max(HALF_MIN_NORMAL_EXPONENT).add(13 << 23).or(0x0040_0000).or(g3).reinterpretAsFloats();
             a3 = s3.add(c3).sub(c3).reinterpretAsInts().or(g3).reinterpretAsFloats();
-            IntVector g4 = b4.and(0x8000_0000);
-            FloatVector c4 = b4.and(0x7F80_0000).max(HALF_MIN_NORMAL_EXPONENT).add(13 << 23).or(0x0040_0000).or(g4).reinterpretAsFloats();
-            a4 = s4.add(c4).sub(c4).reinterpretAsInts().or(g4).reinterpretAsFloats();
-            IntVector g5 = b5.and(0x8000_0000);
-            FloatVector c5 = b5.and(0x7F80_0000).max(HALF_MIN_NORMAL_EXPONENT).add(13 << 23).or(0x0040_0000).or(g5).reinterpretAsFloats();
-            a5 = s5.add(c5).sub(c5).reinterpretAsInts().or(g5).reinterpretAsFloats();
-            IntVector g6 = b6.and(0x8000_0000);
-            FloatVector c6 = b6.and(0x7F80_0000).max(HALF_MIN_NORMAL_EXPONENT).add(13 << 23).or(0x0040_0000).or(g6).reinterpretAsFloats();
-            a6 = s6.add(c6).sub(c6).reinterpretAsInts().or(g6).reinterpretAsFloats();
-            IntVector g7 = b7.and(0x8000_0000);
-            FloatVector c7 = b7.and(0x7F80_0000).max(HALF_MIN_NORMAL_EXPONENT).add(13 << 23).or(0x0040_0000).or(g7).reinterpretAsFloats();
-            a7 = s7.add(c7).sub(c7).reinterpretAsInts().or(g7).reinterpretAsFloats();
         }
         a0.intoArray(y, yOff);
         a1.intoArray(y, yOff + 8);
         a2.intoArray(y, yOff + 16);
         a3.intoArray(y, yOff + 24);
-        a4.intoArray(y, yOff + 32);
-        a5.intoArray(y, yOff + 40);
-        a6.intoArray(y, yOff + 48);
-        a7.intoArray(y, yOff + 56);
     }
 
     /**
