@@ -5,6 +5,7 @@ import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.RowGroupLayout;
 import dev.isthmus.core.tensor.Tensor;
+import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
@@ -12,15 +13,17 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
- * IQ4_NL weights eight rows at a time ({@link RowGroupLayout}) in {@link NibbleBlockGroups}' layout (the blocks
- * have Q4_0's shape: an F16 scale and 16 bytes of nibbles).
+ * IQ4_NL weights eight rows at a time ({@link RowGroupLayout}): {@link NibbleBlockGroups}' scales (the blocks
+ * have Q4_0's shape: an F16 scale and 16 bytes of nibbles), each block's nibbles in eight 16-byte chunks, chunk c
+ * holding in bytes 2r and 2r + 1 row r's block bytes 2c and 2c + 1 (weights 2c, 2c + 1 in their low nibbles and
+ * 2c + 16, 2c + 17 in their high ones).
  *
- * <p>The nibbles index the non-linear grid ({@code kvalues_iq4nl}). A strip's low nibbles (and then its high
- * nibbles) are looked up as bytes in one table lookup; each 16-bit lane then holds two signed grid values,
- * sign-extended in place by shifts — no lane conversions, whose compiled code depends on profiles shared by
- * every caller in the process.
+ * <p>The nibbles index the non-linear grid ({@code kvalues_iq4nl}), looked up sixteen bytes at a time: on x86 a
+ * 128-bit byte lookup is one {@code pshufb}, where a 256-bit one, free to cross the vector's halves, takes six
+ * instructions. Widening the looked-up bytes to 16-bit lanes sign-extends them in the same step.
  *
  * <p>The arithmetic is llama.cpp's repacked IQ4_NL kernel ({@code ggml_gemv_iq4_nl_8x8_q8_0}, the Q4_0
  * template with the grid as its table): per row and block an exact integer sum S of grid value × activation
@@ -30,15 +33,13 @@ import jdk.incubator.vector.VectorOperators;
 final class IQ4_NLRowGroups implements RowGroupLayout {
     private static final int ROWS = NibbleBlockGroups.ROWS;
     private static final int QK = NibbleBlockGroups.QK;
-    private static final ShortVector LOW_NIBBLES_16 = ShortVector.broadcast(IntLanes.S, (short) 0x0F0F);
-    private static final int LOW_NIBBLES = 0x0F0F_0F0F;
-    /** The low byte of each 16-bit half. */
-    private static final int LOW_BYTES = 0x00FF_00FF;
     /** The grid in both 128-bit halves: lookups index 0..15 either way (IQ4_XS's kernel looks up in it too). */
     static final ByteVector GRID = ByteVector.fromArray(ByteVector.SPECIES_256, grid(), 0);
     private static final IQ4_NLFormat IQ4_NL = new IQ4_NLFormat();
-    /** {@link #GRID} + 128 as unsigned bytes (stored as their signed bit patterns). */
-    private static final ByteVector BIASED_GRID = GRID.add((byte) 128);
+    private static final VectorSpecies<Integer> I128 = IntVector.SPECIES_128;
+    private static final ByteVector GRID128 = ByteVector.fromArray(ByteVector.SPECIES_128, grid(), 0);
+    /** Bytes of a chunk: two of each row's block bytes. */
+    private static final long CHUNK = 16;
 
     private static byte[] grid() {
         byte[] grid = new byte[32];
@@ -65,7 +66,19 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
 
     @Override
     public void pack(Tensor weight, int firstRow, MemorySegment dst, long offset) {
-        NibbleBlockGroups.pack(weight, GgmlType.IQ4_NL, firstRow, dst, offset);
+        NibbleBlockGroups.packScales(weight, GgmlType.IQ4_NL, firstRow, dst, offset);
+        MemorySegment src = weight.segment();
+        int blocks = Math.toIntExact(weight.dim(1) / QK);
+        for (int r = 0; r < ROWS; r++) {
+            long row = weight.rowOffset(firstRow + r);
+            for (int b = 0; b < blocks; b++) {
+                long levels = NibbleBlockGroups.levels(NibbleBlockGroups.pair(offset, b), b);
+                long nibbles = NibbleBlockGroups.fileNibbles(row, b);
+                for (int k = 0; k < 16; k++) {
+                    dst.set(ValueLayouts.I8, levels + CHUNK * (k / 2) + 2 * r + k % 2, src.get(ValueLayouts.I8, nibbles + k));
+                }
+            }
+        }
     }
 
     @Override
@@ -78,10 +91,9 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
     /**
      * Per row and block: S = Σ grid value × activation level, then {@code acc = fma(S, d_w × d_x, acc)}.
      *
-     * <p>Strip q of a block gives four nibble vectors; lane 2r + e holds weights 4q + e, 4q + 2 + e (low
-     * nibbles, low and high byte) and 4q + 16 + e, 4q + 18 + e (high nibbles) of row r, which meet the
-     * activation pairs (4q, 4q + 1), (4q + 2, 4q + 3), (4q + 16, 4q + 17) and (4q + 18, 4q + 19), loaded
-     * ready-made over all lanes ({@link QuantizedActivations#pairVectors()}).
+     * <p>A chunk's low nibbles looked up and widened put row r's weights 2c, 2c + 1 in 16-bit lanes 2r, 2r + 1,
+     * which meet the activation pair (2c, 2c + 1) broadcast over all lanes ({@link QuantizedActivations#pairVectors()});
+     * its high nibbles meet the pair (2c + 16, 2c + 17). The two products are added in 16-bit lanes.
      *
      * <p>Why 16-bit sums are widened after every two products, and how: a grid value and an activation level
      * both lie in [−127, 127], so a product is at most 127² = 16129 in magnitude and a sum t of two at most
@@ -94,7 +106,8 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
      *
      * <p>Written with Vector API calls only (no helpers of our own taking or returning vectors): past C2's
      * parse-time node budget such a helper is left a call and its vectors are boxed, while the API's own
-     * methods are inlined later.
+     * methods are inlined later. The chunks are written out: C2 keeps a loop over them rolled, with its index
+     * arithmetic per chunk.
      */
     @Override
     public void dot(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols, float[] out,
@@ -107,83 +120,76 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
         for (int b = 0; b < cols / QK; b++) {
             long pair = NibbleBlockGroups.pair(offset, b);
             FloatVector d = NibbleBlockGroups.scales(packed, pair, b).mul(scales[xBlock + b]);
+            long levels = NibbleBlockGroups.levels(pair, b);
+            int i0 = xOffset / 2 + b * QK / 2;
             IntVector sums = IntVector.zero(IntLanes.I);
             IntVector highs = IntVector.zero(IntLanes.I);
-            long strips = NibbleBlockGroups.levels(pair, b);
-            int i0 = xOffset / 2 + b * QK / 2;
-            // The block's four strips written out: C2 kept a loop over them rolled (its body is past C2's unrolling
-            // limit), with its index arithmetic per strip: 6.1 against 7.5 GB/s on one thread.
-            int at0 = i0;
-            IntVector v0 = IntVector.fromMemorySegment(IntLanes.I, packed, strips, ByteOrder.LITTLE_ENDIAN);
-            // Each byte's nibble replaced by its grid value + 128 (an unsigned byte): two per 16-bit lane, taken
-            // out by a mask (and a shift of 32-bit lanes) less 128 — fewer operations than sign-extending in
-            // place, and C2 compiles 16-bit lane shifts with the count moved into a register each time.
-            IntVector low0 = v0.and(LOW_NIBBLES).reinterpretAsBytes().selectFrom(BIASED_GRID).reinterpretAsInts();
-            IntVector high0 = v0.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsBytes()
-                    .selectFrom(BIASED_GRID).reinterpretAsInts();
-            IntVector first0 = low0.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * at0))
-                    .add(low0.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at0 + 1))))
+            // selectFrom wraps each index to its low four bits: neither the low nibbles nor the shifted high ones
+            // need a mask.
+            IntVector v0 = IntVector.fromMemorySegment(I128, packed, levels, ByteOrder.LITTLE_ENDIAN);
+            IntVector p0 = ((ShortVector) v0.reinterpretAsBytes().selectFrom(GRID128).convertShape(VectorOperators.B2S, IntLanes.S, 0))
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 0)))
+                    .add(((ShortVector) v0.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(GRID128)
+                            .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 8))))
                     .add(LOW_LANE_BIAS).reinterpretAsInts();
-            IntVector second0 = high0.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at0 + 8)))
-                    .add(high0.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at0 + 9))))
+            sums = sums.add(p0);
+            highs = highs.add(p0.lanewise(VectorOperators.ASHR, 16));
+            IntVector v1 = IntVector.fromMemorySegment(I128, packed, levels + CHUNK * 1, ByteOrder.LITTLE_ENDIAN);
+            IntVector p1 = ((ShortVector) v1.reinterpretAsBytes().selectFrom(GRID128).convertShape(VectorOperators.B2S, IntLanes.S, 0))
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 1)))
+                    .add(((ShortVector) v1.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(GRID128)
+                            .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 9))))
                     .add(LOW_LANE_BIAS).reinterpretAsInts();
-            sums = sums.add(first0).add(second0);
-            highs = highs.add(first0.lanewise(VectorOperators.ASHR, 16)).add(second0.lanewise(VectorOperators.ASHR, 16));
-            int at1 = i0 + 2;
-            IntVector v1 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 32L, ByteOrder.LITTLE_ENDIAN);
-            IntVector low1 = v1.and(LOW_NIBBLES).reinterpretAsBytes().selectFrom(BIASED_GRID).reinterpretAsInts();
-            IntVector high1 = v1.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsBytes()
-                    .selectFrom(BIASED_GRID).reinterpretAsInts();
-            IntVector first1 = low1.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * at1))
-                    .add(low1.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at1 + 1))))
+            sums = sums.add(p1);
+            highs = highs.add(p1.lanewise(VectorOperators.ASHR, 16));
+            IntVector v2 = IntVector.fromMemorySegment(I128, packed, levels + CHUNK * 2, ByteOrder.LITTLE_ENDIAN);
+            IntVector p2 = ((ShortVector) v2.reinterpretAsBytes().selectFrom(GRID128).convertShape(VectorOperators.B2S, IntLanes.S, 0))
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 2)))
+                    .add(((ShortVector) v2.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(GRID128)
+                            .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 10))))
                     .add(LOW_LANE_BIAS).reinterpretAsInts();
-            IntVector second1 = high1.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at1 + 8)))
-                    .add(high1.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at1 + 9))))
+            sums = sums.add(p2);
+            highs = highs.add(p2.lanewise(VectorOperators.ASHR, 16));
+            IntVector v3 = IntVector.fromMemorySegment(I128, packed, levels + CHUNK * 3, ByteOrder.LITTLE_ENDIAN);
+            IntVector p3 = ((ShortVector) v3.reinterpretAsBytes().selectFrom(GRID128).convertShape(VectorOperators.B2S, IntLanes.S, 0))
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 3)))
+                    .add(((ShortVector) v3.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(GRID128)
+                            .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 11))))
                     .add(LOW_LANE_BIAS).reinterpretAsInts();
-            sums = sums.add(first1).add(second1);
-            highs = highs.add(first1.lanewise(VectorOperators.ASHR, 16)).add(second1.lanewise(VectorOperators.ASHR, 16));
-            int at2 = i0 + 4;
-            IntVector v2 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 64L, ByteOrder.LITTLE_ENDIAN);
-            IntVector low2 = v2.and(LOW_NIBBLES).reinterpretAsBytes().selectFrom(BIASED_GRID).reinterpretAsInts();
-            IntVector high2 = v2.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsBytes()
-                    .selectFrom(BIASED_GRID).reinterpretAsInts();
-            IntVector first2 = low2.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * at2))
-                    .add(low2.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at2 + 1))))
+            sums = sums.add(p3);
+            highs = highs.add(p3.lanewise(VectorOperators.ASHR, 16));
+            IntVector v4 = IntVector.fromMemorySegment(I128, packed, levels + CHUNK * 4, ByteOrder.LITTLE_ENDIAN);
+            IntVector p4 = ((ShortVector) v4.reinterpretAsBytes().selectFrom(GRID128).convertShape(VectorOperators.B2S, IntLanes.S, 0))
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 4)))
+                    .add(((ShortVector) v4.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(GRID128)
+                            .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 12))))
                     .add(LOW_LANE_BIAS).reinterpretAsInts();
-            IntVector second2 = high2.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at2 + 8)))
-                    .add(high2.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at2 + 9))))
+            sums = sums.add(p4);
+            highs = highs.add(p4.lanewise(VectorOperators.ASHR, 16));
+            IntVector v5 = IntVector.fromMemorySegment(I128, packed, levels + CHUNK * 5, ByteOrder.LITTLE_ENDIAN);
+            IntVector p5 = ((ShortVector) v5.reinterpretAsBytes().selectFrom(GRID128).convertShape(VectorOperators.B2S, IntLanes.S, 0))
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 5)))
+                    .add(((ShortVector) v5.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(GRID128)
+                            .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 13))))
                     .add(LOW_LANE_BIAS).reinterpretAsInts();
-            sums = sums.add(first2).add(second2);
-            highs = highs.add(first2.lanewise(VectorOperators.ASHR, 16)).add(second2.lanewise(VectorOperators.ASHR, 16));
-            int at3 = i0 + 6;
-            IntVector v3 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 96L, ByteOrder.LITTLE_ENDIAN);
-            IntVector low3 = v3.and(LOW_NIBBLES).reinterpretAsBytes().selectFrom(BIASED_GRID).reinterpretAsInts();
-            IntVector high3 = v3.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsBytes()
-                    .selectFrom(BIASED_GRID).reinterpretAsInts();
-            IntVector first3 = low3.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * at3))
-                    .add(low3.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at3 + 1))))
+            sums = sums.add(p5);
+            highs = highs.add(p5.lanewise(VectorOperators.ASHR, 16));
+            IntVector v6 = IntVector.fromMemorySegment(I128, packed, levels + CHUNK * 6, ByteOrder.LITTLE_ENDIAN);
+            IntVector p6 = ((ShortVector) v6.reinterpretAsBytes().selectFrom(GRID128).convertShape(VectorOperators.B2S, IntLanes.S, 0))
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 6)))
+                    .add(((ShortVector) v6.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(GRID128)
+                            .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 14))))
                     .add(LOW_LANE_BIAS).reinterpretAsInts();
-            IntVector second3 = high3.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at3 + 8)))
-                    .add(high3.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128)
-                            .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (at3 + 9))))
+            sums = sums.add(p6);
+            highs = highs.add(p6.lanewise(VectorOperators.ASHR, 16));
+            IntVector v7 = IntVector.fromMemorySegment(I128, packed, levels + CHUNK * 7, ByteOrder.LITTLE_ENDIAN);
+            IntVector p7 = ((ShortVector) v7.reinterpretAsBytes().selectFrom(GRID128).convertShape(VectorOperators.B2S, IntLanes.S, 0))
+                    .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 7)))
+                    .add(((ShortVector) v7.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(GRID128)
+                            .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 15))))
                     .add(LOW_LANE_BIAS).reinterpretAsInts();
-            sums = sums.add(first3).add(second3);
-            highs = highs.add(first3.lanewise(VectorOperators.ASHR, 16)).add(second3.lanewise(VectorOperators.ASHR, 16));
+            sums = sums.add(p7);
+            highs = highs.add(p7.lanewise(VectorOperators.ASHR, 16));
             IntVector s = sums.sub(highs.mul(65535)).sub(8 * 32768);
             acc = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(d, acc);
         }
@@ -202,59 +208,46 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
         }
         for (int b = 0; b < cols / QK; b++) {
             long pair = NibbleBlockGroups.pair(offset, b);
+            long levels = NibbleBlockGroups.levels(pair, b);
             for (int r = 0; r < ROWS; r++) {
                 float d = QuantVectors.f16(packed, NibbleBlockGroups.scale(pair, r, b));
-                for (int q = 0; q < 4; q++) {
-                    for (int e = 0; e < 2; e++) {
-                        long lane = NibbleBlockGroups.levels(pair, b) + 32L * q + 2L * (2 * r + e);
-                        for (int half = 0; half < 2; half++) {
-                            int v = QuantVectors.u8(packed, lane + half);
-                            int c = b * QK + 4 * q + 2 * half + e;
-                            dst[dstOffset + r * rowStride + c * colStride] = d * KQuantMath.IQ4NL_VALUES[v & 0x0F];
-                            dst[dstOffset + r * rowStride + (c + 16) * colStride] = d * KQuantMath.IQ4NL_VALUES[v >> 4];
-                        }
-                    }
+                for (int k = 0; k < 16; k++) {
+                    int v = QuantVectors.u8(packed, levels + CHUNK * (k / 2) + 2 * r + k % 2);
+                    int c = dstOffset + r * rowStride + (b * QK + k) * colStride;
+                    dst[c] = d * KQuantMath.IQ4NL_VALUES[v & 0x0F];
+                    dst[c + 16 * colStride] = d * KQuantMath.IQ4NL_VALUES[v >> 4];
                 }
             }
         }
     }
 
     /**
-     * The eight rows of each column side by side: a strip's nibbles looked up as bytes, after which 32-bit lane
-     * r holds four of row r's grid values, one per byte, sign-extended by two shifts.
+     * The eight rows of each column side by side: a chunk's nibbles looked up as bytes, after which 16-bit lane
+     * r holds row r's grid values of weights 2c (low byte) and 2c + 1 (high byte); widened to 32-bit lanes,
+     * shifts take each out sign-extended.
      */
     private static void dequantizeColumns(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset,
                                           int colStride) {
         for (int b = 0; b < cols / QK; b++) {
             long pair = NibbleBlockGroups.pair(offset, b);
             FloatVector d = NibbleBlockGroups.scales(packed, pair, b);
-            for (int q = 0; q < 4; q++) {
-                ShortVector strip = ShortVector.fromMemorySegment(IntLanes.S, packed, NibbleBlockGroups.levels(pair, b) + 32L * q,
-                        ByteOrder.LITTLE_ENDIAN);
-                int column = dstOffset + (b * QK + 4 * q) * colStride;
-                valueColumns(lookUp(strip.and(LOW_NIBBLES_16)).reinterpretAsInts(), d, dst, column, colStride);
-                valueColumns(lookUp(strip.lanewise(VectorOperators.LSHR, (short) 4).and(LOW_NIBBLES_16)).reinterpretAsInts(),
-                        d, dst, column + 16 * colStride, colStride);
+            long levels = NibbleBlockGroups.levels(pair, b);
+            for (int c = 0; c < 8; c++) {
+                IntVector chunk = IntVector.fromMemorySegment(I128, packed, levels + CHUNK * c, ByteOrder.LITTLE_ENDIAN);
+                int column = dstOffset + (b * QK + 2 * c) * colStride;
+                valueColumns(chunk.reinterpretAsBytes().selectFrom(GRID128), d, dst, column, colStride);
+                valueColumns(chunk.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(GRID128), d, dst,
+                        column + 16 * colStride, colStride);
             }
         }
     }
 
-    /** Each byte (a nibble 0..15) replaced by its grid value. */
-    private static ShortVector lookUp(ShortVector indices) {
-        return indices.reinterpretAsBytes().selectFrom(GRID).reinterpretAsShorts();
+    /** Columns {@code column} and the next from grid values whose bytes 2r, 2r + 1 are row r's. */
+    private static void valueColumns(ByteVector values, FloatVector d, float[] dst, int column, int colStride) {
+        IntVector rows = (IntVector) values.reinterpretAsShorts().convertShape(VectorOperators.S2I, IntLanes.I, 0);
+        IntLanes.toFloat(rows.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24)).mul(d)
+                .intoArray(dst, column);
+        IntLanes.toFloat(rows.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24)).mul(d)
+                .intoArray(dst, column + colStride);
     }
-
-    /**
-     * Four columns from grid values whose 32-bit lane r holds row r's weights 0, 2, 1 and 3 (byte by byte, low to
-     * high) relative to {@code column}.
-     */
-    private static void valueColumns(IntVector values, FloatVector d, float[] dst, int column, int colStride) {
-        for (int k = 0; k < 4; k++) {
-            IntVector value = values.lanewise(VectorOperators.LSHL, 24 - 8 * k).lanewise(VectorOperators.ASHR, 24);
-            IntLanes.toFloat(value).mul(d).intoArray(dst, column + BYTE_COLUMN[k] * colStride);
-        }
-    }
-
-    /** Column of byte k of a strip's 32-bit lane (lane 2r: bytes 4q, 4q + 2; lane 2r + 1: 4q + 1, 4q + 3). */
-    private static final int[] BYTE_COLUMN = {0, 2, 1, 3};
 }

@@ -43,19 +43,14 @@ final class NibbleBlockGroups {
 
     /** Copies rows {@code [firstRow, firstRow + ROWS)} of a {@code type} matrix into the group at {@code offset}. */
     static void pack(Tensor weight, GgmlType type, int firstRow, MemorySegment dst, long offset) {
-        RowGroupFit.requireRows(weight, type, firstRow);
+        packScales(weight, type, firstRow, dst, offset);
         MemorySegment src = weight.segment();
         int blocks = Math.toIntExact(weight.dim(1) / QK);
         for (int r = 0; r < ROWS; r++) {
             long row = weight.rowOffset(firstRow + r);
             for (int b = 0; b < blocks; b++) {
                 long from = row + (long) b * FILE_BLOCK_BYTES;
-                long pair = pair(offset, b);
-                dst.set(ValueLayouts.I16, pair + 4L * r + 2 * (b % 2), src.get(ValueLayouts.I16, from));
-                if (b % 2 == 0 && b + 1 == blocks) {
-                    dst.set(ValueLayouts.I16, pair + 4L * r + 2, (short) 0);
-                }
-                long levels = levels(pair, b);
+                long levels = levels(pair(offset, b), b);
                 for (int q = 0; q < 4; q++) {
                     for (int e = 0; e < 2; e++) {
                         long lane = levels + 32L * q + 2L * (2 * r + e);
@@ -65,6 +60,31 @@ final class NibbleBlockGroups {
                 }
             }
         }
+    }
+
+    /**
+     * Copies the scales of rows {@code [firstRow, firstRow + ROWS)} into the group at {@code offset}, leaving the
+     * blocks' 128 bytes of nibbles to a caller that arranges them otherwise ({@link #fileNibbles} reads them).
+     */
+    static void packScales(Tensor weight, GgmlType type, int firstRow, MemorySegment dst, long offset) {
+        RowGroupFit.requireRows(weight, type, firstRow);
+        MemorySegment src = weight.segment();
+        int blocks = Math.toIntExact(weight.dim(1) / QK);
+        for (int r = 0; r < ROWS; r++) {
+            long row = weight.rowOffset(firstRow + r);
+            for (int b = 0; b < blocks; b++) {
+                long pair = pair(offset, b);
+                dst.set(ValueLayouts.I16, pair + 4L * r + 2 * (b % 2), src.get(ValueLayouts.I16, row + (long) b * FILE_BLOCK_BYTES));
+                if (b % 2 == 0 && b + 1 == blocks) {
+                    dst.set(ValueLayouts.I16, pair + 4L * r + 2, (short) 0);
+                }
+            }
+        }
+    }
+
+    /** Where block {@code b}'s 16 bytes of nibbles start in row {@code row} of the file, which starts at that byte. */
+    static long fileNibbles(long row, int b) {
+        return row + (long) b * FILE_BLOCK_BYTES + 2;
     }
 
     /** Where the pair holding block {@code b} starts, in the group at byte {@code group}. */
