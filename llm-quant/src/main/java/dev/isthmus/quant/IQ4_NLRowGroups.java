@@ -36,8 +36,9 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
     /** The grid in both 128-bit halves: lookups index 0..15 either way (IQ4_XS's kernel looks up in it too). */
     static final ByteVector GRID = ByteVector.fromArray(ByteVector.SPECIES_256, grid(), 0);
     private static final IQ4_NLFormat IQ4_NL = new IQ4_NLFormat();
-    private static final VectorSpecies<Integer> I128 = IntVector.SPECIES_128;
-    private static final ByteVector GRID128 = ByteVector.fromArray(ByteVector.SPECIES_128, grid(), 0);
+    static final VectorSpecies<Integer> I128 = IntVector.SPECIES_128;
+    /** The grid as a 128-bit vector: looked up in, it compiles to one {@code pshufb}. */
+    static final ByteVector GRID128 = ByteVector.fromArray(ByteVector.SPECIES_128, grid(), 0);
     /** Bytes of a chunk: two of each row's block bytes. */
     private static final long CHUNK = 16;
 
@@ -235,19 +236,22 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
             for (int c = 0; c < 8; c++) {
                 IntVector chunk = IntVector.fromMemorySegment(I128, packed, levels + CHUNK * c, ByteOrder.LITTLE_ENDIAN);
                 int column = dstOffset + (b * QK + 2 * c) * colStride;
-                valueColumns(chunk.reinterpretAsBytes().selectFrom(GRID128), d, dst, column, colStride);
+                valueColumns(chunk.reinterpretAsBytes().selectFrom(GRID128), d, dst, column, column + colStride);
                 valueColumns(chunk.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(GRID128), d, dst,
-                        column + 16 * colStride, colStride);
+                        column + 16 * colStride, column + 17 * colStride);
             }
         }
     }
 
-    /** Columns {@code column} and the next from grid values whose bytes 2r, 2r + 1 are row r's. */
-    private static void valueColumns(ByteVector values, FloatVector d, float[] dst, int column, int colStride) {
+    /**
+     * Columns {@code first} and {@code second} from grid values whose bytes 2r, 2r + 1 are row r's, each times
+     * {@code d} (lane r: row r's factor). IQ4_XS's panels come this way too.
+     */
+    static void valueColumns(ByteVector values, FloatVector d, float[] dst, int first, int second) {
         IntVector rows = (IntVector) values.reinterpretAsShorts().convertShape(VectorOperators.S2I, IntLanes.I, 0);
-        IntLanes.toFloat(rows.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24)).mul(d)
-                .intoArray(dst, column);
-        IntLanes.toFloat(rows.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24)).mul(d)
-                .intoArray(dst, column + colStride);
+        IntLanes.smallToFloat(rows.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24)).mul(d)
+                .intoArray(dst, first);
+        IntLanes.smallToFloat(rows.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24)).mul(d)
+                .intoArray(dst, second);
     }
 }
