@@ -272,6 +272,7 @@ final class IQ4_XSRowGroups implements RowGroupLayout {
      */
     private static void dequantizeColumns(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset,
                                           int colStride) {
+        float[] factors = new float[ROWS];
         for (int b = 0; b < cols / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             FloatVector d = FloatVector.fromMemorySegment(IntLanes.F, packed, block, ByteOrder.LITTLE_ENDIAN);
@@ -279,15 +280,11 @@ final class IQ4_XSRowGroups implements RowGroupLayout {
                 IntVector scale = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32L * (ib >> 2),
                                 ByteOrder.LITTLE_ENDIAN)
                         .lanewise(VectorOperators.LSHL, 24 - 8 * (ib & 3)).lanewise(VectorOperators.ASHR, 24);
-                FloatVector dl = d.mul(IntLanes.smallToFloat(scale));
-                for (int c = 0; c < 8; c++) {
-                    IntVector v = IntVector.fromMemorySegment(IQ4_NLRowGroups.I128, packed, block + LEVELS + 128L * ib + 16L * c,
-                            ByteOrder.LITTLE_ENDIAN);
-                    int column = dstOffset + (b * QK + 32 * ib + firstByte(c)) * colStride;
-                    IQ4_NLRowGroups.valueColumns(v.reinterpretAsBytes().selectFrom(IQ4_NLRowGroups.GRID128), dl, dst, column,
-                            column + 2 * colStride);
-                    IQ4_NLRowGroups.valueColumns(v.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
-                            .selectFrom(IQ4_NLRowGroups.GRID128), dl, dst, column + 16 * colStride, column + 18 * colStride);
+                d.mul(IntLanes.smallToFloat(scale)).intoArray(factors, 0);
+                for (int c = 0; c < 8; c += 2) {
+                    // Chunks c, c + 1 hold bytes k, k + 2, k + 4, k + 6 (k = firstByte(c)).
+                    IQ4_NLRowGroups.chunkPairColumns(packed, block + LEVELS + 128L * ib + 16L * c, factors, dst,
+                            dstOffset + (b * QK + 32 * ib + firstByte(c)) * colStride, 2 * colStride, 16 * colStride);
                 }
             }
         }
