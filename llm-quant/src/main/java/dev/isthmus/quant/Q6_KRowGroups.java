@@ -29,16 +29,19 @@ import jdk.incubator.vector.VectorOperators;
  * <ul>
  *   <li>32 bytes: lane r holds row r's d as a float (exactly its F16 value);
  *   <li>128 bytes: four vectors, lane r of vector v holding row r's signed sub-block scales 4v..4v+3;
- *   <li>2 × 768 bytes, one per 128-element half n: for each single-row lane i eight rows' 32-bit words
- *       (a, c, h): bytes 4i..4i+3 of the row's {@code ql[64n..]}, of {@code ql[64n+32..]} and of
- *       {@code qh[32n..]}. Word a holds elements 4i..4i+3 of runs 0 (low nibbles) and 2 (high nibbles) of the
- *       half, c those of runs 1 and 3, h their high bit pairs (run k in bits 2k, 2k+1 of each byte).
+ *   <li>2 × 768 bytes, one per 128-element half n: for each single-row lane i (elements 4i..4i+3 of each of
+ *       the half's four 32-element runs) three 32-bit words w0, w1, w2 per row, row r in lane r. Each word is two
+ *       16-bit words, e = 0 and 1; with v(k, π) the level (0..63) of element 4i + 2e + π of run k, the 16-bit
+ *       words hold, low bits first: w0 = v(0,0), v(0,1) (six bits each), the low four bits of v(3,0);
+ *       w1 = v(1,0), v(1,1), the high two bits of v(3,0), the low two of v(3,1); w2 = v(2,0), v(2,1), the high
+ *       four bits of v(3,1).
  * </ul>
- * In a run's level vector 16-bit lane 2r + e then holds elements 4i + 2e (low byte) and 4i + 2e + 1 (high
- * byte) of row r: the low bytes multiply the broadcast activation pair (4i, 4i+2) and the high bytes the pair
- * (4i+1, 4i+3) (Q8_K's even/odd order, {@link QuantizedActivations#pairLevels}, as vectors from
- * {@link QuantizedActivations#broadcastPairs}), and a row's two 16-bit lanes
- * summed give exactly the single-row kernel's lane-i sum of the run.
+ * Six of a lane's eight level vectors are then one mask (and a shift) away, the other two five operations: 19 in
+ * all where ggml's bit fields (nibbles and high bit pairs) took 29. In level vector v(k, π) 16-bit lane 2r + e
+ * holds element 4i + 2e + π of row r: with π = 0 it multiplies the broadcast activation pair (4i, 4i+2), with
+ * π = 1 the pair (4i+1, 4i+3) (Q8_K's even/odd order, {@link QuantizedActivations#pairLevels}, as vectors from
+ * {@link QuantizedActivations#broadcastPairs}); the two products added, a row's two 16-bit lanes summed give
+ * exactly the single-row kernel's lane-i sum of the run.
  */
 final class Q6_KRowGroups implements RowGroupLayout {
     static final int ROWS = 8;
@@ -47,10 +50,8 @@ final class Q6_KRowGroups implements RowGroupLayout {
     private static final int LEVELS = SCALES + 128;
     private static final int HALF = 768;
     private static final int BLOCK_BYTES = LEVELS + 2 * HALF;
-    private static final int LOW_NIBBLES = 0x0F0F_0F0F;
-    private static final int HIGH_PAIRS = 0x3030_3030;
-    /** The low byte of each 16-bit half. */
-    private static final int LOW_BYTES = 0x00FF_00FF;
+    /** The low six bits of each 16-bit half. */
+    private static final int SIX_BITS = 0x003F_003F;
     private static final Q6_KFormat Q6_K = new Q6_KFormat();
 
     @Override
@@ -73,23 +74,48 @@ final class Q6_KRowGroups implements RowGroupLayout {
         RowGroupFit.requireRows(weight, GgmlType.Q6_K, firstRow);
         MemorySegment src = weight.segment();
         int blocks = Math.toIntExact(weight.dim(1) / QK);
+        byte[] file = new byte[Q6_KFormat.BLOCK_BYTES];
+        int[] levels = new int[QK];
         for (int r = 0; r < ROWS; r++) {
             long row = weight.rowOffset(firstRow + r);
             for (int b = 0; b < blocks; b++) {
                 long from = row + (long) b * Q6_KFormat.BLOCK_BYTES;
                 long to = offset + (long) b * BLOCK_BYTES;
+                MemorySegment.copy(src, ValueLayouts.I8, from, file, 0, file.length);
                 dst.set(ValueLayouts.F32, to + 4L * r, Half.f16ToFloat(src.get(ValueLayouts.I16, from + 208)));
                 for (int v = 0; v < 4; v++) {
                     dst.set(ValueLayouts.I32, to + SCALES + 32L * v + 4L * r, src.get(ValueLayouts.I32, from + 192 + 4 * v));
                 }
+                fileLevels(file, levels);
                 for (int n = 0; n < 2; n++) {
                     for (int i = 0; i < 8; i++) {
-                        long words = to + LEVELS + (long) HALF * n + 96L * i + 4L * r;
-                        dst.set(ValueLayouts.I32, words, src.get(ValueLayouts.I32, from + 64 * n + 4 * i));
-                        dst.set(ValueLayouts.I32, words + 32, src.get(ValueLayouts.I32, from + 64 * n + 32 + 4 * i));
-                        dst.set(ValueLayouts.I32, words + 64, src.get(ValueLayouts.I32, from + 128 + 32 * n + 4 * i));
+                        for (int e = 0; e < 2; e++) {
+                            // v(o) = levels[at + 32·(o / 2) + o % 2]: run o / 2's element 4i + 2e + o % 2 of the half.
+                            int at = 128 * n + 4 * i + 2 * e;
+                            long words = to + LEVELS + (long) HALF * n + 96L * i + 4L * r + 2L * e;
+                            dst.set(ValueLayouts.I16, words, (short) (levels[at] | levels[at + 1] << 6 | (levels[at + 96] & 0xF) << 12));
+                            dst.set(ValueLayouts.I16, words + 32, (short) (levels[at + 32] | levels[at + 33] << 6
+                                    | (levels[at + 96] >> 4) << 12 | (levels[at + 97] & 3) << 14));
+                            dst.set(ValueLayouts.I16, words + 64, (short) (levels[at + 64] | levels[at + 65] << 6
+                                    | (levels[at + 97] >> 2) << 12));
+                        }
                     }
                 }
+            }
+        }
+    }
+
+    /** The block's 256 levels (0..63) in element order, from its ql and qh bit fields as ggml lays them out. */
+    private static void fileLevels(byte[] block, int[] levels) {
+        for (int n = 0; n < 2; n++) {
+            for (int l = 0; l < 32; l++) {
+                int qh = block[128 + 32 * n + l] & 0xFF;
+                int ql0 = block[64 * n + l] & 0xFF;
+                int ql1 = block[64 * n + 32 + l] & 0xFF;
+                levels[128 * n + l] = (ql0 & 0xF) | (qh & 3) << 4;
+                levels[128 * n + 32 + l] = (ql1 & 0xF) | ((qh >> 2) & 3) << 4;
+                levels[128 * n + 64 + l] = (ql0 >> 4) | ((qh >> 4) & 3) << 4;
+                levels[128 * n + 96 + l] = (ql1 >> 4) | ((qh >> 6) & 3) << 4;
             }
         }
     }
@@ -137,7 +163,8 @@ final class Q6_KRowGroups implements RowGroupLayout {
      * 16002 < 2^15, so it cannot overflow before it is widened, nor can a row's two lanes together (32004).
      *
      * <p>Activation pairs are loaded as ready-made vectors ({@link QuantizedActivations#pairVectors()}): broadcast
-     * from {@link QuantizedActivations#pairs()} instead the kernel measured 5.5 against 8.3 GB/s on one thread.
+     * from {@link QuantizedActivations#pairs()} instead the kernel measured 5.5 against 8.3 GB/s on one thread
+     * (and, with the level words of this layout, 8.9 against 11.3).
      */
     private static void half(MemorySegment packed, long block, int n, short[] pairs, int pair, int[] s, boolean add) {
         IntVector scaleWords0 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 64L * n, ByteOrder.LITTLE_ENDIAN);
@@ -152,32 +179,30 @@ final class Q6_KRowGroups implements RowGroupLayout {
             for (int j = 0; j < 4; j++) {
                 int i = 4 * upper + j;
                 long words = levels + 96L * i;
-                // Bit fields are moved by shifts of 32-bit lanes: C2 compiles 16-bit lane shifts with the count moved
-                // into a register each time. The masks keep every field inside its own byte, so no bit crosses
-                // from one 16-bit half into the other.
-                IntVector a = IntVector.fromMemorySegment(IntLanes.I, packed, words, ByteOrder.LITTLE_ENDIAN);
-                IntVector c = IntVector.fromMemorySegment(IntLanes.I, packed, words + 32, ByteOrder.LITTLE_ENDIAN);
-                IntVector h = IntVector.fromMemorySegment(IntLanes.I, packed, words + 64, ByteOrder.LITTLE_ENDIAN);
+                // The eight level vectors: six fields that lie whole in a word, two split across words. 32-bit lane
+                // shifts (C2 compiles 16-bit lane shifts with the count moved into a register each time) and masks
+                // that keep each 16-bit half to its own bits.
+                IntVector w0 = IntVector.fromMemorySegment(IntLanes.I, packed, words, ByteOrder.LITTLE_ENDIAN);
+                IntVector w1 = IntVector.fromMemorySegment(IntLanes.I, packed, words + 32, ByteOrder.LITTLE_ENDIAN);
+                IntVector w2 = IntVector.fromMemorySegment(IntLanes.I, packed, words + 64, ByteOrder.LITTLE_ENDIAN);
                 int p = pair + i;
-                IntVector q0 = a.and(LOW_NIBBLES).or(h.lanewise(VectorOperators.LSHL, 4).and(HIGH_PAIRS));
-                IntVector q1 = c.and(LOW_NIBBLES).or(h.lanewise(VectorOperators.LSHL, 2).and(HIGH_PAIRS));
-                IntVector q2 = a.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).or(h.and(HIGH_PAIRS));
-                IntVector q3 = c.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES)
-                        .or(h.lanewise(VectorOperators.LSHR, 2).and(HIGH_PAIRS));
-                IntVector r0 = q0.and(LOW_BYTES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * p))
-                        .add(q0.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts()
+                IntVector r0 = w0.and(SIX_BITS).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * p))
+                        .add(w0.lanewise(VectorOperators.LSHR, 6).and(SIX_BITS).reinterpretAsShorts()
                                 .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 8))))
                         .reinterpretAsInts();
-                IntVector r1 = q1.and(LOW_BYTES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 16)))
-                        .add(q1.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts()
+                IntVector r1 = w1.and(SIX_BITS).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 16)))
+                        .add(w1.lanewise(VectorOperators.LSHR, 6).and(SIX_BITS).reinterpretAsShorts()
                                 .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 24))))
                         .reinterpretAsInts();
-                IntVector r2 = q2.and(LOW_BYTES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 32)))
-                        .add(q2.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts()
+                IntVector r2 = w2.and(SIX_BITS).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 32)))
+                        .add(w2.lanewise(VectorOperators.LSHR, 6).and(SIX_BITS).reinterpretAsShorts()
                                 .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 40))))
                         .reinterpretAsInts();
-                IntVector r3 = q3.and(LOW_BYTES).reinterpretAsShorts().mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 48)))
-                        .add(q3.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts()
+                IntVector r3 = w0.lanewise(VectorOperators.LSHR, 12).and(0x000F_000F)
+                        .or(w1.lanewise(VectorOperators.LSHR, 8).and(0x0030_0030)).reinterpretAsShorts()
+                        .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 48)))
+                        .add(w1.lanewise(VectorOperators.LSHR, 14).and(0x0003_0003)
+                                .or(w2.lanewise(VectorOperators.LSHR, 10).and(0x003C_003C)).reinterpretAsShorts()
                                 .mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 56))))
                         .reinterpretAsInts();
                 // A row's two 16-bit lanes summed (pmaddwd with ones), weighted by the run's sub-block scale. With
@@ -229,21 +254,11 @@ final class Q6_KRowGroups implements RowGroupLayout {
                 float d = packed.get(ValueLayouts.F32, block + 4L * r);
                 int y = dstOffset + r * rowStride;
                 for (int n = 0; n < 2; n++) {
-                    long levels = block + LEVELS + (long) HALF * n + 4L * r;
-                    for (int l = 0; l < 32; l++) {
-                        long words = levels + 96L * (l / 4) + l % 4;
-                        int a = QuantVectors.u8(packed, words);
-                        int c = QuantVectors.u8(packed, words + 32);
-                        int h = QuantVectors.u8(packed, words + 64);
-                        int is = 8 * n + l / 16;
-                        int column = b * QK + 128 * n + l;
-                        dst[y + column * colStride] = d * scale(packed, block, r, is) * (((a & 0xF) | ((h & 3) << 4)) - 32);
-                        dst[y + (column + 32) * colStride] = d * scale(packed, block, r, is + 2)
-                                * (((c & 0xF) | (((h >> 2) & 3) << 4)) - 32);
-                        dst[y + (column + 64) * colStride] = d * scale(packed, block, r, is + 4)
-                                * (((a >> 4) | (((h >> 4) & 3) << 4)) - 32);
-                        dst[y + (column + 96) * colStride] = d * scale(packed, block, r, is + 6)
-                                * (((c >> 4) | (((h >> 6) & 3) << 4)) - 32);
+                    for (int k = 0; k < 4; k++) {
+                        for (int l = 0; l < 32; l++) {
+                            dst[y + (b * QK + 128 * n + 32 * k + l) * colStride] =
+                                    d * scale(packed, block, r, 8 * n + 2 * k + l / 16) * (level(packed, block, r, n, k, l) - 32);
+                        }
                     }
                 }
             }
@@ -252,46 +267,81 @@ final class Q6_KRowGroups implements RowGroupLayout {
 
     /**
      * The eight rows of each column side by side (prefill's column-major panels): 32-bit lane r of a level word
-     * holds four of row r's bytes, so shifts and masks yield a level of every row at once. Each value is
+     * holds two of row r's 16-bit words, so shifts and masks yield a level of every row at once. Each value is
      * (d·scale)·(level − 32), rounded as the format's own decoders round it.
      */
     private static void dequantizeColumns(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset,
                                           int colStride) {
-        // Each sub-block's dj reaches subBlockColumns (too big to inline) through an array: a vector passed to a
-        // call is boxed, two allocations per 128 values.
-        float[] dj = new float[ROWS];
+        // Each run's d·scale reaches wordColumns (too big to inline) through an array: a vector passed to a call
+        // is boxed.
+        float[] dj = new float[4 * ROWS];
         for (int b = 0; b < cols / QK; b++) {
             long block = offset + (long) b * BLOCK_BYTES;
             FloatVector d = FloatVector.fromMemorySegment(IntLanes.F, packed, block, ByteOrder.LITTLE_ENDIAN);
-            for (int j = 0; j < 16; j++) {
-                IntVector words = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32L * (j / 4),
-                        ByteOrder.LITTLE_ENDIAN);
-                d.mul(IntLanes.toFloat(words.lanewise(VectorOperators.LSHL, 24 - 8 * (j % 4))
-                        .lanewise(VectorOperators.ASHR, 24))).intoArray(dj, 0);
-                // Sub-block j: half j / 8, run (j % 8) / 2, elements 16·(j % 2) .. +16 of the run.
-                int n = j / 8;
-                int k = (j % 8) / 2;
-                subBlockColumns(packed, block, n, k, 4 * (j % 2), dj, dst,
-                        dstOffset + (b * QK + 128 * n + 32 * k) * colStride, colStride);
+            for (int n = 0; n < 2; n++) {
+                for (int upper = 0; upper < 2; upper++) {
+                    for (int k = 0; k < 4; k++) {
+                        // Run k's elements 16·upper .. +16 lie in sub-block 8n + 2k + upper.
+                        int j = 8 * n + 2 * k + upper;
+                        IntVector words = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32L * (j / 4),
+                                ByteOrder.LITTLE_ENDIAN);
+                        d.mul(IntLanes.toFloat(words.lanewise(VectorOperators.LSHL, 24 - 8 * (j % 4))
+                                .lanewise(VectorOperators.ASHR, 24))).intoArray(dj, ROWS * k);
+                    }
+                    for (int i = 4 * upper; i < 4 * upper + 4; i++) {
+                        wordColumns(packed, block + LEVELS + (long) HALF * n + 96L * i, dj, dst,
+                                dstOffset + (b * QK + 128 * n + 4 * i) * colStride, colStride);
+                    }
+                }
             }
         }
     }
 
-    /** Lanes i0..i0+3 (elements 4·i0 .. 4·i0 + 15) of run k of half n: dj·(level − 32), eight rows per column. */
-    private static void subBlockColumns(MemorySegment packed, long block, int n, int k, int i0, float[] factors,
-                                        float[] dst, int run, int colStride) {
-        FloatVector dj = FloatVector.fromArray(IntLanes.F, factors, 0);
-        int nibble = 4 * (k >> 1);
-        for (int i = i0; i < i0 + 4; i++) {
-            long words = block + LEVELS + (long) HALF * n + 96L * i;
-            IntVector low = IntVector.fromMemorySegment(IntLanes.I, packed, words + 32L * (k & 1), ByteOrder.LITTLE_ENDIAN);
-            IntVector high = IntVector.fromMemorySegment(IntLanes.I, packed, words + 64, ByteOrder.LITTLE_ENDIAN);
-            for (int e = 0; e < 4; e++) {
-                IntVector level = low.lanewise(VectorOperators.LSHR, 8 * e + nibble).and(0x0F)
-                        .or(high.lanewise(VectorOperators.LSHR, 8 * e + 2 * k).and(3).lanewise(VectorOperators.LSHL, 4));
-                IntLanes.toFloat(level.sub(32)).mul(dj).intoArray(dst, run + (4 * i + e) * colStride);
-            }
+    /**
+     * The sixteen columns held by the three level words at {@code words}: run k's elements 4i .. 4i + 3 go to
+     * {@code run + (32k + e)·colStride}, each (dj of run k)·(level − 32).
+     */
+    private static void wordColumns(MemorySegment packed, long words, float[] dj, float[] dst, int run, int colStride) {
+        IntVector w0 = IntVector.fromMemorySegment(IntLanes.I, packed, words, ByteOrder.LITTLE_ENDIAN);
+        IntVector w1 = IntVector.fromMemorySegment(IntLanes.I, packed, words + 32, ByteOrder.LITTLE_ENDIAN);
+        IntVector w2 = IntVector.fromMemorySegment(IntLanes.I, packed, words + 64, ByteOrder.LITTLE_ENDIAN);
+        for (int o = 0; o < 8; o++) {
+            IntVector v = switch (o) {
+                case 0 -> w0;
+                case 1 -> w0.lanewise(VectorOperators.LSHR, 6);
+                case 2 -> w1;
+                case 3 -> w1.lanewise(VectorOperators.LSHR, 6);
+                case 4 -> w2;
+                case 5 -> w2.lanewise(VectorOperators.LSHR, 6);
+                case 6 -> w0.lanewise(VectorOperators.LSHR, 12).and(0x000F_000F)
+                        .or(w1.lanewise(VectorOperators.LSHR, 8).and(0x0030_0030));
+                default -> w1.lanewise(VectorOperators.LSHR, 14).and(0x0003_0003)
+                        .or(w2.lanewise(VectorOperators.LSHR, 10).and(0x003C_003C));
+            };
+            FloatVector factor = FloatVector.fromArray(IntLanes.F, dj, ROWS * (o / 2));
+            int column = run + (32 * (o / 2) + o % 2) * colStride;
+            IntLanes.toFloat(v.and(0x3F).sub(32)).mul(factor).intoArray(dst, column);
+            IntLanes.toFloat(v.lanewise(VectorOperators.LSHR, 16).and(0x3F).sub(32)).mul(factor)
+                    .intoArray(dst, column + 2 * colStride);
         }
+    }
+
+    /** Row r's level (0..63) of element l of run k of half n: the 16-bit word it lies in, then its bit field. */
+    private static int level(MemorySegment packed, long block, int r, int n, int k, int l) {
+        long words = block + LEVELS + (long) HALF * n + 96L * (l / 4) + 4L * r + 2L * ((l % 4) / 2);
+        int w0 = packed.get(ValueLayouts.I16, words) & 0xFFFF;
+        int w1 = packed.get(ValueLayouts.I16, words + 32) & 0xFFFF;
+        int w2 = packed.get(ValueLayouts.I16, words + 64) & 0xFFFF;
+        return switch (2 * k + l % 2) {
+            case 0 -> w0 & 0x3F;
+            case 1 -> (w0 >> 6) & 0x3F;
+            case 2 -> w1 & 0x3F;
+            case 3 -> (w1 >> 6) & 0x3F;
+            case 4 -> w2 & 0x3F;
+            case 5 -> (w2 >> 6) & 0x3F;
+            case 6 -> w0 >> 12 | ((w1 >> 12) & 3) << 4;
+            default -> w1 >> 14 | (w2 >> 12) << 2;
+        };
     }
 
     /** Row r's signed scale of sub-block j. */
