@@ -351,20 +351,27 @@ public final class DecoderModel {
         return a;
     }
 
+    /** Cached positions taken at a time by {@link #attendHalf}: their keys and values stay in L2 across its heads. */
+    private static final int ATTENTION_BLOCK = 256;
+
     /**
      * Attention of {@code count} consecutive query heads sharing one key/value head, computed as llama.cpp's
      * CPU flash-attention kernel does for each: F16 query, online softmax, and the weighted sum of values
-     * accumulated in half precision (rounded after every step). The heads are interleaved position by position
-     * so that each cached key and value row serves all of them while it is in cache; each head's operations
-     * are those it would get alone, in the same order.
+     * accumulated in half precision (rounded after every step). Each head's operations are those it would get
+     * alone, in the same order; they are only grouped differently. The cached positions go in blocks that all
+     * the heads take in turn while the block's keys and values are in cache; within a block a head first takes
+     * every position's score and softmax factors, then adds up the values with its accumulator in registers
+     * ({@link CpuOps#halfAccumulateRows}).
      */
     private void attendHalf(InferenceState s, float[] keys, float[] values, int qOff, int kvOff, int outOff,
                                     int positions, float scale, int count) {
         int hd = config.headDim();
         int kvd = config.kvDim();
-        float[] acc = scratch(count * hd + 2 * count);
+        float[] acc = scratch(count * hd + 2 * count + 2 * ATTENTION_BLOCK);
         int maxAt = count * hd;
         int sumAt = maxAt + count;
+        int msAt = sumAt + count;
+        int vsAt = msAt + ATTENTION_BLOCK;
         for (int j = 0; j < count * hd; j++) {
             s.q[qOff + j] = half(s.q[qOff + j]);
             acc[j] = 0f;
@@ -373,21 +380,28 @@ public final class DecoderModel {
             acc[maxAt + h] = Float.NEGATIVE_INFINITY;
             acc[sumAt + h] = 0f;
         }
-        for (int p = 0; p < positions; p++) {
-            int row = p * kvd + kvOff;
+        for (int p0 = 0; p0 < positions; p0 += ATTENTION_BLOCK) {
+            int n = Math.min(ATTENTION_BLOCK, positions - p0);
             for (int h = 0; h < count; h++) {
-                float score = CpuOps.dot(s.q, qOff + h * hd, keys, row, hd) * scale;
                 float max = acc[maxAt + h];
-                float ms = 1f;
-                float vs = 1f;
-                if (score > max) {
-                    acc[maxAt + h] = score;
-                    ms = (float) Math.exp(max - score);
-                } else {
-                    vs = (float) Math.exp(score - max);
+                float sum = acc[sumAt + h];
+                for (int p = 0; p < n; p++) {
+                    float score = CpuOps.dot(s.q, qOff + h * hd, keys, (p0 + p) * kvd + kvOff, hd) * scale;
+                    float ms = 1f;
+                    float vs = 1f;
+                    if (score > max) {
+                        ms = (float) Math.exp(max - score);
+                        max = score;
+                    } else {
+                        vs = (float) Math.exp(score - max);
+                    }
+                    sum = sum * ms + vs;
+                    acc[msAt + p] = ms;
+                    acc[vsAt + p] = vs;
                 }
-                CpuOps.halfAccumulate(acc, h * hd, ms, vs, values, row, hd);
-                acc[sumAt + h] = acc[sumAt + h] * ms + vs;
+                acc[maxAt + h] = max;
+                acc[sumAt + h] = sum;
+                CpuOps.halfAccumulateRows(acc, h * hd, hd, acc, msAt, vsAt, n, values, p0 * kvd + kvOff, kvd);
             }
         }
         for (int h = 0; h < count; h++) {

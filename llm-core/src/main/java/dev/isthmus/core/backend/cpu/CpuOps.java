@@ -309,56 +309,168 @@ public final class CpuOps {
      * {@code y[i] = half(half(y[i]) · scale + x[i] · a)}-style step of a half-precision accumulator:
      * {@code y[i] = roundToHalf(y[i] · scale)} when {@code scale != 1}, then {@code y[i] = roundToHalf(y[i] + a · x[i])}.
      * Equal, bit for bit, to the scalar {@code Float.float16ToFloat(Float.floatToFloat16(...))} form.
+     *
+     * <p>Each lane is rounded to the nearest half (ties to even) with float additions: for a lane in binade
+     * [2^e, 2^(e+1)), half precision keeps multiples of 2^(e-10) (of 2^-24 below 2^-14, where e is taken as
+     * -14), and adding then subtracting C = ±1.5 · 2^(e+13) rounds to exactly those — the sum lies in a binade
+     * whose float spacing is that multiple, C is an even multiple of it (so ties go to even), and subtracting C
+     * back is exact. The sign is put back last (a negative lane that rounds to zero is -0). A vector with a lane
+     * of 65520 or more in magnitude (the half infinity) or a NaN, rare, goes through the JDK's scalar conversion.
+     *
+     * <p>Written with Vector API calls only, in two loops: C2 left helpers taking vectors out of line in some
+     * compilations, and a vector passed to a call, or merged from both arms of a branch, was allocated on the
+     * heap on every step (prefill of 128 tokens after 1024, Q4_0, two threads: 61-64 tok/s before, 65-66 after).
      */
     public static void halfAccumulate(float[] y, int yOff, float scale, float a, float[] x, int xOff, int n) {
         int i = 0;
         FloatVector av = FloatVector.broadcast(F, a);
-        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
-            FloatVector acc = FloatVector.fromArray(F, y, yOff + i);
-            if (scale != 1f) {
-                acc = roundToHalf(acc.mul(scale));
+        int bound = F.loopBound(n);
+        // Two loops rather than one with a conditional rescaling: a vector variable merged from both branches was
+        // allocated on the heap on every step.
+        if (scale == 1f) {
+            for (; i < bound; i += F.length()) {
+                // Product and sum rounded separately, as the scalar form does (no fused multiply-add).
+                FloatVector sum = FloatVector.fromArray(F, y, yOff + i).add(FloatVector.fromArray(F, x, xOff + i).mul(av));
+                IntVector bits = sum.reinterpretAsInts();
+                if (bits.and(0x7FFF_FFFF).compare(VectorOperators.GT, HALF_OVERFLOW_BITS - 1).anyTrue()) {
+                    halfAccumulateScalar(y, yOff + i, scale, a, x, xOff + i, F.length());
+                } else {
+                    IntVector sign = bits.and(0x8000_0000);
+                    FloatVector c = bits.and(0x7F80_0000).max(HALF_MIN_NORMAL_EXPONENT).add(13 << 23).or(0x0040_0000)
+                            .or(sign).reinterpretAsFloats();
+                    sum.add(c).sub(c).reinterpretAsInts().or(sign).reinterpretAsFloats().intoArray(y, yOff + i);
+                }
             }
-            // Product and sum rounded separately, as the scalar form does (no fused multiply-add).
-            acc = roundToHalf(acc.add(FloatVector.fromArray(F, x, xOff + i).mul(av)));
-            acc.intoArray(y, yOff + i);
+        } else {
+            for (; i < bound; i += F.length()) {
+                FloatVector scaled = FloatVector.fromArray(F, y, yOff + i).mul(scale);
+                IntVector bits = scaled.reinterpretAsInts();
+                IntVector sign = bits.and(0x8000_0000);
+                FloatVector c = bits.and(0x7F80_0000).max(HALF_MIN_NORMAL_EXPONENT).add(13 << 23).or(0x0040_0000)
+                        .or(sign).reinterpretAsFloats();
+                FloatVector sum = scaled.add(c).sub(c).reinterpretAsInts().or(sign).reinterpretAsFloats()
+                        .add(FloatVector.fromArray(F, x, xOff + i).mul(av));
+                IntVector sumBits = sum.reinterpretAsInts();
+                if (bits.and(0x7FFF_FFFF).max(sumBits.and(0x7FFF_FFFF))
+                        .compare(VectorOperators.GT, HALF_OVERFLOW_BITS - 1).anyTrue()) {
+                    halfAccumulateScalar(y, yOff + i, scale, a, x, xOff + i, F.length());
+                } else {
+                    IntVector sumSign = sumBits.and(0x8000_0000);
+                    FloatVector d = sumBits.and(0x7F80_0000).max(HALF_MIN_NORMAL_EXPONENT).add(13 << 23).or(0x0040_0000)
+                            .or(sumSign).reinterpretAsFloats();
+                    sum.add(d).sub(d).reinterpretAsInts().or(sumSign).reinterpretAsFloats().intoArray(y, yOff + i);
+                }
+            }
         }
-        for (; i < n; i++) {
+        halfAccumulateScalar(y, yOff + i, scale, a, x, xOff + i, n - i);
+    }
+
+    /**
+     * {@link #halfAccumulate} over {@code n} value rows in turn: for p = 0..n-1,
+     * {@code y[yOff + j] = half(half(y[yOff + j] · ms[msOff + p]) + values[vOff + p·stride + j] · vs[vsOff + p])}
+     * for j below {@code width} (the first rounding only where that ms is not 1), with the same results bit for
+     * bit. Each 32 elements of {@code y} are held in registers across all the rows, so a step costs the value
+     * loads and the arithmetic only; the rest of the width goes through {@link #halfAccumulate} row by row.
+     *
+     * <pre>{@code
+     * // acc (one head's 64 values) after rows 0..n-1 of a cache with kvDim floats per row; factors[0..n) are
+     * // the rows' ms, factors[n..2n) their vs:
+     * CpuOps.halfAccumulateRows(acc, 0, 64, factors, 0, n, n, cachedValues, 0, kvDim);
+     * }</pre>
+     */
+    public static void halfAccumulateRows(float[] y, int yOff, int width, float[] ms, int msOff, int vsOff, int n,
+                                          float[] values, int vOff, int stride) {
+        int c = 0;
+        if (panelKernelsAvailable()) {
+            for (; c + 32 <= width; c += 32) {
+                halfAccumulateRows32(y, yOff + c, ms, msOff, vsOff, n, values, vOff + c, stride);
+            }
+        }
+        if (c < width) {
+            for (int p = 0; p < n; p++) {
+                halfAccumulate(y, yOff + c, ms[msOff + p], ms[vsOff + p], values, vOff + p * stride + c, width - c);
+            }
+        }
+    }
+
+    /**
+     * {@link #halfAccumulateRows} for 32 elements, four 8-lane vectors kept in registers. A row whose ms is not 1
+     * (the running maximum grew: a few rows of a long context) or whose sums leave the half range goes through
+     * {@link #halfAccumulate}, the accumulators stored before and loaded after, so that no vector crosses a call.
+     * Written with Vector API calls only (C2 leaves helpers taking vectors out of line in some compilations, and
+     * a vector passed to a call is allocated on the heap), and no wider: C2 inlines the Vector API's methods late,
+     * and past its node budget it leaves them calls to their Java fallbacks. Sixty-four elements at once measured
+     * at 44 instead of 69 tok/s of prefill in about one run in five (measured once, perhaps beside other work on
+     * the machine, but not tried again).
+     */
+    private static void halfAccumulateRows32(float[] y, int yOff, float[] ms, int msOff, int vsOff, int n,
+                                             float[] values, int vOff, int stride) {
+        FloatVector a0 = FloatVector.fromArray(F8, y, yOff);
+        FloatVector a1 = FloatVector.fromArray(F8, y, yOff + 8);
+        FloatVector a2 = FloatVector.fromArray(F8, y, yOff + 16);
+        FloatVector a3 = FloatVector.fromArray(F8, y, yOff + 24);
+        for (int p = 0; p < n; p++) {
+            int row = vOff + p * stride;
+            float vs = ms[vsOff + p];
+            // Product and sum rounded separately, as the scalar form does (no fused multiply-add).
+            FloatVector s0 = a0.add(FloatVector.fromArray(F8, values, row).mul(vs));
+            FloatVector s1 = a1.add(FloatVector.fromArray(F8, values, row + 8).mul(vs));
+            FloatVector s2 = a2.add(FloatVector.fromArray(F8, values, row + 16).mul(vs));
+            FloatVector s3 = a3.add(FloatVector.fromArray(F8, values, row + 24).mul(vs));
+            IntVector b0 = s0.reinterpretAsInts();
+            IntVector b1 = s1.reinterpretAsInts();
+            IntVector b2 = s2.reinterpretAsInts();
+            IntVector b3 = s3.reinterpretAsInts();
+            // A rescaled row (the sums above are then unused), or one whose largest magnitude (as bits, NaNs above
+            // every number) reaches the half infinity: the array-based step, which handles both.
+            if (ms[msOff + p] != 1f
+                    || b0.and(0x7FFF_FFFF).max(b1.and(0x7FFF_FFFF)).max(b2.and(0x7FFF_FFFF).max(b3.and(0x7FFF_FFFF)))
+                    .compare(VectorOperators.GT, HALF_OVERFLOW_BITS - 1).anyTrue()) {
+                a0.intoArray(y, yOff);
+                a1.intoArray(y, yOff + 8);
+                a2.intoArray(y, yOff + 16);
+                a3.intoArray(y, yOff + 24);
+                halfAccumulate(y, yOff, ms[msOff + p], vs, values, row, 32);
+                a0 = FloatVector.fromArray(F8, y, yOff);
+                a1 = FloatVector.fromArray(F8, y, yOff + 8);
+                a2 = FloatVector.fromArray(F8, y, yOff + 16);
+                a3 = FloatVector.fromArray(F8, y, yOff + 24);
+                continue;
+            }
+            // Rounding to half as in halfAccumulate: ± 1.5 · 2^(e+13) added and taken off, the sign put back.
+            IntVector g0 = b0.and(0x8000_0000);
+            FloatVector c0 = b0.and(0x7F80_0000).max(HALF_MIN_NORMAL_EXPONENT).add(13 << 23).or(0x0040_0000).or(g0).reinterpretAsFloats();
+            a0 = s0.add(c0).sub(c0).reinterpretAsInts().or(g0).reinterpretAsFloats();
+            IntVector g1 = b1.and(0x8000_0000);
+            FloatVector c1 = b1.and(0x7F80_0000).max(HALF_MIN_NORMAL_EXPONENT).add(13 << 23).or(0x0040_0000).or(g1).reinterpretAsFloats();
+            a1 = s1.add(c1).sub(c1).reinterpretAsInts().or(g1).reinterpretAsFloats();
+            IntVector g2 = b2.and(0x8000_0000);
+            FloatVector c2 = b2.and(0x7F80_0000).max(HALF_MIN_NORMAL_EXPONENT).add(13 << 23).or(0x0040_0000).or(g2).reinterpretAsFloats();
+            a2 = s2.add(c2).sub(c2).reinterpretAsInts().or(g2).reinterpretAsFloats();
+            IntVector g3 = b3.and(0x8000_0000);
+            FloatVector c3 = b3.and(0x7F80_0000).max(HALF_MIN_NORMAL_EXPONENT).add(13 << 23).or(0x0040_0000).or(g3).reinterpretAsFloats();
+            a3 = s3.add(c3).sub(c3).reinterpretAsInts().or(g3).reinterpretAsFloats();
+        }
+        a0.intoArray(y, yOff);
+        a1.intoArray(y, yOff + 8);
+        a2.intoArray(y, yOff + 16);
+        a3.intoArray(y, yOff + 24);
+    }
+
+    /**
+     * {@link #halfAccumulate}'s steps one element at a time, through the JDK's conversions: the tail, and the rare
+     * vector with a lane past the half range (or NaN). Such a vector's lanes are recomputed here from the arrays,
+     * not from the vector: a vector that reached this call would be allocated on the heap on every step of the
+     * loop (C2 materializes it before the branch), which tripled the cost of the common path.
+     */
+    private static void halfAccumulateScalar(float[] y, int yOff, float scale, float a, float[] x, int xOff, int n) {
+        for (int i = 0; i < n; i++) {
             float v = y[yOff + i];
             if (scale != 1f) {
                 v = Float.float16ToFloat(Float.floatToFloat16(v * scale));
             }
             y[yOff + i] = Float.float16ToFloat(Float.floatToFloat16(v + x[xOff + i] * a));
         }
-    }
-
-    /**
-     * Rounds each lane to the nearest IEEE half (ties to even) and widens it back, with float additions: for a
-     * lane in binade [2^e, 2^(e+1)), half precision keeps multiples of 2^(e-10) (of 2^-24 below 2^-14, where
-     * e is taken as -14), and adding then subtracting C = ±1.5 · 2^(e+13) rounds to exactly those — the sum
-     * lies in a binade whose float spacing is that multiple, C is an even multiple of it (so ties go to even),
-     * and subtracting C back is exact. The sign is put back last (a negative lane that rounds to zero is -0).
-     * Lanes that overflow the half range (from 65520 up) and NaNs (rare) go through the JDK's scalar
-     * conversion; one integer comparison finds both.
-     */
-    static FloatVector roundToHalf(FloatVector v) {
-        IntVector bits = v.reinterpretAsInts();
-        IntVector sign = bits.and(0x8000_0000);
-        IntVector magnitude = bits.and(0x7FFF_FFFF);
-        IntVector exponent = magnitude.and(0x7F80_0000).max(HALF_MIN_NORMAL_EXPONENT);
-        FloatVector c = exponent.add(13 << 23).or(0x0040_0000).or(sign).reinterpretAsFloats();
-        FloatVector out = v.add(c).sub(c).reinterpretAsInts().or(sign).reinterpretAsFloats();
-        VectorMask<Integer> special = magnitude.compare(VectorOperators.GE, HALF_OVERFLOW_BITS);
-        if (special.anyTrue()) {
-            float[] lanes = v.toArray();
-            float[] fixed = out.toArray();
-            for (int k = 0; k < lanes.length; k++) {
-                if (special.laneIsSet(k)) {
-                    fixed[k] = Float.float16ToFloat(Float.floatToFloat16(lanes[k]));
-                }
-            }
-            out = FloatVector.fromArray(F, fixed, 0);
-        }
-        return out;
     }
 
     /** The float exponent field of 2^-14, the smallest normal half: below it halves are multiples of 2^-24. */

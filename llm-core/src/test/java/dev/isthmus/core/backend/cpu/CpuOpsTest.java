@@ -115,10 +115,65 @@ class CpuOpsTest {
         for (int i = 0; i < n; i++) {
             expected[i] = Float.float16ToFloat(Float.floatToFloat16(y[i] + zeros[i] * 0f));
         }
+        // The same rounding through the many-row kernel (its own copy of the arithmetic): one row of zeros.
+        float[] rows = y.clone();
+        CpuOps.halfAccumulateRows(rows, 0, n, new float[] {1f, 0f}, 0, 1, 1, zeros, 0, n);
         CpuOps.halfAccumulate(y, 0, 1f, 0f, zeros, 0, n);
         for (int i = 0; i < n; i++) {
             if (Float.floatToIntBits(y[i]) != Float.floatToIntBits(expected[i])) {
                 assertThat(Float.toHexString(y[i])).as("lane %d", i).isEqualTo(Float.toHexString(expected[i]));
+            }
+            if (Float.floatToIntBits(rows[i]) != Float.floatToIntBits(expected[i])) {
+                assertThat(Float.toHexString(rows[i])).as("rows kernel, lane %d", i).isEqualTo(Float.toHexString(expected[i]));
+            }
+        }
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {8, 64, 96, 128, 200})
+    void halfAccumulationOverManyRowsEqualsTheScalarStepsBitForBit(int width) {
+        // Rows of a value cache (stride past the width, offsets not zero), mostly ms = 1, sometimes a rescaling
+        // (the running maximum grew, 0 for the first row), and rows large enough to reach the half infinity or NaN.
+        java.util.SplittableRandom r = new java.util.SplittableRandom(width);
+        int n = 300;
+        int stride = width + 24;
+        int vOff = 5;
+        int yOff = 3;
+        float[] values = new float[vOff + n * stride];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = Float.float16ToFloat(Float.floatToFloat16((float) (r.nextGaussian() * Math.pow(10, r.nextInt(5) - 2))));
+        }
+        for (int j = 0; j < width; j++) {
+            values[vOff + 200 * stride + j] = j % 3 == 0 ? 70000f : values[vOff + 200 * stride + j];
+            values[vOff + 250 * stride + j] = j % 5 == 0 ? Float.NaN : values[vOff + 250 * stride + j];
+        }
+        float[] factors = new float[2 * n];
+        for (int p = 0; p < n; p++) {
+            factors[p] = p == 0 ? 0f : p % 37 == 0 ? (float) r.nextDouble() : 1f;
+            factors[n + p] = p % 37 == 0 ? 1f : (float) r.nextDouble();
+        }
+        float[] y = new float[yOff + width + 4];
+        for (int j = 0; j < y.length; j++) {
+            y[j] = (float) r.nextGaussian();
+        }
+        float[] expected = y.clone();
+        for (int p = 0; p < n; p++) {
+            for (int j = 0; j < width; j++) {
+                float v = expected[yOff + j];
+                if (factors[p] != 1f) {
+                    v = Float.float16ToFloat(Float.floatToFloat16(v * factors[p]));
+                }
+                expected[yOff + j] = Float.float16ToFloat(Float.floatToFloat16(v + values[vOff + p * stride + j] * factors[n + p]));
+            }
+        }
+        // Repeated until C2 has compiled the kernel: the compiled code is checked too, not only the interpreter's.
+        for (int round = 0; round < 300; round++) {
+            float[] got = y.clone();
+            CpuOps.halfAccumulateRows(got, yOff, width, factors, 0, n, n, values, vOff, stride);
+            for (int j = 0; j < y.length; j++) {
+                if (Float.floatToIntBits(got[j]) != Float.floatToIntBits(expected[j])) {
+                    assertThat(got[j]).as("round %d, element %d", round, j).isEqualTo(expected[j]);
+                }
             }
         }
     }
