@@ -11,13 +11,15 @@ import jdk.incubator.vector.FloatVector;
  * (Q4_0, IQ4_NL), eight rows per group. Blocks come in pairs (2k, 2k + 1). A pair starts with 32 bytes of
  * scales — 32-bit lane r holds row r's F16 scale of block 2k in its low half and of block 2k + 1 in its high
  * half (zero when the row has an odd block count and this is the last) — followed by each block's 128 bytes of
- * nibbles in four 32-byte strips. In strip q, 16-bit lane 2r + e holds byte 4q + e of row r's block in its low
- * byte and byte 4q + 2 + e in its high byte; its four nibbles are weights 4q + e, 4q + e + 16, 4q + e + 2 and
- * 4q + e + 18.
+ * nibbles. Q4_0 ({@link #pack}) lays those out in four 32-byte strips: in strip q, 16-bit lane 2r + e holds byte
+ * 4q + e of row r's block in its low byte and byte 4q + 2 + e in its high byte; its four nibbles are weights
+ * 4q + e, 4q + e + 16, 4q + e + 2 and 4q + e + 18. IQ4_NL takes the scales ({@link #packScales}) and arranges
+ * the nibbles for its byte lookups itself ({@link IQ4_NLRowGroups}).
  *
- * <p>The kernels read it with 256-bit loads and lane-wise integer arithmetic only: {@code convertShape} is
+ * <p>Q4_0's kernel reads it with 256-bit loads and lane-wise integer arithmetic only: {@code convertShape} is
  * compiled from profiles shared by every caller in the process, and once other kernels converted other shapes a
- * kernel using it measured a third slower.
+ * kernel using it measured a third slower. (IQ4_NL's kernel does widen its looked-up bytes, one conversion
+ * that measured faster than the lookups it replaced.)
  */
 final class NibbleBlockGroups {
     static final int ROWS = 8;
