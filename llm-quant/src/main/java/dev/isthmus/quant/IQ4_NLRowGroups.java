@@ -34,7 +34,7 @@ import jdk.incubator.vector.VectorSpecies;
 final class IQ4_NLRowGroups implements RowGroupLayout {
     private static final int ROWS = NibbleBlockGroups.ROWS;
     private static final int QK = NibbleBlockGroups.QK;
-    /** The grid in both 128-bit halves: lookups index 0..15 either way (IQ4_XS's kernel looks up in it too). */
+    /** The grid in both 128-bit halves, for the 256-bit lookups of both IQ4 formats' panels ({@link #chunkPairColumns}). */
     static final ByteVector GRID = ByteVector.fromArray(ByteVector.SPECIES_256, grid(), 0);
     private static final IQ4_NLFormat IQ4_NL = new IQ4_NLFormat();
     static final VectorSpecies<Integer> I128 = IntVector.SPECIES_128;
@@ -198,8 +198,8 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
         acc.intoArray(out, outOffset);
     }
 
-    /** 32768 in the low 16-bit lane of every 32-bit lane, 0 in the high one. */
-    private static final ShortVector LOW_LANE_BIAS = IntVector.broadcast(IntLanes.I, 0x8000).reinterpretAsShorts();
+    /** 32768 in the low 16-bit lane of every 32-bit lane, 0 in the high one (IQ4_XS's kernel adds it too). */
+    static final ShortVector LOW_LANE_BIAS = IntVector.broadcast(IntLanes.I, 0x8000).reinterpretAsShorts();
 
     @Override
     public void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset, int rowStride,

@@ -48,8 +48,6 @@ final class IQ4_XSRowGroups implements RowGroupLayout {
     private static final int SCALES = 32;
     private static final int LEVELS = SCALES + 64;
     private static final int BLOCK_BYTES = LEVELS + 8 * 128;
-    /** 32768 in the low 16-bit lane of every 32-bit lane, 0 in the high one. */
-    private static final ShortVector LOW_LANE_BIAS = IntVector.broadcast(IntLanes.I, 0x8000).reinterpretAsShorts();
     private static final IQ4_XSFormat IQ4_XS = new IQ4_XSFormat();
 
     @Override
@@ -162,7 +160,7 @@ final class IQ4_XSRowGroups implements RowGroupLayout {
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 0))
                     .add(((ShortVector) v0.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(IQ4_NLRowGroups.GRID128)
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 64)))
-                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+                    .add(IQ4_NLRowGroups.LOW_LANE_BIAS).reinterpretAsInts();
             sums = sums.add(p0);
             highs = highs.add(p0.lanewise(VectorOperators.ASHR, 16));
             IntVector v1 = IntVector.fromMemorySegment(IQ4_NLRowGroups.I128, packed, levels + 16L, ByteOrder.LITTLE_ENDIAN);
@@ -170,7 +168,7 @@ final class IQ4_XSRowGroups implements RowGroupLayout {
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 16))
                     .add(((ShortVector) v1.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(IQ4_NLRowGroups.GRID128)
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 80)))
-                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+                    .add(IQ4_NLRowGroups.LOW_LANE_BIAS).reinterpretAsInts();
             sums = sums.add(p1);
             highs = highs.add(p1.lanewise(VectorOperators.ASHR, 16));
             IntVector v2 = IntVector.fromMemorySegment(IQ4_NLRowGroups.I128, packed, levels + 32L, ByteOrder.LITTLE_ENDIAN);
@@ -178,7 +176,7 @@ final class IQ4_XSRowGroups implements RowGroupLayout {
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 32))
                     .add(((ShortVector) v2.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(IQ4_NLRowGroups.GRID128)
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 96)))
-                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+                    .add(IQ4_NLRowGroups.LOW_LANE_BIAS).reinterpretAsInts();
             sums = sums.add(p2);
             highs = highs.add(p2.lanewise(VectorOperators.ASHR, 16));
             IntVector v3 = IntVector.fromMemorySegment(IQ4_NLRowGroups.I128, packed, levels + 48L, ByteOrder.LITTLE_ENDIAN);
@@ -186,7 +184,7 @@ final class IQ4_XSRowGroups implements RowGroupLayout {
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 48))
                     .add(((ShortVector) v3.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(IQ4_NLRowGroups.GRID128)
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 112)))
-                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+                    .add(IQ4_NLRowGroups.LOW_LANE_BIAS).reinterpretAsInts();
             sums = sums.add(p3);
             highs = highs.add(p3.lanewise(VectorOperators.ASHR, 16));
             IntVector v4 = IntVector.fromMemorySegment(IQ4_NLRowGroups.I128, packed, levels + 64L, ByteOrder.LITTLE_ENDIAN);
@@ -194,7 +192,7 @@ final class IQ4_XSRowGroups implements RowGroupLayout {
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 128))
                     .add(((ShortVector) v4.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(IQ4_NLRowGroups.GRID128)
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 192)))
-                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+                    .add(IQ4_NLRowGroups.LOW_LANE_BIAS).reinterpretAsInts();
             sums = sums.add(p4);
             highs = highs.add(p4.lanewise(VectorOperators.ASHR, 16));
             IntVector v5 = IntVector.fromMemorySegment(IQ4_NLRowGroups.I128, packed, levels + 80L, ByteOrder.LITTLE_ENDIAN);
@@ -202,7 +200,7 @@ final class IQ4_XSRowGroups implements RowGroupLayout {
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 144))
                     .add(((ShortVector) v5.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(IQ4_NLRowGroups.GRID128)
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 208)))
-                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+                    .add(IQ4_NLRowGroups.LOW_LANE_BIAS).reinterpretAsInts();
             sums = sums.add(p5);
             highs = highs.add(p5.lanewise(VectorOperators.ASHR, 16));
             IntVector v6 = IntVector.fromMemorySegment(IQ4_NLRowGroups.I128, packed, levels + 96L, ByteOrder.LITTLE_ENDIAN);
@@ -210,7 +208,7 @@ final class IQ4_XSRowGroups implements RowGroupLayout {
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 160))
                     .add(((ShortVector) v6.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(IQ4_NLRowGroups.GRID128)
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 224)))
-                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+                    .add(IQ4_NLRowGroups.LOW_LANE_BIAS).reinterpretAsInts();
             sums = sums.add(p6);
             highs = highs.add(p6.lanewise(VectorOperators.ASHR, 16));
             IntVector v7 = IntVector.fromMemorySegment(IQ4_NLRowGroups.I128, packed, levels + 112L, ByteOrder.LITTLE_ENDIAN);
@@ -218,7 +216,7 @@ final class IQ4_XSRowGroups implements RowGroupLayout {
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 176))
                     .add(((ShortVector) v7.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(IQ4_NLRowGroups.GRID128)
                             .convertShape(VectorOperators.B2S, IntLanes.S, 0)).mul(ShortVector.fromArray(IntLanes.S, pairs, p + 240)))
-                    .add(LOW_LANE_BIAS).reinterpretAsInts();
+                    .add(IQ4_NLRowGroups.LOW_LANE_BIAS).reinterpretAsInts();
             sums = sums.add(p7);
             highs = highs.add(p7.lanewise(VectorOperators.ASHR, 16));
             // Row r's ls − 32 of sub-block ib: byte ib % 4 of lane r of scale vector ib / 4, sign-extended.
@@ -267,7 +265,7 @@ final class IQ4_XSRowGroups implements RowGroupLayout {
 
     /**
      * The eight rows of each column side by side (prefill's column-major panels): a chunk's nibbles looked up
-     * through the grid ({@link IQ4_NLRowGroups#valueColumns}); each value is (d·(ls − 32))·grid value, rounded as
+     * through the grid ({@link IQ4_NLRowGroups#chunkPairColumns}); each value is (d·(ls − 32))·grid value, rounded as
      * the format's own decoders round it.
      */
     private static void dequantizeColumns(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset,

@@ -51,13 +51,13 @@ final class NibbleBlockGroups {
         for (int r = 0; r < ROWS; r++) {
             long row = weight.rowOffset(firstRow + r);
             for (int b = 0; b < blocks; b++) {
-                long from = row + (long) b * FILE_BLOCK_BYTES;
+                long nibbles = fileNibbles(row, b);
                 long levels = levels(pair(offset, b), b);
                 for (int q = 0; q < 4; q++) {
                     for (int e = 0; e < 2; e++) {
                         long lane = levels + 32L * q + 2L * (2 * r + e);
-                        dst.set(ValueLayouts.I8, lane, src.get(ValueLayouts.I8, from + 2 + 4 * q + e));
-                        dst.set(ValueLayouts.I8, lane + 1, src.get(ValueLayouts.I8, from + 2 + 4 * q + 2 + e));
+                        dst.set(ValueLayouts.I8, lane, src.get(ValueLayouts.I8, nibbles + 4 * q + e));
+                        dst.set(ValueLayouts.I8, lane + 1, src.get(ValueLayouts.I8, nibbles + 4 * q + 2 + e));
                     }
                 }
             }
