@@ -198,6 +198,91 @@ final class IQ4_NLRowGroups implements RowGroupLayout {
         acc.intoArray(out, outOffset);
     }
 
+    @Override
+    public int tokensPerCall() {
+        return TOKENS;
+    }
+
+    /** Tokens one {@link #dotTokens} call multiplies with each chunk's looked-up weights. */
+    private static final int TOKENS = 4;
+
+    /**
+     * Four tokens at a time: each chunk's nibbles are looked up and widened once, then meet each token's
+     * activation pairs as in {@link #dot}, with the same sums per token, so every value is bit for bit
+     * {@link #dot}'s. Fewer tokens run through {@link #dot}.
+     */
+    @Override
+    public void dotTokens(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols, int tokens,
+                          float[] out, int outOffset, int outStride) {
+        if (tokens != TOKENS) {
+            RowGroupLayout.super.dotTokens(packed, offset, x, xOffset, cols, tokens, out, outOffset, outStride);
+            return;
+        }
+        x.requireWholeBlocks(IQ4_NL, xOffset, TOKENS * cols);
+        short[] pairs = x.pairVectors();
+        float[] scales = x.scales();
+        int xBlock = xOffset / QK;
+        int blocks = cols / QK;
+        int tokenPairs = cols / 2;
+        FloatVector acc0 = FloatVector.zero(IntLanes.F);
+        FloatVector acc1 = FloatVector.zero(IntLanes.F);
+        FloatVector acc2 = FloatVector.zero(IntLanes.F);
+        FloatVector acc3 = FloatVector.zero(IntLanes.F);
+        for (int b = 0; b < blocks; b++) {
+            long pair = NibbleBlockGroups.pair(offset, b);
+            FloatVector d = NibbleBlockGroups.scales(packed, pair, b);
+            long levels = NibbleBlockGroups.levels(pair, b);
+            int i0 = xOffset / 2 + b * QK / 2;
+            IntVector s0 = IntVector.zero(IntLanes.I);
+            IntVector h0 = IntVector.zero(IntLanes.I);
+            IntVector s1 = IntVector.zero(IntLanes.I);
+            IntVector h1 = IntVector.zero(IntLanes.I);
+            IntVector s2 = IntVector.zero(IntLanes.I);
+            IntVector h2 = IntVector.zero(IntLanes.I);
+            IntVector s3 = IntVector.zero(IntLanes.I);
+            IntVector h3 = IntVector.zero(IntLanes.I);
+            for (int c = 0; c < 8; c++) {
+                IntVector v = IntVector.fromMemorySegment(I128, packed, levels + CHUNK * c, ByteOrder.LITTLE_ENDIAN);
+                ShortVector lo = (ShortVector) v.reinterpretAsBytes().selectFrom(GRID128)
+                        .convertShape(VectorOperators.B2S, IntLanes.S, 0);
+                ShortVector hi = (ShortVector) v.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().selectFrom(GRID128)
+                        .convertShape(VectorOperators.B2S, IntLanes.S, 0);
+                IntVector p0 = lo.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 0 * tokenPairs + c)))
+                        .add(hi.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 0 * tokenPairs + c + 8))))
+                        .add(LOW_LANE_BIAS).reinterpretAsInts();
+                s0 = s0.add(p0);
+                h0 = h0.add(p0.lanewise(VectorOperators.ASHR, 16));
+                IntVector p1 = lo.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 1 * tokenPairs + c)))
+                        .add(hi.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 1 * tokenPairs + c + 8))))
+                        .add(LOW_LANE_BIAS).reinterpretAsInts();
+                s1 = s1.add(p1);
+                h1 = h1.add(p1.lanewise(VectorOperators.ASHR, 16));
+                IntVector p2 = lo.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 2 * tokenPairs + c)))
+                        .add(hi.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 2 * tokenPairs + c + 8))))
+                        .add(LOW_LANE_BIAS).reinterpretAsInts();
+                s2 = s2.add(p2);
+                h2 = h2.add(p2.lanewise(VectorOperators.ASHR, 16));
+                IntVector p3 = lo.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 3 * tokenPairs + c)))
+                        .add(hi.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (i0 + 3 * tokenPairs + c + 8))))
+                        .add(LOW_LANE_BIAS).reinterpretAsInts();
+                s3 = s3.add(p3);
+                h3 = h3.add(p3.lanewise(VectorOperators.ASHR, 16));
+            }
+            acc0 = ((FloatVector) s0.sub(h0.mul(65535)).sub(8 * 32768).convert(VectorOperators.I2F, 0))
+                    .fma(d.mul(scales[xBlock + 0 * blocks + b]), acc0);
+            acc1 = ((FloatVector) s1.sub(h1.mul(65535)).sub(8 * 32768).convert(VectorOperators.I2F, 0))
+                    .fma(d.mul(scales[xBlock + 1 * blocks + b]), acc1);
+            acc2 = ((FloatVector) s2.sub(h2.mul(65535)).sub(8 * 32768).convert(VectorOperators.I2F, 0))
+                    .fma(d.mul(scales[xBlock + 2 * blocks + b]), acc2);
+            acc3 = ((FloatVector) s3.sub(h3.mul(65535)).sub(8 * 32768).convert(VectorOperators.I2F, 0))
+                    .fma(d.mul(scales[xBlock + 3 * blocks + b]), acc3);
+        }
+        acc0.intoArray(out, outOffset);
+        acc1.intoArray(out, outOffset + outStride);
+        acc2.intoArray(out, outOffset + 2 * outStride);
+        acc3.intoArray(out, outOffset + 3 * outStride);
+    }
+
     /** 32768 in the low 16-bit lane of every 32-bit lane, 0 in the high one (IQ4_XS's kernel adds it too). */
     static final ShortVector LOW_LANE_BIAS = IntVector.broadcast(IntLanes.I, 0x8000).reinterpretAsShorts();
 

@@ -63,6 +63,32 @@ public interface RowGroupLayout {
              int outOffset);
 
     /**
+     * The most tokens {@link #dotTokens} multiplies in one call while decoding the group's weights once for all
+     * of them; 1 where the layout has no such kernel.
+     */
+    default int tokensPerCall() {
+        return 1;
+    }
+
+    /**
+     * As {@link #dot} for {@code tokens} tokens in a row: token t's activations from {@code xOffset + t * cols}, its
+     * results to {@code out[outOffset + t * outStride + r]}, each value bit for bit what {@link #dot} gives it. A
+     * short prompt costs the weight decoding once per group and call rather than once per token. Calls of
+     * {@link #tokensPerCall()} tokens share it; a layout may run other counts token by token.
+     *
+     * <pre>{@code
+     * layout.quantizeActivations(x, 0, 4 * cols, activations);            // four tokens back to back
+     * layout.dotTokens(packed, 0, activations, 0, cols, 4, out, 0, rows); // out[t * rows + r]
+     * }</pre>
+     */
+    default void dotTokens(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols,
+                           int tokens, float[] out, int outOffset, int outStride) {
+        for (int t = 0; t < tokens; t++) {
+            dot(packed, offset, x, xOffset + t * cols, cols, out, outOffset + t * outStride);
+        }
+    }
+
+    /**
      * Decodes the group at byte {@code offset}: row r, column c to {@code dst[dstOffset + r * rowStride + c * colStride]}.
      * Row-major is {@code (cols, 1)}; {@code (1, n)} writes the column-major panels of prefill's float kernels
      * (rows of one column side by side), which implementations decode with vectors.

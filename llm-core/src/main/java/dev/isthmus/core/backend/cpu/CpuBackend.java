@@ -194,10 +194,16 @@ public final class CpuBackend implements Backend {
         g.layout().quantizeActivations(x, 0, batch * cols, quantized);
         int groupRows = g.layout().rows();
         int groups = rows / groupRows;
+        int step = g.layout().tokensPerCall();
         IntConsumerRange job = (from, to) -> {
             for (int i = from; i < to; i++) {
-                for (int b = 0; b < batch; b++) {
-                    g.layout().dot(g.data(), i * g.groupBytes(), quantized, b * cols, cols, out, b * rows + i * groupRows);
+                if (batch == 1) {
+                    g.layout().dot(g.data(), i * g.groupBytes(), quantized, 0, cols, out, i * groupRows);
+                    continue;
+                }
+                for (int b = 0; b < batch; b += step) {
+                    g.layout().dotTokens(g.data(), i * g.groupBytes(), quantized, b * cols, cols,
+                            Math.min(step, batch - b), out, b * rows + i * groupRows, rows);
                 }
             }
         };
