@@ -236,6 +236,112 @@ final class IQ4_XSRowGroups implements RowGroupLayout {
     }
 
     @Override
+    public int tokensPerCall() {
+        return TOKENS;
+    }
+
+    /** Tokens one {@link #dotTokens} call multiplies with each chunk's looked-up weights. */
+    private static final int TOKENS = 4;
+
+    /**
+     * 4 tokens at a time: each chunk's nibbles are looked up and widened once, then meet each token's activation
+     * pairs as in {@link #dot}, with the same integer sums and float steps per token, so every value is bit for bit
+     * {@link #dot}'s. Other counts run through {@link #dot}.
+     */
+    @Override
+    public void dotTokens(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols, int tokens,
+                          float[] out, int outOffset, int outStride) {
+        if (tokens != TOKENS) {
+            RowGroupLayout.super.dotTokens(packed, offset, x, xOffset, cols, tokens, out, outOffset, outStride);
+            return;
+        }
+        x.requireWholeBlocks(IQ4_XS, xOffset, TOKENS * cols);
+        short[] pairs = x.pairVectors();
+        float[] scales = x.scales();
+        int xBlock = xOffset / QK;
+        int blocks = cols / QK;
+        // Shorts of one token's pair vectors: 16 for each of its cols / 2 pairs.
+        int tokenShorts = 8 * cols;
+        FloatVector acc0 = FloatVector.zero(IntLanes.F);
+        IntVector s0 = IntVector.zero(IntLanes.I);
+        FloatVector acc1 = FloatVector.zero(IntLanes.F);
+        IntVector s1 = IntVector.zero(IntLanes.I);
+        FloatVector acc2 = FloatVector.zero(IntLanes.F);
+        IntVector s2 = IntVector.zero(IntLanes.I);
+        FloatVector acc3 = FloatVector.zero(IntLanes.F);
+        IntVector s3 = IntVector.zero(IntLanes.I);
+        for (int j = 0; j < cols / 32; j++) {
+            int ib = j & 7;
+            long block = offset + (long) (j >> 3) * BLOCK_BYTES;
+            long levels = block + LEVELS + 128L * ib;
+            int p = 256 * (8 * (xBlock + (j >> 3)) + ib);
+            IntVector sums0 = IntVector.broadcast(IntLanes.I, -8 * 32768);
+            IntVector highs0 = IntVector.zero(IntLanes.I);
+            IntVector sums1 = IntVector.broadcast(IntLanes.I, -8 * 32768);
+            IntVector highs1 = IntVector.zero(IntLanes.I);
+            IntVector sums2 = IntVector.broadcast(IntLanes.I, -8 * 32768);
+            IntVector highs2 = IntVector.zero(IntLanes.I);
+            IntVector sums3 = IntVector.broadcast(IntLanes.I, -8 * 32768);
+            IntVector highs3 = IntVector.zero(IntLanes.I);
+            for (int c = 0; c < 8; c++) {
+                // Chunk c's low nibbles meet pair c (c < 4) or c + 4, its high nibbles the pair four further on.
+                int pc = c + (c & 4);
+                IntVector v = IntVector.fromMemorySegment(IQ4_NLRowGroups.I128, packed, levels + 16L * c, ByteOrder.LITTLE_ENDIAN);
+                ShortVector lo = (ShortVector) v.reinterpretAsBytes().selectFrom(IQ4_NLRowGroups.GRID128)
+                        .convertShape(VectorOperators.B2S, IntLanes.S, 0);
+                ShortVector hi = (ShortVector) v.lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                        .selectFrom(IQ4_NLRowGroups.GRID128).convertShape(VectorOperators.B2S, IntLanes.S, 0);
+                IntVector p0 = lo.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 0 * tokenShorts + 16 * pc))
+                        .add(hi.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 0 * tokenShorts + 16 * pc + 64)))
+                        .add(IQ4_NLRowGroups.LOW_LANE_BIAS).reinterpretAsInts();
+                sums0 = sums0.add(p0);
+                highs0 = highs0.add(p0.lanewise(VectorOperators.ASHR, 16));
+                IntVector p1 = lo.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 1 * tokenShorts + 16 * pc))
+                        .add(hi.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 1 * tokenShorts + 16 * pc + 64)))
+                        .add(IQ4_NLRowGroups.LOW_LANE_BIAS).reinterpretAsInts();
+                sums1 = sums1.add(p1);
+                highs1 = highs1.add(p1.lanewise(VectorOperators.ASHR, 16));
+                IntVector p2 = lo.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 2 * tokenShorts + 16 * pc))
+                        .add(hi.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 2 * tokenShorts + 16 * pc + 64)))
+                        .add(IQ4_NLRowGroups.LOW_LANE_BIAS).reinterpretAsInts();
+                sums2 = sums2.add(p2);
+                highs2 = highs2.add(p2.lanewise(VectorOperators.ASHR, 16));
+                IntVector p3 = lo.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 3 * tokenShorts + 16 * pc))
+                        .add(hi.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 3 * tokenShorts + 16 * pc + 64)))
+                        .add(IQ4_NLRowGroups.LOW_LANE_BIAS).reinterpretAsInts();
+                sums3 = sums3.add(p3);
+                highs3 = highs3.add(p3.lanewise(VectorOperators.ASHR, 16));
+            }
+            IntVector scale = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32L * (ib >> 2),
+                            ByteOrder.LITTLE_ENDIAN)
+                    .lanewise(VectorOperators.LSHL, 24 - 8 * (ib & 3)).lanewise(VectorOperators.ASHR, 24);
+            s0 = s0.add(sums0.sub(highs0.mul(65535)).mul(scale));
+            s1 = s1.add(sums1.sub(highs1.mul(65535)).mul(scale));
+            s2 = s2.add(sums2.sub(highs2.mul(65535)).mul(scale));
+            s3 = s3.add(sums3.sub(highs3.mul(65535)).mul(scale));
+            if (ib == 7) {
+                FloatVector d = FloatVector.fromMemorySegment(IntLanes.F, packed, block, ByteOrder.LITTLE_ENDIAN);
+                acc0 = acc0.add(((FloatVector) s0.convert(VectorOperators.I2F, 0))
+                        .mul(d.mul(scales[xBlock + 0 * blocks + (j >> 3)])));
+                s0 = IntVector.zero(IntLanes.I);
+                acc1 = acc1.add(((FloatVector) s1.convert(VectorOperators.I2F, 0))
+                        .mul(d.mul(scales[xBlock + 1 * blocks + (j >> 3)])));
+                s1 = IntVector.zero(IntLanes.I);
+                acc2 = acc2.add(((FloatVector) s2.convert(VectorOperators.I2F, 0))
+                        .mul(d.mul(scales[xBlock + 2 * blocks + (j >> 3)])));
+                s2 = IntVector.zero(IntLanes.I);
+                acc3 = acc3.add(((FloatVector) s3.convert(VectorOperators.I2F, 0))
+                        .mul(d.mul(scales[xBlock + 3 * blocks + (j >> 3)])));
+                s3 = IntVector.zero(IntLanes.I);
+            }
+        }
+        acc0.intoArray(out, outOffset + 0 * outStride);
+        acc1.intoArray(out, outOffset + 1 * outStride);
+        acc2.intoArray(out, outOffset + 2 * outStride);
+        acc3.intoArray(out, outOffset + 3 * outStride);
+    }
+
+    @Override
     public void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset, int rowStride,
                            int colStride) {
         if (rowStride == 1) {

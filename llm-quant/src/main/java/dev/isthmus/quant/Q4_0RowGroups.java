@@ -132,6 +132,100 @@ final class Q4_0RowGroups implements RowGroupLayout {
     }
 
     @Override
+    public int tokensPerCall() {
+        return TOKENS;
+    }
+
+    /** Tokens one {@link #dotTokens} call multiplies with each strip's unpacked levels. */
+    private static final int TOKENS = 4;
+
+    /**
+     * 4 tokens at a time: each strip's nibbles are unpacked once, then meet each token's activation pairs as in
+     * {@link #dot}; the integer sums are the same (16-bit, exact) and so are the float steps, so every value is bit
+     * for bit {@link #dot}'s. Other counts run through {@link #dot}.
+     */
+    @Override
+    public void dotTokens(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols, int tokens,
+                          float[] out, int outOffset, int outStride) {
+        if (tokens != TOKENS) {
+            RowGroupLayout.super.dotTokens(packed, offset, x, xOffset, cols, tokens, out, outOffset, outStride);
+            return;
+        }
+        x.requireWholeBlocks(Q4_0, xOffset, TOKENS * cols);
+        short[] pairs = x.pairVectors();
+        int[] sums = x.sums();
+        float[] scales = x.scales();
+        int xBlock = xOffset / QK;
+        int blocks = cols / QK;
+        // Shorts of one token's pair vectors: 16 for each of its cols / 2 pairs.
+        int tokenShorts = 8 * cols;
+        FloatVector acc0 = FloatVector.zero(IntLanes.F);
+        FloatVector acc1 = FloatVector.zero(IntLanes.F);
+        FloatVector acc2 = FloatVector.zero(IntLanes.F);
+        FloatVector acc3 = FloatVector.zero(IntLanes.F);
+        for (int b = 0; b < blocks; b++) {
+            long pair = NibbleBlockGroups.pair(offset, b);
+            long strips = NibbleBlockGroups.levels(pair, b);
+            int p = 16 * (xOffset / 2 + b * QK / 2);
+            ShortVector sum0 = ShortVector.zero(IntLanes.S);
+            ShortVector sum1 = ShortVector.zero(IntLanes.S);
+            ShortVector sum2 = ShortVector.zero(IntLanes.S);
+            ShortVector sum3 = ShortVector.zero(IntLanes.S);
+            for (int k = 0; k < 4; k++) {
+                IntVector v = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 32L * k, ByteOrder.LITTLE_ENDIAN);
+                ShortVector l0 = v.and(LOW_NIBBLES).reinterpretAsShorts();
+                ShortVector l1 = v.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsShorts();
+                ShortVector l2 = v.lanewise(VectorOperators.LSHR, 8).and(LOW_NIBBLES).reinterpretAsShorts();
+                ShortVector l3 = v.lanewise(VectorOperators.LSHR, 12).and(LOW_NIBBLES).reinterpretAsShorts();
+                int q0 = p + 0 * tokenShorts + 32 * k;
+                sum0 = sum0.add(l0.mul(ShortVector.fromArray(IntLanes.S, pairs, q0)))
+                        .add(l1.mul(ShortVector.fromArray(IntLanes.S, pairs, q0 + 128)))
+                        .add(l2.mul(ShortVector.fromArray(IntLanes.S, pairs, q0 + 16)))
+                        .add(l3.mul(ShortVector.fromArray(IntLanes.S, pairs, q0 + 144)));
+                int q1 = p + 1 * tokenShorts + 32 * k;
+                sum1 = sum1.add(l0.mul(ShortVector.fromArray(IntLanes.S, pairs, q1)))
+                        .add(l1.mul(ShortVector.fromArray(IntLanes.S, pairs, q1 + 128)))
+                        .add(l2.mul(ShortVector.fromArray(IntLanes.S, pairs, q1 + 16)))
+                        .add(l3.mul(ShortVector.fromArray(IntLanes.S, pairs, q1 + 144)));
+                int q2 = p + 2 * tokenShorts + 32 * k;
+                sum2 = sum2.add(l0.mul(ShortVector.fromArray(IntLanes.S, pairs, q2)))
+                        .add(l1.mul(ShortVector.fromArray(IntLanes.S, pairs, q2 + 128)))
+                        .add(l2.mul(ShortVector.fromArray(IntLanes.S, pairs, q2 + 16)))
+                        .add(l3.mul(ShortVector.fromArray(IntLanes.S, pairs, q2 + 144)));
+                int q3 = p + 3 * tokenShorts + 32 * k;
+                sum3 = sum3.add(l0.mul(ShortVector.fromArray(IntLanes.S, pairs, q3)))
+                        .add(l1.mul(ShortVector.fromArray(IntLanes.S, pairs, q3 + 128)))
+                        .add(l2.mul(ShortVector.fromArray(IntLanes.S, pairs, q3 + 16)))
+                        .add(l3.mul(ShortVector.fromArray(IntLanes.S, pairs, q3 + 144)));
+            }
+            IntVector dh = IntVector.fromMemorySegment(IntLanes.I, packed, pair, ByteOrder.LITTLE_ENDIAN)
+                    .lanewise(VectorOperators.LSHL, 16 - 16 * (b % 2));
+            FloatVector d = dh.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(dh.and(0x8000_0000))
+                    .reinterpretAsFloats().mul(0x1p112f);
+            IntVector halves0 = sum0.reinterpretAsInts();
+            acc0 = ((FloatVector) halves0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(halves0.lanewise(VectorOperators.ASHR, 16)).sub(8 * sums[xBlock + 0 * blocks + b])
+                    .convert(VectorOperators.I2F, 0)).fma(d.mul(scales[xBlock + 0 * blocks + b]), acc0);
+            IntVector halves1 = sum1.reinterpretAsInts();
+            acc1 = ((FloatVector) halves1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(halves1.lanewise(VectorOperators.ASHR, 16)).sub(8 * sums[xBlock + 1 * blocks + b])
+                    .convert(VectorOperators.I2F, 0)).fma(d.mul(scales[xBlock + 1 * blocks + b]), acc1);
+            IntVector halves2 = sum2.reinterpretAsInts();
+            acc2 = ((FloatVector) halves2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(halves2.lanewise(VectorOperators.ASHR, 16)).sub(8 * sums[xBlock + 2 * blocks + b])
+                    .convert(VectorOperators.I2F, 0)).fma(d.mul(scales[xBlock + 2 * blocks + b]), acc2);
+            IntVector halves3 = sum3.reinterpretAsInts();
+            acc3 = ((FloatVector) halves3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(halves3.lanewise(VectorOperators.ASHR, 16)).sub(8 * sums[xBlock + 3 * blocks + b])
+                    .convert(VectorOperators.I2F, 0)).fma(d.mul(scales[xBlock + 3 * blocks + b]), acc3);
+        }
+        acc0.intoArray(out, outOffset + 0 * outStride);
+        acc1.intoArray(out, outOffset + 1 * outStride);
+        acc2.intoArray(out, outOffset + 2 * outStride);
+        acc3.intoArray(out, outOffset + 3 * outStride);
+    }
+
+    @Override
     public void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset, int rowStride,
                            int colStride) {
         if (rowStride == 1) {
