@@ -242,6 +242,211 @@ final class Q6_KRowGroups implements RowGroupLayout {
     }
 
     @Override
+    public int tokensPerCall() {
+        return TOKENS;
+    }
+
+    /** Tokens one {@link #dotTokens} call multiplies with each lane's decoded level vectors. */
+    private static final int TOKENS = 4;
+
+    /**
+     * Four tokens at a time: each lane's eight level vectors and each run's scales are decoded once
+     * ({@link #halfTokens}), the super-block's d and scale bytes once ({@link #accumulateTokens}), then meet each
+     * token as in {@link #dot}. A token's sums and running sums are its own slice of the scratch arrays, so more tokens
+     * take no more registers, only the shared level vectors stay live, and every float step is {@link #dot}'s with the same operands:
+     * each value is bit for bit {@link #dot}'s. Fewer tokens run through {@link #dot}.
+     */
+    @Override
+    public void dotTokens(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols, int tokens,
+                          float[] out, int outOffset, int outStride) {
+        if (tokens != TOKENS) {
+            RowGroupLayout.super.dotTokens(packed, offset, x, xOffset, cols, tokens, out, outOffset, outStride);
+            return;
+        }
+        x.requireWholeBlocks(Q6_K, xOffset, TOKENS * cols);
+        short[] pairs = x.pairVectors();
+        int[] sums = x.sums();
+        float[] scales = x.scales();
+        int blocks = cols / QK;
+        // Token t's s and A_i at 64t, laid out as dot's.
+        KernelScratch scratch = KernelScratch.get();
+        int[] s = scratch.ints(TOKENS * 8 * ROWS);
+        float[] acc = scratch.zeroedFloats(TOKENS * 8 * ROWS);
+        for (int b = 0; b < blocks; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            int xb = xOffset / QK + b;
+            int pair = xb * QK / 2;
+            halfTokens(packed, block, 0, pairs, pair, cols / 2, s, false);
+            halfTokens(packed, block, 1, pairs, pair + 64, cols / 2, s, true);
+            accumulateTokens(packed, block, s, sums, xb, blocks, scales, acc);
+        }
+        // dot's hsum_float_8 order, token by token.
+        FloatVector.fromArray(IntLanes.F, acc, 0).add(FloatVector.fromArray(IntLanes.F, acc, 32))
+                .add(FloatVector.fromArray(IntLanes.F, acc, 16).add(FloatVector.fromArray(IntLanes.F, acc, 48)))
+                .add(FloatVector.fromArray(IntLanes.F, acc, 8).add(FloatVector.fromArray(IntLanes.F, acc, 40))
+                        .add(FloatVector.fromArray(IntLanes.F, acc, 24).add(FloatVector.fromArray(IntLanes.F, acc, 56))))
+                .intoArray(out, outOffset);
+        FloatVector.fromArray(IntLanes.F, acc, 64).add(FloatVector.fromArray(IntLanes.F, acc, 96))
+                .add(FloatVector.fromArray(IntLanes.F, acc, 80).add(FloatVector.fromArray(IntLanes.F, acc, 112)))
+                .add(FloatVector.fromArray(IntLanes.F, acc, 72).add(FloatVector.fromArray(IntLanes.F, acc, 104))
+                        .add(FloatVector.fromArray(IntLanes.F, acc, 88).add(FloatVector.fromArray(IntLanes.F, acc, 120))))
+                .intoArray(out, outOffset + outStride);
+        FloatVector.fromArray(IntLanes.F, acc, 128).add(FloatVector.fromArray(IntLanes.F, acc, 160))
+                .add(FloatVector.fromArray(IntLanes.F, acc, 144).add(FloatVector.fromArray(IntLanes.F, acc, 176)))
+                .add(FloatVector.fromArray(IntLanes.F, acc, 136).add(FloatVector.fromArray(IntLanes.F, acc, 168))
+                        .add(FloatVector.fromArray(IntLanes.F, acc, 152).add(FloatVector.fromArray(IntLanes.F, acc, 184))))
+                .intoArray(out, outOffset + 2 * outStride);
+        FloatVector.fromArray(IntLanes.F, acc, 192).add(FloatVector.fromArray(IntLanes.F, acc, 224))
+                .add(FloatVector.fromArray(IntLanes.F, acc, 208).add(FloatVector.fromArray(IntLanes.F, acc, 240)))
+                .add(FloatVector.fromArray(IntLanes.F, acc, 200).add(FloatVector.fromArray(IntLanes.F, acc, 232))
+                        .add(FloatVector.fromArray(IntLanes.F, acc, 216).add(FloatVector.fromArray(IntLanes.F, acc, 248))))
+                .intoArray(out, outOffset + 3 * outStride);
+    }
+
+    /**
+     * {@link #half} for four tokens, token t's pairs {@code t * tokenPairs} further on and its sums at
+     * {@code s[64t..64t+64)}: a lane's three words are unpacked into its eight level vectors once and each run's
+     * scales once, which the tokens share; the products and sums are {@link #half}'s, token after token, so only
+     * one token's partial sums are live at a time.
+     */
+    private static void halfTokens(MemorySegment packed, long block, int n, short[] pairs, int pair, int tokenPairs,
+                                   int[] s, boolean add) {
+        IntVector scaleWords0 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 64L * n, ByteOrder.LITTLE_ENDIAN);
+        IntVector scaleWords1 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 64L * n + 32, ByteOrder.LITTLE_ENDIAN);
+        long levels = block + LEVELS + (long) HALF * n;
+        for (int upper = 0; upper < 2; upper++) {
+            IntVector sc0 = scaleWords0.lanewise(VectorOperators.LSHL, 24 - 8 * upper).lanewise(VectorOperators.ASHR, 24);
+            IntVector sc1 = scaleWords0.lanewise(VectorOperators.LSHL, 8 - 8 * upper).lanewise(VectorOperators.ASHR, 24);
+            IntVector sc2 = scaleWords1.lanewise(VectorOperators.LSHL, 24 - 8 * upper).lanewise(VectorOperators.ASHR, 24);
+            IntVector sc3 = scaleWords1.lanewise(VectorOperators.LSHL, 8 - 8 * upper).lanewise(VectorOperators.ASHR, 24);
+            for (int j = 0; j < 4; j++) {
+                int i = 4 * upper + j;
+                long words = levels + 96L * i;
+                IntVector w0 = IntVector.fromMemorySegment(IntLanes.I, packed, words, ByteOrder.LITTLE_ENDIAN);
+                IntVector w1 = IntVector.fromMemorySegment(IntLanes.I, packed, words + 32, ByteOrder.LITTLE_ENDIAN);
+                IntVector w2 = IntVector.fromMemorySegment(IntLanes.I, packed, words + 64, ByteOrder.LITTLE_ENDIAN);
+                ShortVector l0 = w0.and(SIX_BITS).reinterpretAsShorts();
+                ShortVector l1 = w0.lanewise(VectorOperators.LSHR, 6).and(SIX_BITS).reinterpretAsShorts();
+                ShortVector l2 = w1.and(SIX_BITS).reinterpretAsShorts();
+                ShortVector l3 = w1.lanewise(VectorOperators.LSHR, 6).and(SIX_BITS).reinterpretAsShorts();
+                ShortVector l4 = w2.and(SIX_BITS).reinterpretAsShorts();
+                ShortVector l5 = w2.lanewise(VectorOperators.LSHR, 6).and(SIX_BITS).reinterpretAsShorts();
+                ShortVector l6 = w0.lanewise(VectorOperators.LSHR, 12).and(0x000F_000F)
+                        .or(w1.lanewise(VectorOperators.LSHR, 8).and(0x0030_0030)).reinterpretAsShorts();
+                ShortVector l7 = w1.lanewise(VectorOperators.LSHR, 14).and(0x0003_0003)
+                        .or(w2.lanewise(VectorOperators.LSHR, 10).and(0x003C_003C)).reinterpretAsShorts();
+                int p = pair + i;
+                IntVector a0 = l0.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * p))
+                        .add(l1.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 8)))).reinterpretAsInts();
+                IntVector a1 = l2.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 16)))
+                        .add(l3.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 24)))).reinterpretAsInts();
+                IntVector a2 = l4.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 32)))
+                        .add(l5.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 40)))).reinterpretAsInts();
+                IntVector a3 = l6.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 48)))
+                        .add(l7.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 56)))).reinterpretAsInts();
+                IntVector sum0 = a0.add(a0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc0)
+                        .add(a1.add(a1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc1))
+                        .add(a2.add(a2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc2))
+                        .add(a3.add(a3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc3));
+                if (add) {
+                    sum0 = sum0.add(IntVector.fromArray(IntLanes.I, s, ROWS * i));
+                }
+                sum0.intoArray(s, ROWS * i);
+                p += tokenPairs;
+                IntVector b0 = l0.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * p))
+                        .add(l1.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 8)))).reinterpretAsInts();
+                IntVector b1 = l2.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 16)))
+                        .add(l3.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 24)))).reinterpretAsInts();
+                IntVector b2 = l4.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 32)))
+                        .add(l5.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 40)))).reinterpretAsInts();
+                IntVector b3 = l6.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 48)))
+                        .add(l7.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 56)))).reinterpretAsInts();
+                IntVector sum1 = b0.add(b0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc0)
+                        .add(b1.add(b1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc1))
+                        .add(b2.add(b2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc2))
+                        .add(b3.add(b3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc3));
+                if (add) {
+                    sum1 = sum1.add(IntVector.fromArray(IntLanes.I, s, 64 + ROWS * i));
+                }
+                sum1.intoArray(s, 64 + ROWS * i);
+                p += tokenPairs;
+                IntVector c0 = l0.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * p))
+                        .add(l1.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 8)))).reinterpretAsInts();
+                IntVector c1 = l2.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 16)))
+                        .add(l3.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 24)))).reinterpretAsInts();
+                IntVector c2 = l4.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 32)))
+                        .add(l5.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 40)))).reinterpretAsInts();
+                IntVector c3 = l6.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 48)))
+                        .add(l7.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 56)))).reinterpretAsInts();
+                IntVector sum2 = c0.add(c0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc0)
+                        .add(c1.add(c1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc1))
+                        .add(c2.add(c2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc2))
+                        .add(c3.add(c3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc3));
+                if (add) {
+                    sum2 = sum2.add(IntVector.fromArray(IntLanes.I, s, 128 + ROWS * i));
+                }
+                sum2.intoArray(s, 128 + ROWS * i);
+                p += tokenPairs;
+                IntVector d0 = l0.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * p))
+                        .add(l1.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 8)))).reinterpretAsInts();
+                IntVector d1 = l2.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 16)))
+                        .add(l3.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 24)))).reinterpretAsInts();
+                IntVector d2 = l4.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 32)))
+                        .add(l5.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 40)))).reinterpretAsInts();
+                IntVector d3 = l6.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 48)))
+                        .add(l7.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 56)))).reinterpretAsInts();
+                IntVector sum3 = d0.add(d0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc0)
+                        .add(d1.add(d1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc1))
+                        .add(d2.add(d2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc2))
+                        .add(d3.add(d3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc3));
+                if (add) {
+                    sum3 = sum3.add(IntVector.fromArray(IntLanes.I, s, 192 + ROWS * i));
+                }
+                sum3.intoArray(s, 192 + ROWS * i);
+            }
+        }
+    }
+
+    /**
+     * {@link #accumulate} for four tokens, token t's sums of 16 and d_x {@code t * blocks} super-blocks on from
+     * super-block {@code xb} and its s and A_i at 64t: the rows' d and each lane's pair of scale bytes are unpacked
+     * once, the offsets and the float steps are {@link #accumulate}'s per token, d·d_x the same product.
+     */
+    private static void accumulateTokens(MemorySegment packed, long block, int[] s, int[] sums, int xb, int blocks,
+                                         float[] scales, float[] acc) {
+        FloatVector dw = FloatVector.fromMemorySegment(IntLanes.F, packed, block, ByteOrder.LITTLE_ENDIAN);
+        FloatVector d0 = dw.mul(scales[xb]);
+        FloatVector d1 = dw.mul(scales[xb + blocks]);
+        FloatVector d2 = dw.mul(scales[xb + 2 * blocks]);
+        FloatVector d3 = dw.mul(scales[xb + 3 * blocks]);
+        int s0 = xb * ActivationRounding.SUMS_PER_BLOCK;
+        int s1 = s0 + blocks * ActivationRounding.SUMS_PER_BLOCK;
+        int s2 = s1 + blocks * ActivationRounding.SUMS_PER_BLOCK;
+        int s3 = s2 + blocks * ActivationRounding.SUMS_PER_BLOCK;
+        for (int v = 0; v < 4; v++) {
+            IntVector words = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32L * v, ByteOrder.LITTLE_ENDIAN);
+            for (int e = 0; e < 2; e++) {
+                int i = 2 * v + e;
+                IntVector even = words.lanewise(VectorOperators.LSHL, 24 - 16 * e).lanewise(VectorOperators.ASHR, 24);
+                IntVector odd = words.lanewise(VectorOperators.LSHL, 16 - 16 * e).lanewise(VectorOperators.ASHR, 24);
+                int a = ROWS * i;
+                IntVector offsets0 = even.mul(sums[s0 + i]).add(odd.mul(sums[s0 + 8 + i])).lanewise(VectorOperators.LSHL, 5);
+                ((FloatVector) IntVector.fromArray(IntLanes.I, s, a).sub(offsets0).convert(VectorOperators.I2F, 0))
+                        .fma(d0, FloatVector.fromArray(IntLanes.F, acc, a)).intoArray(acc, a);
+                IntVector offsets1 = even.mul(sums[s1 + i]).add(odd.mul(sums[s1 + 8 + i])).lanewise(VectorOperators.LSHL, 5);
+                ((FloatVector) IntVector.fromArray(IntLanes.I, s, a + 64).sub(offsets1).convert(VectorOperators.I2F, 0))
+                        .fma(d1, FloatVector.fromArray(IntLanes.F, acc, a + 64)).intoArray(acc, a + 64);
+                IntVector offsets2 = even.mul(sums[s2 + i]).add(odd.mul(sums[s2 + 8 + i])).lanewise(VectorOperators.LSHL, 5);
+                ((FloatVector) IntVector.fromArray(IntLanes.I, s, a + 128).sub(offsets2).convert(VectorOperators.I2F, 0))
+                        .fma(d2, FloatVector.fromArray(IntLanes.F, acc, a + 128)).intoArray(acc, a + 128);
+                IntVector offsets3 = even.mul(sums[s3 + i]).add(odd.mul(sums[s3 + 8 + i])).lanewise(VectorOperators.LSHL, 5);
+                ((FloatVector) IntVector.fromArray(IntLanes.I, s, a + 192).sub(offsets3).convert(VectorOperators.I2F, 0))
+                        .fma(d3, FloatVector.fromArray(IntLanes.F, acc, a + 192)).intoArray(acc, a + 192);
+            }
+        }
+    }
+
+    @Override
     public void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset, int rowStride,
                            int colStride) {
         if (rowStride == 1) {

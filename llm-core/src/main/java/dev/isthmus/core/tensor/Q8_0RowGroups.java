@@ -245,6 +245,175 @@ final class Q8_0RowGroups implements RowGroupLayout {
     }
 
     @Override
+    public int tokensPerCall() {
+        return TOKENS;
+    }
+
+    /**
+     * Tokens one {@link #dotTokens} call multiplies with each strip's widened levels: two, since every token keeps
+     * eight accumulators live across the block loop; two tokens' 16 about fill AVX2's 16 registers, four tokens' 32
+     * would go to the stack and back on every strip.
+     */
+    private static final int TOKENS = 2;
+
+    /**
+     * Two tokens at a time: each block's scales are widened and each strip's levels taken less 128 once, then meet
+     * each token's activation pairs as in {@link #dot}: the same products and sums per token, d_w × d_x the same
+     * product and the same fused multiply-adds into each token's eight accumulators, so every value is bit for bit
+     * {@link #dot}'s. Other counts run through {@link #dot}. Written out as {@link #dot} is, and for the same reason.
+     */
+    @Override
+    public void dotTokens(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols, int tokens,
+                          float[] out, int outOffset, int outStride) {
+        if (tokens != TOKENS) {
+            RowGroupLayout.super.dotTokens(packed, offset, x, xOffset, cols, tokens, out, outOffset, outStride);
+            return;
+        }
+        x.requireWholeBlocks(Q8_0, xOffset, TOKENS * cols);
+        short[] pairs = x.pairVectors();
+        float[] scales = x.scales();
+        int blocks = cols / QK;
+        int xBlock = xOffset / QK;
+        int p0 = 16 * (xOffset / 2);
+        // Token 1's pair vectors lie a token's cols / 2 pairs, of 16 shorts each, after token 0's.
+        int next = 8 * cols;
+        FloatVector a0 = FloatVector.zero(IntLanes.F);
+        FloatVector a1 = FloatVector.zero(IntLanes.F);
+        FloatVector a2 = FloatVector.zero(IntLanes.F);
+        FloatVector a3 = FloatVector.zero(IntLanes.F);
+        FloatVector a4 = FloatVector.zero(IntLanes.F);
+        FloatVector a5 = FloatVector.zero(IntLanes.F);
+        FloatVector a6 = FloatVector.zero(IntLanes.F);
+        FloatVector a7 = FloatVector.zero(IntLanes.F);
+        FloatVector c0 = FloatVector.zero(IntLanes.F);
+        FloatVector c1 = FloatVector.zero(IntLanes.F);
+        FloatVector c2 = FloatVector.zero(IntLanes.F);
+        FloatVector c3 = FloatVector.zero(IntLanes.F);
+        FloatVector c4 = FloatVector.zero(IntLanes.F);
+        FloatVector c5 = FloatVector.zero(IntLanes.F);
+        FloatVector c6 = FloatVector.zero(IntLanes.F);
+        FloatVector c7 = FloatVector.zero(IntLanes.F);
+        for (int b = 0; b < blocks; b++) {
+            long pair = offset + (long) (b / 2) * PAIR_BYTES;
+            long strips = pair + SCALE_BYTES + (long) (b % 2) * LEVEL_BYTES;
+            int p = p0 + 256 * b;
+            int q = p + next;
+            IntVector dh = IntVector.fromMemorySegment(IntLanes.I, packed, pair, ByteOrder.LITTLE_ENDIAN)
+                    .lanewise(VectorOperators.LSHL, 16 - 16 * (b % 2));
+            FloatVector dw = dh.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(dh.and(0x8000_0000))
+                    .reinterpretAsFloats().mul(0x1p112f);
+            FloatVector d0 = dw.mul(scales[xBlock + b]);
+            FloatVector d1 = dw.mul(scales[xBlock + blocks + b]);
+            IntVector v0 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 0L, ByteOrder.LITTLE_ENDIAN);
+            ShortVector lo0 = v0.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            ShortVector hi0 = v0.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            IntVector t0 = lo0.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 0))
+                    .add(hi0.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 16))).reinterpretAsInts();
+            a0 = t0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(t0.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d0, a0);
+            IntVector u0 = lo0.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 0))
+                    .add(hi0.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 16))).reinterpretAsInts();
+            c0 = u0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(u0.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d1, c0);
+            IntVector v1 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 32L, ByteOrder.LITTLE_ENDIAN);
+            ShortVector lo1 = v1.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            ShortVector hi1 = v1.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            IntVector t1 = lo1.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 32))
+                    .add(hi1.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 48))).reinterpretAsInts();
+            a1 = t1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(t1.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d0, a1);
+            IntVector u1 = lo1.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 32))
+                    .add(hi1.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 48))).reinterpretAsInts();
+            c1 = u1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(u1.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d1, c1);
+            IntVector v2 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 64L, ByteOrder.LITTLE_ENDIAN);
+            ShortVector lo2 = v2.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            ShortVector hi2 = v2.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            IntVector t2 = lo2.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 64))
+                    .add(hi2.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 80))).reinterpretAsInts();
+            a2 = t2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(t2.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d0, a2);
+            IntVector u2 = lo2.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 64))
+                    .add(hi2.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 80))).reinterpretAsInts();
+            c2 = u2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(u2.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d1, c2);
+            IntVector v3 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 96L, ByteOrder.LITTLE_ENDIAN);
+            ShortVector lo3 = v3.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            ShortVector hi3 = v3.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            IntVector t3 = lo3.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 96))
+                    .add(hi3.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 112))).reinterpretAsInts();
+            a3 = t3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(t3.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d0, a3);
+            IntVector u3 = lo3.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 96))
+                    .add(hi3.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 112))).reinterpretAsInts();
+            c3 = u3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(u3.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d1, c3);
+            IntVector v4 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 128L, ByteOrder.LITTLE_ENDIAN);
+            ShortVector lo4 = v4.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            ShortVector hi4 = v4.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            IntVector t4 = lo4.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 128))
+                    .add(hi4.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 144))).reinterpretAsInts();
+            a4 = t4.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(t4.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d0, a4);
+            IntVector u4 = lo4.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 128))
+                    .add(hi4.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 144))).reinterpretAsInts();
+            c4 = u4.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(u4.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d1, c4);
+            IntVector v5 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 160L, ByteOrder.LITTLE_ENDIAN);
+            ShortVector lo5 = v5.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            ShortVector hi5 = v5.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            IntVector t5 = lo5.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 160))
+                    .add(hi5.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 176))).reinterpretAsInts();
+            a5 = t5.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(t5.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d0, a5);
+            IntVector u5 = lo5.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 160))
+                    .add(hi5.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 176))).reinterpretAsInts();
+            c5 = u5.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(u5.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d1, c5);
+            IntVector v6 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 192L, ByteOrder.LITTLE_ENDIAN);
+            ShortVector lo6 = v6.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            ShortVector hi6 = v6.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            IntVector t6 = lo6.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 192))
+                    .add(hi6.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 208))).reinterpretAsInts();
+            a6 = t6.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(t6.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d0, a6);
+            IntVector u6 = lo6.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 192))
+                    .add(hi6.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 208))).reinterpretAsInts();
+            c6 = u6.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(u6.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d1, c6);
+            IntVector v7 = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 224L, ByteOrder.LITTLE_ENDIAN);
+            ShortVector lo7 = v7.and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            ShortVector hi7 = v7.lanewise(VectorOperators.LSHR, 8).and(LOW_BYTES).reinterpretAsShorts().sub((short) 128);
+            IntVector t7 = lo7.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 224))
+                    .add(hi7.mul(ShortVector.fromArray(IntLanes.S, pairs, p + 240))).reinterpretAsInts();
+            a7 = t7.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(t7.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d0, a7);
+            IntVector u7 = lo7.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 224))
+                    .add(hi7.mul(ShortVector.fromArray(IntLanes.S, pairs, q + 240))).reinterpretAsInts();
+            c7 = u7.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(u7.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0)
+                    .reinterpretAsFloats().fma(d1, c7);
+        }
+        a0.add(a4).add(a2.add(a6)).add(a1.add(a5).add(a3.add(a7))).intoArray(out, outOffset);
+        c0.add(c4).add(c2.add(c6)).add(c1.add(c5).add(c3.add(c7))).intoArray(out, outOffset + outStride);
+    }
+
+    @Override
     public void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset, int rowStride,
                            int colStride) {
         if (rowStride == 1) {

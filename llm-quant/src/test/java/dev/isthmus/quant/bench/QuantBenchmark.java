@@ -32,7 +32,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * weight bytes streamed per second; {@code gflops} counts 2 flops per weight and activation vector
  * ({@code dequantize4} reports only bytes). {@code prefill64} is the prefill shape: 64 activation vectors
  * through the CPU backend on one thread, as a prompt's projection runs there (weights prepared, decoded into
- * panels, float tiles), in GFLOP/s.
+ * panels, float tiles), in GFLOP/s; {@code prompt16} the shape of a short prompt (16 vectors, through the row
+ * groups' multi-token kernels).
  *
  * <pre>{@code
  * ./mvnw -B -Pbench -pl llm-quant verify -DskipTests -Djmh.args="QuantBenchmark -f 1 -wi 2 -i 3 -w 1s -r 1s"
@@ -61,6 +62,7 @@ public class QuantBenchmark {
     private final float[] rows4 = new float[4 * COLS];
     private final QuantizedActivations quantized = new QuantizedActivations();
     private static final int PREFILL_TOKENS = 64;
+    private static final int SHORT_PROMPT_TOKENS = 16;
     private final float[] xs = new float[PREFILL_TOKENS * COLS];
     private final float[] ys = new float[PREFILL_TOKENS * ROWS];
     private CpuBackend backend;
@@ -180,6 +182,19 @@ public class QuantBenchmark {
         backend.matmul(tensor, xs, ys, PREFILL_TOKENS);
         counters.gbPerS += rowBytes * ROWS / 1e9;
         counters.gflops += 2.0 * ROWS * COLS * PREFILL_TOKENS / 1e9;
+        return ys;
+    }
+
+    /**
+     * A short prompt's shape: 16 activation vectors through the CPU backend (one thread), below the panels'
+     * batch size, so through the row groups' multi-token kernels ({@code RowGroupLayout.dotTokens}) where a
+     * format has them; 2 × rows × cols × 16 flops.
+     */
+    @Benchmark
+    public float[] prompt16(Streamed counters) {
+        backend.matmul(tensor, xs, ys, SHORT_PROMPT_TOKENS);
+        counters.gbPerS += rowBytes * ROWS / 1e9;
+        counters.gflops += 2.0 * ROWS * COLS * SHORT_PROMPT_TOKENS / 1e9;
         return ys;
     }
 
