@@ -197,6 +197,109 @@ final class Q2_KRowGroups implements RowGroupLayout {
     }
 
     @Override
+    public int tokensPerCall() {
+        return TOKENS;
+    }
+
+    /**
+     * Tokens one {@link #dotTokens} call multiplies with each sub-block's slots: two, since each token keeps two
+     * integer and two running float sums, and four tokens' would fill the 16 registers on their own.
+     */
+    private static final int TOKENS = 2;
+
+    /**
+     * Two tokens at a time: each sub-block's slots are extracted and its scale and min bytes picked once, then meet
+     * each token's pair vectors, with {@link #dot}'s integer sums per token and its float steps in its order, so
+     * every value is bit for bit {@link #dot}'s. Other counts run through {@link #dot}.
+     *
+     * <p>Vector API calls only and the slots written out, as in {@link #dot}.
+     */
+    @Override
+    public void dotTokens(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols, int tokens,
+                          float[] out, int outOffset, int outStride) {
+        if (tokens != TOKENS) {
+            RowGroupLayout.super.dotTokens(packed, offset, x, xOffset, cols, tokens, out, outOffset, outStride);
+            return;
+        }
+        x.requireWholeBlocks(Q2_K, xOffset, TOKENS * cols);
+        short[] pairs = x.pairVectors();
+        int[] sums = x.sums();
+        float[] scales = x.scales();
+        int blocks = cols / QK;
+        FloatVector acc0 = FloatVector.zero(IntLanes.F);
+        FloatVector accMin0 = FloatVector.zero(IntLanes.F);
+        FloatVector acc1 = FloatVector.zero(IntLanes.F);
+        FloatVector accMin1 = FloatVector.zero(IntLanes.F);
+        for (int b = 0; b < blocks; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            int xb0 = xOffset / QK + b;
+            int xb1 = xb0 + blocks;
+            int pairs0 = 16 * (QK / 2) * xb0;
+            int pairs1 = 16 * (QK / 2) * xb1;
+            int s16a = xb0 * ActivationRounding.SUMS_PER_BLOCK;
+            int s16b = xb1 * ActivationRounding.SUMS_PER_BLOCK;
+            IntVector s0 = IntVector.zero(IntLanes.I);
+            IntVector m0 = IntVector.zero(IntLanes.I);
+            IntVector s1 = IntVector.zero(IntLanes.I);
+            IntVector m1 = IntVector.zero(IntLanes.I);
+            for (int j = 0; j < 16; j++) {
+                IntVector words = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32L * (j >> 2),
+                        ByteOrder.LITTLE_ENDIAN);
+                int shift = 8 * (j & 3);
+                IntVector q = IntVector.fromMemorySegment(IntLanes.I, packed, block + LEVELS + 32L * j, ByteOrder.LITTLE_ENDIAN);
+                int p = 16 * (16 * (j >> 1) + 4 * (j & 1));
+                int p0 = pairs0 + p;
+                int p1 = pairs1 + p;
+                ShortVector k0 = q.and(SLOT).reinterpretAsShorts();
+                ShortVector sum0 = k0.mul(ShortVector.fromArray(IntLanes.S, pairs, p0));
+                ShortVector sum1 = k0.mul(ShortVector.fromArray(IntLanes.S, pairs, p1));
+                ShortVector k1 = q.lanewise(VectorOperators.LSHR, 2).and(SLOT).reinterpretAsShorts();
+                sum0 = sum0.add(k1.mul(ShortVector.fromArray(IntLanes.S, pairs, p0 + 16)));
+                sum1 = sum1.add(k1.mul(ShortVector.fromArray(IntLanes.S, pairs, p1 + 16)));
+                ShortVector k2 = q.lanewise(VectorOperators.LSHR, 4).and(SLOT).reinterpretAsShorts();
+                sum0 = sum0.add(k2.mul(ShortVector.fromArray(IntLanes.S, pairs, p0 + 32)));
+                sum1 = sum1.add(k2.mul(ShortVector.fromArray(IntLanes.S, pairs, p1 + 32)));
+                ShortVector k3 = q.lanewise(VectorOperators.LSHR, 6).and(SLOT).reinterpretAsShorts();
+                sum0 = sum0.add(k3.mul(ShortVector.fromArray(IntLanes.S, pairs, p0 + 48)));
+                sum1 = sum1.add(k3.mul(ShortVector.fromArray(IntLanes.S, pairs, p1 + 48)));
+                ShortVector k4 = q.lanewise(VectorOperators.LSHR, 8).and(SLOT).reinterpretAsShorts();
+                sum0 = sum0.add(k4.mul(ShortVector.fromArray(IntLanes.S, pairs, p0 + 128)));
+                sum1 = sum1.add(k4.mul(ShortVector.fromArray(IntLanes.S, pairs, p1 + 128)));
+                ShortVector k5 = q.lanewise(VectorOperators.LSHR, 10).and(SLOT).reinterpretAsShorts();
+                sum0 = sum0.add(k5.mul(ShortVector.fromArray(IntLanes.S, pairs, p0 + 144)));
+                sum1 = sum1.add(k5.mul(ShortVector.fromArray(IntLanes.S, pairs, p1 + 144)));
+                ShortVector k6 = q.lanewise(VectorOperators.LSHR, 12).and(SLOT).reinterpretAsShorts();
+                sum0 = sum0.add(k6.mul(ShortVector.fromArray(IntLanes.S, pairs, p0 + 160)));
+                sum1 = sum1.add(k6.mul(ShortVector.fromArray(IntLanes.S, pairs, p1 + 160)));
+                ShortVector k7 = q.lanewise(VectorOperators.LSHR, 14).and(SLOT).reinterpretAsShorts();
+                sum0 = sum0.add(k7.mul(ShortVector.fromArray(IntLanes.S, pairs, p0 + 176)));
+                sum1 = sum1.add(k7.mul(ShortVector.fromArray(IntLanes.S, pairs, p1 + 176)));
+                IntVector scale = words.lanewise(VectorOperators.LSHR, shift).and(0x0F);
+                IntVector min = words.lanewise(VectorOperators.LSHR, shift + 4).and(0x0F);
+                int sumAt = (j >> 1) + ((j & 1) << 3);
+                IntVector halves0 = sum0.reinterpretAsInts();
+                s0 = s0.add(halves0.add(halves0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scale));
+                m0 = m0.add(min.mul(sums[s16a + sumAt]));
+                IntVector halves1 = sum1.reinterpretAsInts();
+                s1 = s1.add(halves1.add(halves1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scale));
+                m1 = m1.add(min.mul(sums[s16b + sumAt]));
+            }
+            IntVector dBits = IntVector.fromMemorySegment(IntLanes.I, packed, block, ByteOrder.LITTLE_ENDIAN);
+            IntVector lowBits = dBits.lanewise(VectorOperators.LSHL, 16);
+            FloatVector d = lowBits.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(lowBits.and(0x8000_0000))
+                    .reinterpretAsFloats().mul(TWO_POW_112);
+            FloatVector dmin = dBits.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(dBits.and(0x8000_0000))
+                    .reinterpretAsFloats().mul(TWO_POW_112);
+            acc0 = s0.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f).fma(d.mul(scales[xb0]), acc0);
+            accMin0 = m0.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f).fma(dmin.mul(scales[xb0]), accMin0);
+            acc1 = s1.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f).fma(d.mul(scales[xb1]), acc1);
+            accMin1 = m1.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f).fma(dmin.mul(scales[xb1]), accMin1);
+        }
+        acc0.sub(accMin0).intoArray(out, outOffset);
+        acc1.sub(accMin1).intoArray(out, outOffset + outStride);
+    }
+
+    @Override
     public void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset, int rowStride,
                            int colStride) {
         if (rowStride == 1) {

@@ -338,6 +338,165 @@ final class Q4_KRowGroups implements RowGroupLayout {
     }
 
     @Override
+    public int tokensPerCall() {
+        return TOKENS;
+    }
+
+    /** Tokens one {@link #dotTokens} call multiplies with each strip's nibbles: llama.cpp's 4-token kernel's four. */
+    private static final int TOKENS = 4;
+
+    /**
+     * Four tokens of the batch's whole groups of four at a time: each strip's nibbles are extracted once, then meet
+     * each token's activation pairs, and each token takes {@link #runSums}' sums and {@link #accumulateRuns}' float
+     * steps, so every value is bit for bit {@link #dot}'s. Eight 16-bit sums (two per token) fill the strip loop's
+     * registers, so a token's run sums and running sums wait in scratch, one share per token, as {@link #dot}'s
+     * do. Other counts, and the tokens {@link #dot} multiplies one at a time, run through {@link #dot}.
+     *
+     * <p>Vector API calls only, as in {@link #oneTokenDot}.
+     */
+    @Override
+    public void dotTokens(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols, int tokens,
+                          float[] out, int outOffset, int outStride) {
+        int batch = x.count() / cols;
+        if (tokens != TOKENS || xOffset / cols + TOKENS > batch - batch % 4) {
+            RowGroupLayout.super.dotTokens(packed, offset, x, xOffset, cols, tokens, out, outOffset, outStride);
+            return;
+        }
+        x.requireWholeBlocks(Q4_K, xOffset, TOKENS * cols);
+        int[] pairs = x.pairs();
+        int[] sums = x.sums();
+        float[] xScales = x.scales();
+        int blocks = cols / QK;
+        int tokenPairs = cols / 2;
+        KernelScratch scratch = KernelScratch.get();
+        // Token k's S_c at s[32k + 8c], its running sums at acc[16k..16k+8) and its minimums' 8 further.
+        int[] s = scratch.ints(TOKENS * 4 * ROWS);
+        float[] acc = scratch.zeroedFloats(TOKENS * 2 * ROWS);
+        for (int b = 0; b < blocks; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            int xb = xOffset / QK + b;
+            IntVector u0 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES, ByteOrder.LITTLE_ENDIAN);
+            IntVector u2 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 64, ByteOrder.LITTLE_ENDIAN);
+            IntVector first = u0.and(0x3F3F3F3F);
+            IntVector last = u2.and(0x0F0F0F0F).or(u0.lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4));
+            ShortVector low0 = ShortVector.zero(IntLanes.S);
+            ShortVector high0 = ShortVector.zero(IntLanes.S);
+            ShortVector low1 = ShortVector.zero(IntLanes.S);
+            ShortVector high1 = ShortVector.zero(IntLanes.S);
+            ShortVector low2 = ShortVector.zero(IntLanes.S);
+            ShortVector high2 = ShortVector.zero(IntLanes.S);
+            ShortVector low3 = ShortVector.zero(IntLanes.S);
+            ShortVector high3 = ShortVector.zero(IntLanes.S);
+            long strips = block + STRIPS;
+            int pair = xb * QK / 2;
+            for (int t = 0; t < 32; t++) {
+                IntVector v = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 32L * t, ByteOrder.LITTLE_ENDIAN);
+                ShortVector n0 = v.and(LOW_NIBBLES).reinterpretAsShorts();
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 8).and(LOW_NIBBLES).reinterpretAsShorts();
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 4).and(LOW_NIBBLES).reinterpretAsShorts();
+                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12).and(LOW_NIBBLES).reinterpretAsShorts();
+                int i0 = pair + 4 * t;
+                int i1 = i0 + tokenPairs;
+                int i2 = i1 + tokenPairs;
+                int i3 = i2 + tokenPairs;
+                low0 = low0.add(n0.mul(IntVector.broadcast(IntLanes.I, pairs[i0]).reinterpretAsShorts()))
+                        .add(n1.mul(IntVector.broadcast(IntLanes.I, pairs[i0 + 1]).reinterpretAsShorts()));
+                high0 = high0.add(n2.mul(IntVector.broadcast(IntLanes.I, pairs[i0 + 2]).reinterpretAsShorts()))
+                        .add(n3.mul(IntVector.broadcast(IntLanes.I, pairs[i0 + 3]).reinterpretAsShorts()));
+                low1 = low1.add(n0.mul(IntVector.broadcast(IntLanes.I, pairs[i1]).reinterpretAsShorts()))
+                        .add(n1.mul(IntVector.broadcast(IntLanes.I, pairs[i1 + 1]).reinterpretAsShorts()));
+                high1 = high1.add(n2.mul(IntVector.broadcast(IntLanes.I, pairs[i1 + 2]).reinterpretAsShorts()))
+                        .add(n3.mul(IntVector.broadcast(IntLanes.I, pairs[i1 + 3]).reinterpretAsShorts()));
+                low2 = low2.add(n0.mul(IntVector.broadcast(IntLanes.I, pairs[i2]).reinterpretAsShorts()))
+                        .add(n1.mul(IntVector.broadcast(IntLanes.I, pairs[i2 + 1]).reinterpretAsShorts()));
+                high2 = high2.add(n2.mul(IntVector.broadcast(IntLanes.I, pairs[i2 + 2]).reinterpretAsShorts()))
+                        .add(n3.mul(IntVector.broadcast(IntLanes.I, pairs[i2 + 3]).reinterpretAsShorts()));
+                low3 = low3.add(n0.mul(IntVector.broadcast(IntLanes.I, pairs[i3]).reinterpretAsShorts()))
+                        .add(n1.mul(IntVector.broadcast(IntLanes.I, pairs[i3 + 1]).reinterpretAsShorts()));
+                high3 = high3.add(n2.mul(IntVector.broadcast(IntLanes.I, pairs[i3 + 2]).reinterpretAsShorts()))
+                        .add(n3.mul(IntVector.broadcast(IntLanes.I, pairs[i3 + 3]).reinterpretAsShorts()));
+                if ((t & 7) == 7) {
+                    int c = t >> 3;
+                    IntVector words = c < 2 ? first : last;
+                    int shift = 16 * (c & 1);
+                    IntVector scaleLow = words.lanewise(VectorOperators.LSHR, shift).and(0xFF);
+                    IntVector scaleHigh = words.lanewise(VectorOperators.LSHR, shift + 8).and(0xFF);
+                    IntVector lowPairs = low0.reinterpretAsInts();
+                    IntVector highPairs = high0.reinterpretAsInts();
+                    lowPairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                            .add(lowPairs.lanewise(VectorOperators.ASHR, 16)).mul(scaleLow)
+                            .add(highPairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                                    .add(highPairs.lanewise(VectorOperators.ASHR, 16)).mul(scaleHigh))
+                            .intoArray(s, ROWS * c);
+                    lowPairs = low1.reinterpretAsInts();
+                    highPairs = high1.reinterpretAsInts();
+                    lowPairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                            .add(lowPairs.lanewise(VectorOperators.ASHR, 16)).mul(scaleLow)
+                            .add(highPairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                                    .add(highPairs.lanewise(VectorOperators.ASHR, 16)).mul(scaleHigh))
+                            .intoArray(s, 4 * ROWS + ROWS * c);
+                    lowPairs = low2.reinterpretAsInts();
+                    highPairs = high2.reinterpretAsInts();
+                    lowPairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                            .add(lowPairs.lanewise(VectorOperators.ASHR, 16)).mul(scaleLow)
+                            .add(highPairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                                    .add(highPairs.lanewise(VectorOperators.ASHR, 16)).mul(scaleHigh))
+                            .intoArray(s, 8 * ROWS + ROWS * c);
+                    lowPairs = low3.reinterpretAsInts();
+                    highPairs = high3.reinterpretAsInts();
+                    lowPairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                            .add(lowPairs.lanewise(VectorOperators.ASHR, 16)).mul(scaleLow)
+                            .add(highPairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                                    .add(highPairs.lanewise(VectorOperators.ASHR, 16)).mul(scaleHigh))
+                            .intoArray(s, 12 * ROWS + ROWS * c);
+                    low0 = ShortVector.zero(IntLanes.S);
+                    high0 = ShortVector.zero(IntLanes.S);
+                    low1 = ShortVector.zero(IntLanes.S);
+                    high1 = ShortVector.zero(IntLanes.S);
+                    low2 = ShortVector.zero(IntLanes.S);
+                    high2 = ShortVector.zero(IntLanes.S);
+                    low3 = ShortVector.zero(IntLanes.S);
+                    high3 = ShortVector.zero(IntLanes.S);
+                }
+            }
+            // accumulateRuns' steps for each token: d·d_x and dmin·d_x rounded once each, one FMA per run.
+            IntVector u1 = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32, ByteOrder.LITTLE_ENDIAN);
+            IntVector minFirst = u1.and(0x3F3F3F3F);
+            IntVector minLast = u2.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
+                    .or(u1.lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4));
+            IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, block, ByteOrder.LITTLE_ENDIAN);
+            IntVector dBits = halves.lanewise(VectorOperators.LSHL, 16);
+            FloatVector dw = dBits.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(dBits.and(0x8000_0000))
+                    .reinterpretAsFloats().mul(TWO_POW_112);
+            FloatVector dminw = halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
+                    .reinterpretAsFloats().mul(TWO_POW_112);
+            for (int k = 0; k < TOKENS; k++) {
+                int xk = xb + k * blocks;
+                int s32 = xk * ActivationRounding.SUMS_PER_BLOCK + ActivationRounding.SUMS_OF_32;
+                FloatVector d = dw.mul(xScales[xk]);
+                FloatVector dmin = dminw.mul(xScales[xk]);
+                FloatVector sum = FloatVector.fromArray(IntLanes.F, acc, 2 * ROWS * k);
+                FloatVector mins = FloatVector.fromArray(IntLanes.F, acc, 2 * ROWS * k + ROWS);
+                for (int c = 0; c < 4; c++) {
+                    IntVector words = c < 2 ? minFirst : minLast;
+                    int shift = 16 * (c % 2);
+                    IntVector m = words.lanewise(VectorOperators.LSHR, shift).and(0xFF).mul(sums[s32 + 2 * c])
+                            .add(words.lanewise(VectorOperators.LSHR, shift + 8).and(0xFF).mul(sums[s32 + 2 * c + 1]));
+                    sum = ((FloatVector) IntVector.fromArray(IntLanes.I, s, 4 * ROWS * k + ROWS * c)
+                            .convert(VectorOperators.I2F, 0)).fma(d, sum);
+                    mins = ((FloatVector) m.convert(VectorOperators.I2F, 0)).fma(dmin, mins);
+                }
+                sum.intoArray(acc, 2 * ROWS * k);
+                mins.intoArray(acc, 2 * ROWS * k + ROWS);
+            }
+        }
+        for (int k = 0; k < TOKENS; k++) {
+            FloatVector.fromArray(IntLanes.F, acc, 2 * ROWS * k).sub(FloatVector.fromArray(IntLanes.F, acc, 2 * ROWS * k + ROWS))
+                    .intoArray(out, outOffset + k * outStride);
+        }
+    }
+
+    @Override
     public void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset, int rowStride,
                            int colStride) {
         if (rowStride == 1) {

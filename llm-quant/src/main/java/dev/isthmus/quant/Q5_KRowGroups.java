@@ -239,6 +239,135 @@ final class Q5_KRowGroups implements RowGroupLayout {
     }
 
     @Override
+    public int tokensPerCall() {
+        return TOKENS;
+    }
+
+    /**
+     * Tokens one {@link #dotTokens} call multiplies with each strip's levels: two, since each token keeps three
+     * integer sums in the strip loop and two running sums across it, and four tokens' would not fit 16 registers.
+     */
+    private static final int TOKENS = 2;
+
+    /**
+     * Two tokens at a time: each strip's levels are extracted once, then meet each token's activation pairs, with
+     * {@link #dot}'s integer sums per token and its float steps in its order, so every value is bit for bit
+     * {@link #dot}'s. A run's first four strips are weighted by the scales as soon as they are widened rather
+     * than added to the last four first: the same integers, one vector fewer per token. Other counts run
+     * through {@link #dot}.
+     *
+     * <p>Vector API calls only, as in {@link #dot}.
+     */
+    @Override
+    public void dotTokens(MemorySegment packed, long offset, QuantizedActivations x, int xOffset, int cols, int tokens,
+                          float[] out, int outOffset, int outStride) {
+        if (tokens != TOKENS) {
+            RowGroupLayout.super.dotTokens(packed, offset, x, xOffset, cols, tokens, out, outOffset, outStride);
+            return;
+        }
+        x.requireWholeBlocks(Q5_K, xOffset, TOKENS * cols);
+        int[] pairs = x.pairs();
+        int[] sums = x.sums();
+        float[] xScales = x.scales();
+        int blocks = cols / QK;
+        int tokenPairs = cols / 2;
+        FloatVector acc0 = FloatVector.zero(IntLanes.F);
+        FloatVector accMin0 = FloatVector.zero(IntLanes.F);
+        FloatVector acc1 = FloatVector.zero(IntLanes.F);
+        FloatVector accMin1 = FloatVector.zero(IntLanes.F);
+        for (int b = 0; b < blocks; b++) {
+            long block = offset + (long) b * BLOCK_BYTES;
+            int xb0 = xOffset / QK + b;
+            int xb1 = xb0 + blocks;
+            IntVector u0 = IntVector.fromMemorySegment(IntLanes.I, packed, block + Q4_KRowGroups.SCALES, ByteOrder.LITTLE_ENDIAN);
+            IntVector u2 = IntVector.fromMemorySegment(IntLanes.I, packed, block + Q4_KRowGroups.SCALES + 64, ByteOrder.LITTLE_ENDIAN);
+            IntVector first = u0.and(0x3F3F3F3F);
+            IntVector last = u2.and(0x0F0F0F0F).or(u0.lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4));
+            IntVector sum0 = IntVector.zero(IntLanes.I);
+            IntVector sum1 = IntVector.zero(IntLanes.I);
+            ShortVector low0 = ShortVector.zero(IntLanes.S);
+            ShortVector high0 = ShortVector.zero(IntLanes.S);
+            ShortVector low1 = ShortVector.zero(IntLanes.S);
+            ShortVector high1 = ShortVector.zero(IntLanes.S);
+            IntVector nibbles = IntVector.zero(IntLanes.I);
+            long strips = Q4_KRowGroups.strip(block, 0, 0);
+            int pair = xb0 * QK / 2;
+            for (int t = 0; t < 32; t++) {
+                if ((t & 3) == 0) {
+                    nibbles = IntVector.fromMemorySegment(IntLanes.I, packed, block + PLANES + 32L * (t >> 2), ByteOrder.LITTLE_ENDIAN);
+                }
+                IntVector v = IntVector.fromMemorySegment(IntLanes.I, packed, strips + 32L * t, ByteOrder.LITTLE_ENDIAN);
+                ShortVector l0 = v.and(LEVEL).reinterpretAsShorts();
+                ShortVector l1 = v.lanewise(VectorOperators.LSHR, 5).and(LEVEL).reinterpretAsShorts();
+                ShortVector l2 = v.lanewise(VectorOperators.LSHR, 10).and(LEVEL).reinterpretAsShorts();
+                ShortVector l3 = v.lanewise(VectorOperators.LSHR, 11).lanewise(VectorOperators.XOR, nibbles).and(LEVEL)
+                        .reinterpretAsShorts();
+                nibbles = nibbles.lanewise(VectorOperators.LSHR, 4);
+                int i0 = pair + 4 * t;
+                int i1 = i0 + tokenPairs;
+                low0 = low0.add(l0.mul(IntVector.broadcast(IntLanes.I, pairs[i0]).reinterpretAsShorts()))
+                        .add(l1.mul(IntVector.broadcast(IntLanes.I, pairs[i0 + 1]).reinterpretAsShorts()));
+                high0 = high0.add(l2.mul(IntVector.broadcast(IntLanes.I, pairs[i0 + 2]).reinterpretAsShorts()))
+                        .add(l3.mul(IntVector.broadcast(IntLanes.I, pairs[i0 + 3]).reinterpretAsShorts()));
+                low1 = low1.add(l0.mul(IntVector.broadcast(IntLanes.I, pairs[i1]).reinterpretAsShorts()))
+                        .add(l1.mul(IntVector.broadcast(IntLanes.I, pairs[i1 + 1]).reinterpretAsShorts()));
+                high1 = high1.add(l2.mul(IntVector.broadcast(IntLanes.I, pairs[i1 + 2]).reinterpretAsShorts()))
+                        .add(l3.mul(IntVector.broadcast(IntLanes.I, pairs[i1 + 3]).reinterpretAsShorts()));
+                if ((t & 3) == 3) {
+                    // Four strips' 16-bit sums widened (as in dot) and weighted by sub-blocks 2c and 2c + 1's scales.
+                    int c = t >> 3;
+                    IntVector scaleWords = c < 2 ? first : last;
+                    int shift = 16 * (c & 1);
+                    IntVector scaleLow = scaleWords.lanewise(VectorOperators.LSHR, shift).and(0xFF);
+                    IntVector scaleHigh = scaleWords.lanewise(VectorOperators.LSHR, shift + 8).and(0xFF);
+                    IntVector lows = low0.reinterpretAsInts();
+                    IntVector highs = high0.reinterpretAsInts();
+                    sum0 = sum0.add(lows.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                                    .add(lows.lanewise(VectorOperators.ASHR, 16)).mul(scaleLow))
+                            .add(highs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                                    .add(highs.lanewise(VectorOperators.ASHR, 16)).mul(scaleHigh));
+                    lows = low1.reinterpretAsInts();
+                    highs = high1.reinterpretAsInts();
+                    sum1 = sum1.add(lows.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                                    .add(lows.lanewise(VectorOperators.ASHR, 16)).mul(scaleLow))
+                            .add(highs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                                    .add(highs.lanewise(VectorOperators.ASHR, 16)).mul(scaleHigh));
+                    low0 = ShortVector.zero(IntLanes.S);
+                    high0 = ShortVector.zero(IntLanes.S);
+                    low1 = ShortVector.zero(IntLanes.S);
+                    high1 = ShortVector.zero(IntLanes.S);
+                }
+            }
+            int s0 = xb0 * ActivationRounding.SUMS_PER_BLOCK + ActivationRounding.SUMS_OF_32;
+            int s1 = xb1 * ActivationRounding.SUMS_PER_BLOCK + ActivationRounding.SUMS_OF_32;
+            IntVector u1 = IntVector.fromMemorySegment(IntLanes.I, packed, block + Q4_KRowGroups.SCALES + 32, ByteOrder.LITTLE_ENDIAN);
+            IntVector minFirst = u1.and(0x3F3F3F3F);
+            IntVector minLast = u2.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
+                    .or(u1.lanewise(VectorOperators.LSHR, 6).and(0x03030303).lanewise(VectorOperators.LSHL, 4));
+            IntVector m0 = IntVector.zero(IntLanes.I);
+            IntVector m1 = IntVector.zero(IntLanes.I);
+            for (int j = 0; j < 4; j++) {
+                IntVector minLow = minFirst.lanewise(VectorOperators.LSHR, 8 * j).and(0xFF);
+                IntVector minHigh = minLast.lanewise(VectorOperators.LSHR, 8 * j).and(0xFF);
+                m0 = m0.add(minLow.mul(sums[s0 + j])).add(minHigh.mul(sums[s0 + 4 + j]));
+                m1 = m1.add(minLow.mul(sums[s1 + j])).add(minHigh.mul(sums[s1 + 4 + j]));
+            }
+            IntVector halves = IntVector.fromMemorySegment(IntLanes.I, packed, block, ByteOrder.LITTLE_ENDIAN);
+            IntVector dBits = halves.lanewise(VectorOperators.LSHL, 16);
+            FloatVector d = dBits.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(dBits.and(0x8000_0000))
+                    .reinterpretAsFloats().mul(TWO_POW_112);
+            FloatVector dmin = halves.lanewise(VectorOperators.LSHR, 3).and(0x7FFF << 13).or(halves.and(0x8000_0000))
+                    .reinterpretAsFloats().mul(TWO_POW_112);
+            acc0 = ((FloatVector) sum0.convert(VectorOperators.I2F, 0)).fma(d.mul(xScales[xb0]), acc0);
+            accMin0 = ((FloatVector) m0.convert(VectorOperators.I2F, 0)).fma(dmin.mul(xScales[xb0]), accMin0);
+            acc1 = ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).fma(d.mul(xScales[xb1]), acc1);
+            accMin1 = ((FloatVector) m1.convert(VectorOperators.I2F, 0)).fma(dmin.mul(xScales[xb1]), accMin1);
+        }
+        acc0.sub(accMin0).intoArray(out, outOffset);
+        acc1.sub(accMin1).intoArray(out, outOffset + outStride);
+    }
+
+    @Override
     public void dequantize(MemorySegment packed, long offset, int cols, float[] dst, int dstOffset, int rowStride,
                            int colStride) {
         if (rowStride == 1) {
