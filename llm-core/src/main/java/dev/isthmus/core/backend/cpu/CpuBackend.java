@@ -196,14 +196,20 @@ public final class CpuBackend implements Backend {
         int groups = rows / groupRows;
         int step = g.layout().tokensPerCall();
         IntConsumerRange job = (from, to) -> {
-            for (int i = from; i < to; i++) {
-                if (batch == 1) {
+            if (batch == 1) {
+                for (int i = from; i < to; i++) {
                     g.layout().dot(g.data(), i * g.groupBytes(), quantized, 0, cols, out, i * groupRows);
-                    continue;
                 }
-                for (int b = 0; b < batch; b += step) {
-                    g.layout().dotTokens(g.data(), i * g.groupBytes(), quantized, b * cols, cols,
-                            Math.min(step, batch - b), out, b * rows + i * groupRows, rows);
+                return;
+            }
+            // Tokens outermost: the activations a kernel reads for one step's tokens (16 bytes an activation as
+            // pair vectors) stay in cache over the range's groups, where for each group in turn the whole batch's
+            // would be read again.
+            for (int b = 0; b < batch; b += step) {
+                int tokens = Math.min(step, batch - b);
+                for (int i = from; i < to; i++) {
+                    g.layout().dotTokens(g.data(), i * g.groupBytes(), quantized, b * cols, cols, tokens, out,
+                            b * rows + i * groupRows, rows);
                 }
             }
         };
