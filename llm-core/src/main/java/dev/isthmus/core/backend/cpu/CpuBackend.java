@@ -25,10 +25,11 @@ public final class CpuBackend implements Backend {
     /** Batches from this size use the 16×6 panel kernel. */
     static final int PANEL_MIN_BATCH = 32;
     /**
-     * Below this many tokens a weight in row groups runs the group kernel, one token at a time. The float panels
-     * would cost less per token from about 16 tokens (a 32-token batch measured at half the group kernel's time
-     * per token), but only the group kernel computes what llama.cpp computes for a prompt, so the switch waits
-     * as long as for the single-row integer kernels: at 16, synth q4_0's 25-token prompt matched llama.cpp's
+     * Below this many tokens a weight in row groups runs the group kernels, several tokens a call where the layout
+     * has a multi-token kernel ({@link RowGroupLayout#dotTokens}). The float panels would cost less per token from
+     * about 16 tokens (a 32-token batch measured at 0.65 of the multi-token kernels' time per token, and half the
+     * single-token kernel's), but only the group kernels compute what llama.cpp computes for a prompt, so the
+     * switch waits as long as for the single-row integer kernels: at 16, synth q4_0's 25-token prompt matched llama.cpp's
      * probabilities within 1e-4 at 1 of 80 positions instead of 75.
      */
     static final int GROUP_MAX_BATCH = PANEL_MIN_BATCH;
@@ -188,7 +189,10 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    /** Decode and short prompts on a weight in row groups: activations quantized once, then group kernels. */
+    /**
+     * Decode and short prompts on a weight in row groups: activations quantized once, then the group kernels, a
+     * prompt's tokens {@link RowGroupLayout#tokensPerCall()} at a time.
+     */
     private void matmulGroups(Grouped g, float[] x, float[] out, int rows, int cols, int batch) {
         QuantizedActivations quantized = quantizedBuffer.get();
         g.layout().quantizeActivations(x, 0, batch * cols, quantized);
