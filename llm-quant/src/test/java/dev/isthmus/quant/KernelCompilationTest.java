@@ -10,7 +10,12 @@ import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.RowGroupLayout;
 import dev.isthmus.core.tensor.Tensor;
 import java.io.BufferedReader;
+import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.lang.classfile.Attributes;
+import java.lang.classfile.ClassFile;
+import java.lang.classfile.ClassModel;
+import java.lang.classfile.attribute.CodeAttribute;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
@@ -29,8 +34,9 @@ import org.junit.jupiter.api.Test;
  * Every multi-token group kernel reaches C2 in a JVM that runs it. A written-out Q8_0 kernel was once too big for
  * C1 ("out of virtual registers in LIR generator"); the JVM then kept it in its first, unoptimised tier for good,
  * where each Vector API call allocates, and a 16-token prompt ran 250 times slower — with every result right, so
- * no other test saw it. A child JVM runs the kernels under {@code -XX:+PrintCompilation} until each
- * {@code dotTokens} has a C2 (tier 4) compilation; no method of ours may be skipped by a compiler.
+ * no other test saw it. A child JVM runs the kernels under {@code -XX:+PrintCompilation} until each kernel
+ * method too big to be inlined ({@code dot}, {@code dotTokens}) has a C2 (tier 4) compilation; no method of ours
+ * may be skipped by a compiler.
  */
 class KernelCompilationTest {
     private static final GgmlType[] TYPES = {GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1,
@@ -45,9 +51,14 @@ class KernelCompilationTest {
         Assumptions.assumeTrue(IntLanes.AVAILABLE, "row groups need 256-bit vectors");
         Set<String> expected = new TreeSet<>();
         for (GgmlType type : TYPES) {
-            RowGroupLayout layout = BlockFormats.require(type).rowGroups().orElseThrow();
-            if (overridesDotTokens(layout.getClass())) {
-                expected.add(layout.getClass().getName() + "::dotTokens");
+            Class<?> layout = BlockFormats.require(type).rowGroups().orElseThrow().getClass();
+            // Kernels past FreqInlineSize are compiled on their own, never inlined into a caller: each must get
+            // its own C2 compilation. (A smaller dot hands its work to methods of its own.)
+            if (bytecodes(layout, "dot") > KernelInliningTest.FREQ_INLINE_SIZE) {
+                expected.add(layout.getName() + "::dot");
+            }
+            if (bytecodes(layout, "dotTokens") > KernelInliningTest.FREQ_INLINE_SIZE) {
+                expected.add(layout.getName() + "::dotTokens");
             }
         }
         assertThat(expected).as("layouts with a multi-token kernel").isNotEmpty();
@@ -93,14 +104,15 @@ class KernelCompilationTest {
         assertThat(compiled).as("methods compiled by C2 within three minutes").containsAll(expected);
     }
 
-    private static boolean overridesDotTokens(Class<?> layout) {
-        try {
-            layout.getDeclaredMethod("dotTokens", MemorySegment.class, long.class, QuantizedActivations.class,
-                    int.class, int.class, int.class, float[].class, int.class, int.class);
-            return true;
-        } catch (NoSuchMethodException e) {
-            return false;
+    /** Bytecodes of {@code layout}'s own method {@code name}; 0 where it declares none. */
+    private static int bytecodes(Class<?> layout, String name) throws java.io.IOException {
+        ClassModel model;
+        try (InputStream in = layout.getResourceAsStream(layout.getSimpleName() + ".class")) {
+            model = ClassFile.of().parse(in.readAllBytes());
         }
+        return model.methods().stream().filter(m -> m.methodName().equalsString(name))
+                .mapToInt(m -> m.findAttribute(Attributes.code()).map(CodeAttribute::codeLength).orElse(0))
+                .max().orElse(0);
     }
 
     /** The child JVM: every layout's one-token and multi-token kernels, round after round, until it is killed. */
