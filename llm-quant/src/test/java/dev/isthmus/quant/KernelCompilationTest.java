@@ -19,6 +19,7 @@ import java.lang.classfile.attribute.CodeAttribute;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -63,8 +64,8 @@ class KernelCompilationTest {
         }
         assertThat(expected).as("kernels too big to inline").contains(IQ4_NLRowGroups.class.getName() + "::dotTokens");
 
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        Process child = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-XX:+PrintCompilation",
+        String launcher = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process child = new ProcessBuilder(launcher, "--add-modules", "jdk.incubator.vector", "-XX:+PrintCompilation",
                 "-cp", System.getProperty("java.class.path"), Exercise.class.getName())
                 .redirectErrorStream(true).start();
         // A child that goes quiet before every kernel is compiled would block the read below: it is killed after
