@@ -281,26 +281,14 @@ final class Q6_KRowGroups implements RowGroupLayout {
             accumulateTokens(packed, block, s, sums, xb, blocks, scales, acc);
         }
         // dot's hsum_float_8 order, token by token.
-        FloatVector.fromArray(IntLanes.F, acc, 0).add(FloatVector.fromArray(IntLanes.F, acc, 32))
-                .add(FloatVector.fromArray(IntLanes.F, acc, 16).add(FloatVector.fromArray(IntLanes.F, acc, 48)))
-                .add(FloatVector.fromArray(IntLanes.F, acc, 8).add(FloatVector.fromArray(IntLanes.F, acc, 40))
-                        .add(FloatVector.fromArray(IntLanes.F, acc, 24).add(FloatVector.fromArray(IntLanes.F, acc, 56))))
-                .intoArray(out, outOffset);
-        FloatVector.fromArray(IntLanes.F, acc, 64).add(FloatVector.fromArray(IntLanes.F, acc, 96))
-                .add(FloatVector.fromArray(IntLanes.F, acc, 80).add(FloatVector.fromArray(IntLanes.F, acc, 112)))
-                .add(FloatVector.fromArray(IntLanes.F, acc, 72).add(FloatVector.fromArray(IntLanes.F, acc, 104))
-                        .add(FloatVector.fromArray(IntLanes.F, acc, 88).add(FloatVector.fromArray(IntLanes.F, acc, 120))))
-                .intoArray(out, outOffset + outStride);
-        FloatVector.fromArray(IntLanes.F, acc, 128).add(FloatVector.fromArray(IntLanes.F, acc, 160))
-                .add(FloatVector.fromArray(IntLanes.F, acc, 144).add(FloatVector.fromArray(IntLanes.F, acc, 176)))
-                .add(FloatVector.fromArray(IntLanes.F, acc, 136).add(FloatVector.fromArray(IntLanes.F, acc, 168))
-                        .add(FloatVector.fromArray(IntLanes.F, acc, 152).add(FloatVector.fromArray(IntLanes.F, acc, 184))))
-                .intoArray(out, outOffset + 2 * outStride);
-        FloatVector.fromArray(IntLanes.F, acc, 192).add(FloatVector.fromArray(IntLanes.F, acc, 224))
-                .add(FloatVector.fromArray(IntLanes.F, acc, 208).add(FloatVector.fromArray(IntLanes.F, acc, 240)))
-                .add(FloatVector.fromArray(IntLanes.F, acc, 200).add(FloatVector.fromArray(IntLanes.F, acc, 232))
-                        .add(FloatVector.fromArray(IntLanes.F, acc, 216).add(FloatVector.fromArray(IntLanes.F, acc, 248))))
-                .intoArray(out, outOffset + 3 * outStride);
+        for (int t = 0; t < TOKENS; t++) {
+            int a = 64 * t;
+            FloatVector.fromArray(IntLanes.F, acc, a).add(FloatVector.fromArray(IntLanes.F, acc, a + 32))
+                    .add(FloatVector.fromArray(IntLanes.F, acc, a + 16).add(FloatVector.fromArray(IntLanes.F, acc, a + 48)))
+                    .add(FloatVector.fromArray(IntLanes.F, acc, a + 8).add(FloatVector.fromArray(IntLanes.F, acc, a + 40))
+                            .add(FloatVector.fromArray(IntLanes.F, acc, a + 24).add(FloatVector.fromArray(IntLanes.F, acc, a + 56))))
+                    .intoArray(out, outOffset + t * outStride);
+        }
     }
 
     /**
@@ -335,74 +323,26 @@ final class Q6_KRowGroups implements RowGroupLayout {
                         .or(w1.lanewise(VectorOperators.LSHR, 8).and(0x0030_0030)).reinterpretAsShorts();
                 ShortVector l7 = w1.lanewise(VectorOperators.LSHR, 14).and(0x0003_0003)
                         .or(w2.lanewise(VectorOperators.LSHR, 10).and(0x003C_003C)).reinterpretAsShorts();
-                int p = pair + i;
-                IntVector a0 = l0.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * p))
-                        .add(l1.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 8)))).reinterpretAsInts();
-                IntVector a1 = l2.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 16)))
-                        .add(l3.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 24)))).reinterpretAsInts();
-                IntVector a2 = l4.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 32)))
-                        .add(l5.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 40)))).reinterpretAsInts();
-                IntVector a3 = l6.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 48)))
-                        .add(l7.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 56)))).reinterpretAsInts();
-                IntVector sum0 = a0.add(a0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc0)
-                        .add(a1.add(a1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc1))
-                        .add(a2.add(a2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc2))
-                        .add(a3.add(a3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc3));
-                if (add) {
-                    sum0 = sum0.add(IntVector.fromArray(IntLanes.I, s, ROWS * i));
+                for (int t = 0; t < TOKENS; t++) {
+                    int p = pair + i + t * tokenPairs;
+                    int at = 64 * t + ROWS * i;
+                    IntVector a0 = l0.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * p))
+                            .add(l1.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 8)))).reinterpretAsInts();
+                    IntVector a1 = l2.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 16)))
+                            .add(l3.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 24)))).reinterpretAsInts();
+                    IntVector a2 = l4.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 32)))
+                            .add(l5.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 40)))).reinterpretAsInts();
+                    IntVector a3 = l6.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 48)))
+                            .add(l7.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 56)))).reinterpretAsInts();
+                    IntVector sum = a0.add(a0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc0)
+                            .add(a1.add(a1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc1))
+                            .add(a2.add(a2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc2))
+                            .add(a3.add(a3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc3));
+                    if (add) {
+                        sum = sum.add(IntVector.fromArray(IntLanes.I, s, at));
+                    }
+                    sum.intoArray(s, at);
                 }
-                sum0.intoArray(s, ROWS * i);
-                p += tokenPairs;
-                IntVector b0 = l0.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * p))
-                        .add(l1.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 8)))).reinterpretAsInts();
-                IntVector b1 = l2.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 16)))
-                        .add(l3.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 24)))).reinterpretAsInts();
-                IntVector b2 = l4.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 32)))
-                        .add(l5.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 40)))).reinterpretAsInts();
-                IntVector b3 = l6.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 48)))
-                        .add(l7.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 56)))).reinterpretAsInts();
-                IntVector sum1 = b0.add(b0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc0)
-                        .add(b1.add(b1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc1))
-                        .add(b2.add(b2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc2))
-                        .add(b3.add(b3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc3));
-                if (add) {
-                    sum1 = sum1.add(IntVector.fromArray(IntLanes.I, s, 64 + ROWS * i));
-                }
-                sum1.intoArray(s, 64 + ROWS * i);
-                p += tokenPairs;
-                IntVector c0 = l0.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * p))
-                        .add(l1.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 8)))).reinterpretAsInts();
-                IntVector c1 = l2.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 16)))
-                        .add(l3.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 24)))).reinterpretAsInts();
-                IntVector c2 = l4.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 32)))
-                        .add(l5.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 40)))).reinterpretAsInts();
-                IntVector c3 = l6.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 48)))
-                        .add(l7.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 56)))).reinterpretAsInts();
-                IntVector sum2 = c0.add(c0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc0)
-                        .add(c1.add(c1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc1))
-                        .add(c2.add(c2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc2))
-                        .add(c3.add(c3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc3));
-                if (add) {
-                    sum2 = sum2.add(IntVector.fromArray(IntLanes.I, s, 128 + ROWS * i));
-                }
-                sum2.intoArray(s, 128 + ROWS * i);
-                p += tokenPairs;
-                IntVector d0 = l0.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * p))
-                        .add(l1.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 8)))).reinterpretAsInts();
-                IntVector d1 = l2.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 16)))
-                        .add(l3.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 24)))).reinterpretAsInts();
-                IntVector d2 = l4.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 32)))
-                        .add(l5.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 40)))).reinterpretAsInts();
-                IntVector d3 = l6.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 48)))
-                        .add(l7.mul(ShortVector.fromArray(IntLanes.S, pairs, 16 * (p + 56)))).reinterpretAsInts();
-                IntVector sum3 = d0.add(d0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc0)
-                        .add(d1.add(d1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc1))
-                        .add(d2.add(d2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc2))
-                        .add(d3.add(d3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc3));
-                if (add) {
-                    sum3 = sum3.add(IntVector.fromArray(IntLanes.I, s, 192 + ROWS * i));
-                }
-                sum3.intoArray(s, 192 + ROWS * i);
             }
         }
     }
@@ -415,33 +355,20 @@ final class Q6_KRowGroups implements RowGroupLayout {
     private static void accumulateTokens(MemorySegment packed, long block, int[] s, int[] sums, int xb, int blocks,
                                          float[] scales, float[] acc) {
         FloatVector dw = FloatVector.fromMemorySegment(IntLanes.F, packed, block, ByteOrder.LITTLE_ENDIAN);
-        FloatVector d0 = dw.mul(scales[xb]);
-        FloatVector d1 = dw.mul(scales[xb + blocks]);
-        FloatVector d2 = dw.mul(scales[xb + 2 * blocks]);
-        FloatVector d3 = dw.mul(scales[xb + 3 * blocks]);
-        int s0 = xb * ActivationRounding.SUMS_PER_BLOCK;
-        int s1 = s0 + blocks * ActivationRounding.SUMS_PER_BLOCK;
-        int s2 = s1 + blocks * ActivationRounding.SUMS_PER_BLOCK;
-        int s3 = s2 + blocks * ActivationRounding.SUMS_PER_BLOCK;
         for (int v = 0; v < 4; v++) {
             IntVector words = IntVector.fromMemorySegment(IntLanes.I, packed, block + SCALES + 32L * v, ByteOrder.LITTLE_ENDIAN);
             for (int e = 0; e < 2; e++) {
                 int i = 2 * v + e;
                 IntVector even = words.lanewise(VectorOperators.LSHL, 24 - 16 * e).lanewise(VectorOperators.ASHR, 24);
                 IntVector odd = words.lanewise(VectorOperators.LSHL, 16 - 16 * e).lanewise(VectorOperators.ASHR, 24);
-                int a = ROWS * i;
-                IntVector offsets0 = even.mul(sums[s0 + i]).add(odd.mul(sums[s0 + 8 + i])).lanewise(VectorOperators.LSHL, 5);
-                ((FloatVector) IntVector.fromArray(IntLanes.I, s, a).sub(offsets0).convert(VectorOperators.I2F, 0))
-                        .fma(d0, FloatVector.fromArray(IntLanes.F, acc, a)).intoArray(acc, a);
-                IntVector offsets1 = even.mul(sums[s1 + i]).add(odd.mul(sums[s1 + 8 + i])).lanewise(VectorOperators.LSHL, 5);
-                ((FloatVector) IntVector.fromArray(IntLanes.I, s, a + 64).sub(offsets1).convert(VectorOperators.I2F, 0))
-                        .fma(d1, FloatVector.fromArray(IntLanes.F, acc, a + 64)).intoArray(acc, a + 64);
-                IntVector offsets2 = even.mul(sums[s2 + i]).add(odd.mul(sums[s2 + 8 + i])).lanewise(VectorOperators.LSHL, 5);
-                ((FloatVector) IntVector.fromArray(IntLanes.I, s, a + 128).sub(offsets2).convert(VectorOperators.I2F, 0))
-                        .fma(d2, FloatVector.fromArray(IntLanes.F, acc, a + 128)).intoArray(acc, a + 128);
-                IntVector offsets3 = even.mul(sums[s3 + i]).add(odd.mul(sums[s3 + 8 + i])).lanewise(VectorOperators.LSHL, 5);
-                ((FloatVector) IntVector.fromArray(IntLanes.I, s, a + 192).sub(offsets3).convert(VectorOperators.I2F, 0))
-                        .fma(d3, FloatVector.fromArray(IntLanes.F, acc, a + 192)).intoArray(acc, a + 192);
+                for (int t = 0; t < TOKENS; t++) {
+                    int xt = xb + t * blocks;
+                    int s16 = xt * ActivationRounding.SUMS_PER_BLOCK;
+                    int a = 64 * t + ROWS * i;
+                    IntVector offsets = even.mul(sums[s16 + i]).add(odd.mul(sums[s16 + 8 + i])).lanewise(VectorOperators.LSHL, 5);
+                    ((FloatVector) IntVector.fromArray(IntLanes.I, s, a).sub(offsets).convert(VectorOperators.I2F, 0))
+                            .fma(dw.mul(scales[xt]), FloatVector.fromArray(IntLanes.F, acc, a)).intoArray(acc, a);
+                }
             }
         }
     }
