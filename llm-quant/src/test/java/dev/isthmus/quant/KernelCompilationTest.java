@@ -10,12 +10,7 @@ import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.RowGroupLayout;
 import dev.isthmus.core.tensor.Tensor;
 import java.io.BufferedReader;
-import java.io.InputStream;
 import java.io.InputStreamReader;
-import java.lang.classfile.Attributes;
-import java.lang.classfile.ClassFile;
-import java.lang.classfile.ClassModel;
-import java.lang.classfile.attribute.CodeAttribute;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
@@ -55,10 +50,10 @@ class KernelCompilationTest {
             Class<?> layout = BlockFormats.require(type).rowGroups().orElseThrow().getClass();
             // Kernels past FreqInlineSize are compiled on their own, never inlined into a caller: each must get
             // its own C2 compilation. (A smaller dot hands its work to methods of its own.)
-            if (bytecodes(layout, "dot") > KernelInliningTest.FREQ_INLINE_SIZE) {
+            if (KernelInliningTest.bytecodes(layout, "dot") > KernelInliningTest.FREQ_INLINE_SIZE) {
                 expected.add(layout.getName() + "::dot");
             }
-            if (bytecodes(layout, "dotTokens") > KernelInliningTest.FREQ_INLINE_SIZE) {
+            if (KernelInliningTest.bytecodes(layout, "dotTokens") > KernelInliningTest.FREQ_INLINE_SIZE) {
                 expected.add(layout.getName() + "::dotTokens");
             }
         }
@@ -103,17 +98,6 @@ class KernelCompilationTest {
         }
         assertThat(skipped).as("compilations of our methods that a compiler gave up on").isEmpty();
         assertThat(compiled).as("methods compiled by C2 within three minutes").containsAll(expected);
-    }
-
-    /** Bytecodes of {@code layout}'s own method {@code name}; 0 where it declares none. */
-    private static int bytecodes(Class<?> layout, String name) throws java.io.IOException {
-        ClassModel model;
-        try (InputStream in = layout.getResourceAsStream(layout.getSimpleName() + ".class")) {
-            model = ClassFile.of().parse(in.readAllBytes());
-        }
-        return model.methods().stream().filter(m -> m.methodName().equalsString(name))
-                .mapToInt(m -> m.findAttribute(Attributes.code()).map(CodeAttribute::codeLength).orElse(0))
-                .max().orElse(0);
     }
 
     /** The child JVM: every layout's one-token and multi-token kernels, round after round, until it is killed. */
