@@ -55,7 +55,7 @@ public final class CpuBackend implements Backend {
     private boolean closed;
     /** Weights copied into row groups by {@link #prepare}, by identity (tensors do not override equals). */
     private final Map<Tensor, Grouped> grouped = new ConcurrentHashMap<>();
-    /** Holds the row-group copies; closed with the backend. */
+    /** Holds the row-group copies ({@link HugePageMemory}); closed with the backend. */
     private Arena arena;
 
     /** A weight in its format's row-group layout. */
@@ -104,7 +104,7 @@ public final class CpuBackend implements Backend {
         int cols = Math.toIntExact(weight.dim(1));
         long groupBytes = layout.groupBytes(cols);
         int groups = Math.toIntExact(weight.dim(0) / layout.rows());
-        MemorySegment data = arena().allocate(groupBytes * groups, 64);
+        MemorySegment data = HugePageMemory.allocate(arena(), groupBytes * groups);
         parallelFor(groups, g -> layout.pack(weight, g * layout.rows(), data, g * groupBytes));
         grouped.put(weight, new Grouped(layout, data, groupBytes));
         if (weight.segment().isMapped()) {
