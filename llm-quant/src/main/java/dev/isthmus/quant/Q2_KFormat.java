@@ -223,23 +223,25 @@ public final class Q2_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwi
     public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int count) {
         checkBlocks(count);
         byte[] levels = new byte[QK];
-        byte[] aux = new byte[16];
-        float[] weights = new float[16];
+        float[] weights = new float[QK];
         float[] mins = new float[16];
         float[] scales = new float[16];
         byte[] packed = new byte[16];
+        KQuantLanes search = new KQuantLanes(16);
         final float q4scale = 15.f;
         for (int b = 0; b < count / QK; b++) {
             int x = srcOffset + b * QK;
             long block = offset + (long) b * BLOCK_BYTES;
+            for (int l = 0; l < QK; l++) {
+                weights[l] = Math.abs(src[x + l]);
+            }
+            for (int half = 0; half < 2; half++) {
+                search.makeQkx2Quants(3, src, x + 128 * half, weights, 128 * half, levels, 128 * half, scales, mins,
+                        8 * half, -0.5f, 0.1f, 15, true);
+            }
             float maxScale = 0;
             float maxMin = 0;
             for (int j = 0; j < 16; j++) {
-                for (int l = 0; l < 16; l++) {
-                    weights[l] = Math.abs(src[x + 16 * j + l]);
-                }
-                scales[j] = KQuantMath.makeQkx2Quants(16, 3, src, x + 16 * j, weights, levels, 16 * j, mins, j, aux,
-                        -0.5f, 0.1f, 15, true);
                 if (scales[j] > maxScale) {
                     maxScale = scales[j];
                 }

@@ -226,15 +226,13 @@ public final class Q4_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwi
     static void encode(float[] src, int srcOffset, MemorySegment dst, long offset, int count, int nmax, float rmin,
                        float rdelta, int nstep, int blockBytes) {
         byte[] levels = new byte[QK];
-        byte[] aux = new byte[32];
-        float[] weights = new float[32];
+        float[] weights = new float[QK];
         float[] mins = new float[8];
         float[] scales = new float[8];
         byte[] packed = new byte[12];
+        KQuantLanes search = new KQuantLanes(32);
         for (int b = 0; b < count / QK; b++) {
             int x = srcOffset + b * QK;
-            float maxScale = 0;
-            float maxMin = 0;
             for (int j = 0; j < 8; j++) {
                 float sumX2 = 0;
                 for (int l = 0; l < 32; l++) {
@@ -242,10 +240,13 @@ public final class Q4_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwi
                 }
                 float avX = (float) Math.sqrt(sumX2 / 32);
                 for (int l = 0; l < 32; l++) {
-                    weights[l] = avX + Math.abs(src[x + 32 * j + l]);
+                    weights[32 * j + l] = avX + Math.abs(src[x + 32 * j + l]);
                 }
-                scales[j] = KQuantMath.makeQkx2Quants(32, nmax, src, x + 32 * j, weights, levels, 32 * j, mins, j, aux,
-                        rmin, rdelta, nstep, false);
+            }
+            search.makeQkx2Quants(nmax, src, x, weights, 0, levels, 0, scales, mins, 0, rmin, rdelta, nstep, false);
+            float maxScale = 0;
+            float maxMin = 0;
+            for (int j = 0; j < 8; j++) {
                 if (scales[j] > maxScale) {
                     maxScale = scales[j];
                 }

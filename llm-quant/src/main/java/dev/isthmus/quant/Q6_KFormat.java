@@ -275,14 +275,16 @@ public final class Q6_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwi
         checkBlocks(count);
         byte[] levels = new byte[QK];
         float[] scales = new float[16];
+        KQuantLanes search = new KQuantLanes(16);
         for (int b = 0; b < count / QK; b++) {
             int x = srcOffset + b * QK;
             long block = offset + (long) b * BLOCK_BYTES;
             float maxScale = 0;
             float maxAbsScale = 0;
+            search.makeQxQuants(32, src, x, levels, 0, scales, 0);
+            search.makeQxQuants(32, src, x + 128, levels, 128, scales, 8);
             for (int ib = 0; ib < 16; ib++) {
-                float scale = KQuantMath.makeQxQuants(16, 32, src, x + 16 * ib, levels, 16 * ib, 1, null, 0);
-                scales[ib] = scale;
+                float scale = scales[ib];
                 float abs = Math.abs(scale);
                 if (abs > maxAbsScale) {
                     maxAbsScale = abs;

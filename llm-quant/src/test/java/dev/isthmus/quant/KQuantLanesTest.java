@@ -1,0 +1,110 @@
+package dev.isthmus.quant;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Every lane of {@link KQuantLanes} against the scalar search it reproduces, bit for bit. */
+class KQuantLanesTest {
+    private static final int TRIALS = 1000;
+
+    @ParameterizedTest(name = "n {0}, nmax {1}, rmin {2}, steps {4}, mad {5}")
+    @CsvSource({
+            "32, 15, -1.0, 0.1, 20, false",   // Q4_K
+            "32, 31, -0.5, 0.1, 15, false",   // Q5_K
+            "16, 3, -0.5, 0.1, 15, true",     // Q2_K
+            "32, 15, -1.0, 0.1, 0, false"})   // no refinement steps
+    void makeQkx2QuantsMatchesTheScalarSearchInEveryLane(int n, int nmax, float rmin, float rdelta, int nstep,
+                                                         boolean useMad) {
+        KQuantLanes lanes = new KQuantLanes(n);
+        Random random = new Random(n * 31L + nmax);
+        for (int trial = 0; trial < TRIALS; trial++) {
+            float[] x = subBlocks(random, n, trial);
+            float[] weights = new float[x.length];
+            for (int i = 0; i < x.length; i++) {
+                weights[i] = trial % 3 == 0 ? Math.abs(x[i]) : 0.5f + Math.abs(x[i]) * random.nextFloat();
+            }
+            int from = 3;
+            float[] src = shifted(x, from);
+            byte[] levels = new byte[8 * n + 5];
+            float[] scales = new float[10];
+            float[] mins = new float[10];
+            lanes.makeQkx2Quants(nmax, src, from, weights, 0, levels, 5, scales, mins, 2, rmin, rdelta, nstep, useMad);
+            byte[] aux = new byte[n];
+            for (int j = 0; j < 8; j++) {
+                byte[] expectedLevels = new byte[n];
+                float[] expectedMin = new float[1];
+                float[] w = Arrays.copyOfRange(weights, n * j, n * j + n);
+                float expectedScale = KQuantMath.makeQkx2Quants(n, nmax, x, n * j, w, expectedLevels, 0, expectedMin, 0,
+                        aux, rmin, rdelta, nstep, useMad);
+                String where = "trial " + trial + ", lane " + j;
+                assertThat(Float.floatToRawIntBits(scales[2 + j])).as(where + " scale")
+                        .isEqualTo(Float.floatToRawIntBits(expectedScale));
+                assertThat(Float.floatToRawIntBits(mins[2 + j])).as(where + " min")
+                        .isEqualTo(Float.floatToRawIntBits(expectedMin[0]));
+                assertThat(Arrays.copyOfRange(levels, 5 + n * j, 5 + n * j + n)).as(where + " levels")
+                        .isEqualTo(expectedLevels);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "n {0}, nmax {1}")
+    @CsvSource({"16, 32", "32, 4"})
+    void makeQxQuantsMatchesTheScalarSearchInEveryLane(int n, int nmax) {
+        KQuantLanes lanes = new KQuantLanes(n);
+        Random random = new Random(n * 17L + nmax);
+        for (int trial = 0; trial < TRIALS; trial++) {
+            float[] x = subBlocks(random, n, trial);
+            int from = 1;
+            float[] src = shifted(x, from);
+            byte[] levels = new byte[8 * n + 3];
+            float[] scales = new float[9];
+            lanes.makeQxQuants(nmax, src, from, levels, 3, scales, 1);
+            for (int j = 0; j < 8; j++) {
+                byte[] expectedLevels = new byte[n];
+                float expectedScale = KQuantMath.makeQxQuants(n, nmax, x, n * j, expectedLevels, 0, 1, null, 0);
+                String where = "trial " + trial + ", lane " + j;
+                assertThat(Float.floatToRawIntBits(scales[1 + j])).as(where + " scale")
+                        .isEqualTo(Float.floatToRawIntBits(expectedScale));
+                assertThat(Arrays.copyOfRange(levels, 3 + n * j, 3 + n * j + n)).as(where + " levels")
+                        .isEqualTo(expectedLevels);
+            }
+        }
+    }
+
+    /**
+     * Eight sub-blocks of n values, each drawn its own way so that every branch of the searches is taken in
+     * some lanes and not in others: Gaussian, all positive, all negative, constant (flat), all zero, tiny
+     * (below ggml's GROUP_MAX_EPS), signed zeros, and a few large outliers.
+     */
+    private static float[] subBlocks(Random random, int n, int trial) {
+        float[] x = new float[8 * n];
+        for (int j = 0; j < 8; j++) {
+            int kind = (j + trial) % 9;
+            float c = (float) random.nextGaussian();
+            for (int i = 0; i < n; i++) {
+                float g = (float) random.nextGaussian();
+                x[n * j + i] = switch (kind) {
+                    case 0, 1 -> g * (trial % 7 + 1) * 0.01f;
+                    case 2 -> Math.abs(g) + 0.1f;
+                    case 3 -> -Math.abs(g) - 0.1f;
+                    case 4 -> c;
+                    case 5 -> 0f;
+                    case 6 -> g * 1e-17f;
+                    case 7 -> i % 2 == 0 ? -0f : (i % 3 == 0 ? 0f : g);
+                    default -> i == n / 3 ? 40 * g : g;
+                };
+            }
+        }
+        return x;
+    }
+
+    private static float[] shifted(float[] x, int from) {
+        float[] src = new float[from + x.length + 2];
+        System.arraycopy(x, 0, src, from, x.length);
+        return src;
+    }
+}
