@@ -153,12 +153,19 @@ public final class IQ4_NLFormat implements BlockFormat, ScalarTwin {
     public void quantize(float[] src, int srcOffset, MemorySegment dst, long offset, int count) {
         checkBlocks(count);
         Iq4Encoder encoder = new Iq4Encoder(QK);
-        for (int b = 0; b < count / QK; b++) {
-            encoder.encode(src, srcOffset + b * QK, QK, Iq4Encoder.NTRY);
-            long block = offset + (long) b * BLOCK_BYTES;
-            dst.set(ValueLayouts.I16, block, encoder.dh);
-            for (int i = 0; i < QK / 2; i++) {
-                dst.set(ValueLayouts.I8, block + 2 + i, encoder.packed(i));
+        int blocks = count / QK;
+        // The scale searches eight blocks at a time (one per vector lane), then each block's levels.
+        for (int first = 0; first < blocks; first += KQuantLanes.LANES) {
+            int nb = Math.min(KQuantLanes.LANES, blocks - first);
+            encoder.searchScales(src, srcOffset + first * QK, nb, Iq4Encoder.NTRY);
+            for (int ib = 0; ib < nb; ib++) {
+                int b = first + ib;
+                encoder.finishBlock(src, srcOffset + b * QK, ib, Iq4Encoder.NTRY);
+                long block = offset + (long) b * BLOCK_BYTES;
+                dst.set(ValueLayouts.I16, block, encoder.dh);
+                for (int i = 0; i < QK / 2; i++) {
+                    dst.set(ValueLayouts.I8, block + 2 + i, encoder.packed(i));
+                }
             }
         }
     }

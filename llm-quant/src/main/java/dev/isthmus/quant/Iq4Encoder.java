@@ -13,79 +13,101 @@ final class Iq4Encoder {
 
     final float[] scales;
     final byte[] levels;
-    final float[] weight = new float[32];
     short dh;
     int scalesH;
     final byte[] scalesL;
+    private final KQuantLanes lanes = new KQuantLanes(32);
+    /** Where the one-by-one searches put their first fit's levels when nothing keeps them. */
+    private final byte[] unusedLevels = new byte[32];
 
+    /** An encoder of super-blocks of {@code superBlockSize} (32 for IQ4_NL's single blocks, 256 for IQ4_XS). */
     Iq4Encoder(int superBlockSize) {
-        scales = new float[superBlockSize / 32];
+        scales = new float[Math.max(KQuantLanes.LANES, superBlockSize / 32)];
         levels = new byte[superBlockSize];
         scalesL = new byte[Math.max(1, superBlockSize / 64)];
     }
 
-    void encode(float[] x, int xo, int superBlockSize, int ntry) {
+    /**
+     * Each 32-weight block's best scale, {@code scales[0..nb)} for the {@code nb} blocks from {@code x[xo]}: eight
+     * at a time in vector lanes ({@link KQuantLanes#iq4Scales}), the rest one by one. With {@code ntry} 0 a lone
+     * block keeps its first fit's levels (in {@link #levels}), so those searches run one by one.
+     */
+    void searchScales(float[] x, int xo, int nb, int ntry) {
+        int ib = 0;
+        for (; ntry > 0 && ib + KQuantLanes.LANES <= nb; ib += KQuantLanes.LANES) {
+            lanes.iq4Scales(x, xo + 32 * ib, scales, ib, ntry);
+        }
+        for (; ib < nb; ib++) {
+            scales[ib] = blockScale(x, xo + 32 * ib, ntry, nb == 1 ? levels : unusedLevels);
+        }
+    }
+
+    /**
+     * One block's search, as ggml runs it: the scale putting the largest magnitude on the grid's end, then
+     * {@code 2·ntry+1} others, the x²-weighted least-squares fit of each kept where it fits better; 0 for a
+     * block below ggml's threshold. The first fit's levels go to {@code firstLevels[0..32)}: what a lone block
+     * keeps when {@code ntry} is 0.
+     */
+    static float blockScale(float[] x, int xb, int ntry, byte[] firstLevels) {
         byte[] values = KQuantMath.IQ4NL_VALUES;
-        dh = Half.floatToF16(0.f);
-        float maxScale = 0;
-        float amaxScale = 0;
-        int nb = superBlockSize / 32;
-        for (int ib = 0; ib < nb; ++ib) {
-            int xb = xo + ib * 32;
-            int lb = ib * 32;
-            for (int j = 0; j < 32; ++j) {
-                weight[j] = x[xb + j] * x[xb + j];
+        float amax = 0;
+        float max = 0;
+        for (int j = 0; j < 32; ++j) {
+            float ax = Math.abs(x[xb + j]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[xb + j];
             }
-            float amax = 0;
-            float max = 0;
-            for (int j = 0; j < 32; ++j) {
-                float ax = Math.abs(x[xb + j]);
-                if (ax > amax) {
-                    amax = ax;
-                    max = x[xb + j];
-                }
-            }
-            if (amax < KQuantMath.GROUP_MAX_EPS) {
-                scales[ib] = 0;
-                continue;
-            }
-            float d = ntry > 0 ? -max / values[0] : max / values[0];
-            float id = 1 / d;
-            float sumqx = 0;
-            float sumq2 = 0;
+        }
+        if (amax < KQuantMath.GROUP_MAX_EPS) {
+            return 0;
+        }
+        float d = ntry > 0 ? -max / values[0] : max / values[0];
+        float id = 1 / d;
+        float sumqx = 0;
+        float sumq2 = 0;
+        for (int j = 0; j < 32; ++j) {
+            float al = id * x[xb + j];
+            int l = KQuantMath.bestIndexInt8(values, al);
+            firstLevels[j] = (byte) l;
+            float q = values[l];
+            float w = x[xb + j] * x[xb + j];
+            sumqx += w * q * x[xb + j];
+            sumq2 += w * q * q;
+        }
+        d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
+        float best = d * sumqx;
+        for (int itry = -ntry; itry <= ntry; ++itry) {
+            id = (itry + values[0]) / max;
+            sumqx = 0;
+            sumq2 = 0;
             for (int j = 0; j < 32; ++j) {
                 float al = id * x[xb + j];
                 int l = KQuantMath.bestIndexInt8(values, al);
-                levels[lb + j] = (byte) l;
                 float q = values[l];
-                float w = weight[j];
+                float w = x[xb + j] * x[xb + j];
                 sumqx += w * q * x[xb + j];
                 sumq2 += w * q * q;
             }
-            d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
-            float best = d * sumqx;
-            for (int itry = -ntry; itry <= ntry; ++itry) {
-                id = (itry + values[0]) / max;
-                sumqx = 0;
-                sumq2 = 0;
-                for (int j = 0; j < 32; ++j) {
-                    float al = id * x[xb + j];
-                    int l = KQuantMath.bestIndexInt8(values, al);
-                    float q = values[l];
-                    float w = weight[j];
-                    sumqx += w * q * x[xb + j];
-                    sumq2 += w * q * q;
-                }
-                if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
-                    d = sumqx / sumq2;
-                    best = d * sumqx;
-                }
+            if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+                d = sumqx / sumq2;
+                best = d * sumqx;
             }
-            scales[ib] = d;
-            float absD = Math.abs(d);
+        }
+        return d;
+    }
+
+    void encode(float[] x, int xo, int superBlockSize, int ntry) {
+        dh = Half.floatToF16(0.f);
+        int nb = superBlockSize / 32;
+        searchScales(x, xo, nb, ntry);
+        float maxScale = 0;
+        float amaxScale = 0;
+        for (int ib = 0; ib < nb; ++ib) {
+            float absD = Math.abs(scales[ib]);
             if (absD > amaxScale) {
                 amaxScale = absD;
-                maxScale = d;
+                maxScale = scales[ib];
             }
         }
         if (nb > 1) {
@@ -98,9 +120,7 @@ final class Iq4Encoder {
                 l = Math.max(-32, Math.min(31, l));
                 float dl = d * l;
                 float idl = dl != 0 ? 1 / dl : 0.f;
-                for (int j = 0; j < 32; ++j) {
-                    levels[ib * 32 + j] = (byte) KQuantMath.bestIndexInt8(values, idl * x[xo + ib * 32 + j]);
-                }
+                lanes.iq4Levels(x, xo + ib * 32, idl, levels, ib * 32, 32);
                 l += 32;
                 int low = l & 0xF;
                 int high = l >> 4;
@@ -112,13 +132,19 @@ final class Iq4Encoder {
                 scalesH |= high << (2 * (ib % 8));
             }
         } else {
-            dh = Half.floatToF16(scales[0]);
-            if (ntry > 0) {
-                float id = scales[0] != 0 ? 1 / scales[0] : 0;
-                for (int j = 0; j < superBlockSize; ++j) {
-                    levels[j] = (byte) KQuantMath.bestIndexInt8(values, id * x[xo + j]);
-                }
-            }
+            finishBlock(x, xo, 0, ntry);
+        }
+    }
+
+    /**
+     * A lone block's F16 scale ({@link #dh}) and its levels against the scale the last {@link #searchScales} found
+     * for block {@code ib} (with {@code ntry} 0, the first fit's levels stay).
+     */
+    void finishBlock(float[] x, int xb, int ib, int ntry) {
+        dh = Half.floatToF16(scales[ib]);
+        if (ntry > 0) {
+            float id = scales[ib] != 0 ? 1 / scales[ib] : 0;
+            lanes.iq4Levels(x, xb, id, levels, 0, 32);
         }
     }
 

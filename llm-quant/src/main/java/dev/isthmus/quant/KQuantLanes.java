@@ -27,6 +27,14 @@ final class KQuantLanes {
     static final int LANES = 8;
     private static final VectorSpecies<Float> F = IntLanes.F;
     private static final VectorSpecies<Integer> I = IntLanes.I;
+    /** The IQ4 grid ({@link KQuantMath#IQ4NL_VALUES}) as floats. */
+    private static final float[] GRID = new float[16];
+
+    static {
+        for (int k = 0; k < 16; k++) {
+            GRID[k] = KQuantMath.IQ4NL_VALUES[k];
+        }
+    }
 
     private final int n;
     /** Element i of lane j's sub-block at [8i + j]: the values, then the weights. */
@@ -275,6 +283,109 @@ final class KQuantLanes {
         FloatVector scale = FloatVector.fromArray(F, state, SCALE).blend(sumLX.div(sumL2), better);
         scale.intoArray(state, SCALE);
         bestFit.blend(scale.mul(sumLX), better).intoArray(state, BEST_FIT);
+    }
+
+    /**
+     * The scale search of ggml's {@code quantize_row_iq4_nl_impl} (no importance matrix, {@code ntry} > 0) for the
+     * eight 32-element blocks from {@code src[x]}: block j's scale to {@code scales[so + j]}, 0 where its largest
+     * magnitude is below ggml's threshold (its scalar twin: {@link Iq4Encoder#blockScale}).
+     */
+    void iq4Scales(float[] src, int x, float[] scales, int so, int ntry) {
+        if (!IntLanes.AVAILABLE || n != 32 || ntry <= 0) {
+            for (int j = 0; j < LANES; j++) {
+                scales[so + j] = Iq4Encoder.blockScale(src, x + 32 * j, ntry, new byte[32]);
+            }
+            return;
+        }
+        transpose(src, x, xT);
+        largestMagnitude();
+        iq4Fit(0, true);
+        for (int itry = -ntry; itry <= ntry; itry++) {
+            iq4Fit(itry, false);
+        }
+        VectorMask<Float> zero = FloatVector.fromArray(F, state, AMAX)
+                .compare(VectorOperators.LT, KQuantMath.GROUP_MAX_EPS);
+        FloatVector.fromArray(F, state, SCALE).blend(0f, zero).intoArray(scales, so);
+    }
+
+    /**
+     * One candidate of the IQ4 search: the first, d = -max / grid[0], or {@code id = (itry + grid[0]) / max};
+     * each element's nearest grid value ({@link KQuantMath#bestIndexInt8}), the x²-weighted least-squares
+     * scale, taken first or kept where it fits better.
+     */
+    private void iq4Fit(int itry, boolean first) {
+        FloatVector max = FloatVector.fromArray(F, state, MAX);
+        FloatVector id = first
+                ? FloatVector.broadcast(F, 1f).div(max.neg().div(GRID[0]))
+                : FloatVector.broadcast(F, (float) (itry + KQuantMath.IQ4NL_VALUES[0])).div(max);
+        FloatVector sumQX = FloatVector.zero(F);
+        FloatVector sumQ2 = FloatVector.zero(F);
+        for (int i = 0; i < n; i++) {
+            FloatVector xi = FloatVector.fromArray(F, xT, LANES * i);
+            FloatVector al = id.mul(xi);
+            // The grid values around al: lo the largest at most al (grid[0] below it), hi the next one up.
+            FloatVector lo = FloatVector.broadcast(F, GRID[0]);
+            FloatVector hi = FloatVector.broadcast(F, GRID[1]);
+            for (int k = 1; k < 15; k++) {
+                VectorMask<Float> above = al.compare(VectorOperators.GE, GRID[k]);
+                lo = lo.blend(GRID[k], above);
+                hi = hi.blend(GRID[k + 1], above);
+            }
+            lo = lo.blend(GRID[15], al.compare(VectorOperators.GE, GRID[15]));
+            // bestIndexInt8's tie-break; NaN, which its binary search takes to the top, likewise.
+            FloatVector q = hi.blend(lo, al.sub(lo).compare(VectorOperators.LT, hi.sub(al)))
+                    .blend(GRID[15], al.test(VectorOperators.IS_NAN));
+            FloatVector wq = xi.mul(xi).mul(q);
+            sumQX = sumQX.add(wq.mul(xi));
+            sumQ2 = sumQ2.add(wq.mul(q));
+        }
+        if (first) {
+            FloatVector d = sumQX.div(sumQ2).blend(0f, sumQ2.compare(VectorOperators.GT, 0f).not());
+            d.intoArray(state, SCALE);
+            d.mul(sumQX).intoArray(state, BEST_FIT);
+            return;
+        }
+        FloatVector bestFit = FloatVector.fromArray(F, state, BEST_FIT);
+        VectorMask<Float> better = sumQ2.compare(VectorOperators.GT, 0f)
+                .and(sumQX.mul(sumQX).compare(VectorOperators.GT, bestFit.mul(sumQ2)));
+        FloatVector d = FloatVector.fromArray(F, state, SCALE).blend(sumQX.div(sumQ2), better);
+        d.intoArray(state, SCALE);
+        bestFit.blend(d.mul(sumQX), better).intoArray(state, BEST_FIT);
+    }
+
+    /**
+     * {@link KQuantMath#bestIndexInt8}{@code (IQ4NL_VALUES, scale × src[x + j])} into {@code levels[lo + j]} for
+     * j below {@code count}: eight consecutive elements at a time, without the binary search's branches, which
+     * mispredict on about every other element.
+     */
+    void iq4Levels(float[] src, int x, float scale, byte[] levels, int lo, int count) {
+        int j = 0;
+        for (; IntLanes.AVAILABLE && j + LANES <= count; j += LANES) {
+            FloatVector al = FloatVector.fromArray(F, src, x + j).mul(scale);
+            // lo the largest grid value at most al (grid[0] below it) and its index, hi the next one up.
+            FloatVector lower = FloatVector.broadcast(F, GRID[0]);
+            FloatVector upper = FloatVector.broadcast(F, GRID[1]);
+            FloatVector index = FloatVector.zero(F);
+            for (int k = 1; k < 15; k++) {
+                VectorMask<Float> above = al.compare(VectorOperators.GE, GRID[k]);
+                lower = lower.blend(GRID[k], above);
+                upper = upper.blend(GRID[k + 1], above);
+                index = index.blend((float) k, above);
+            }
+            VectorMask<Float> top = al.compare(VectorOperators.GE, GRID[15]);
+            lower = lower.blend(GRID[15], top);
+            index = index.blend(15f, top);
+            // The tie-break; past the top (index 16) and NaN go to 15, as the binary search takes them.
+            index = index.add(1f).blend(index, al.sub(lower).compare(VectorOperators.LT, upper.sub(al)))
+                    .min(15f).blend(15f, al.test(VectorOperators.IS_NAN));
+            ((IntVector) index.convert(VectorOperators.F2I, 0)).intoArray(trial, 0);
+            for (int e = 0; e < LANES; e++) {
+                levels[lo + j + e] = (byte) trial[e];
+            }
+        }
+        for (; j < count; j++) {
+            levels[lo + j] = (byte) KQuantMath.bestIndexInt8(KQuantMath.IQ4NL_VALUES, scale * src[x + j]);
+        }
     }
 
     /** Lane j's levels (plus {@code offset}) to {@code levels[lo + n·j ...]}, zeros for the lanes in {@code empty}. */

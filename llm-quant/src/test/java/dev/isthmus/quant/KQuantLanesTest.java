@@ -75,6 +75,59 @@ class KQuantLanesTest {
         }
     }
 
+    @ParameterizedTest(name = "ntry {0}")
+    @CsvSource({"7", "1"})
+    void iq4ScalesMatchTheScalarSearchInEveryLane(int ntry) {
+        KQuantLanes lanes = new KQuantLanes(32);
+        Random random = new Random(ntry);
+        for (int trial = 0; trial < TRIALS; trial++) {
+            float[] x = subBlocks(random, 32, trial);
+            if (trial % 5 == 4) {
+                // Values exactly on the grid's points and midpoints (after the first fit's scaling) test the ties.
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = (KQuantMath.IQ4NL_VALUES[i % 16] + (i % 3 == 0 ? 0.5f : 0f)) * 0.01f;
+                }
+            }
+            int from = 2;
+            float[] src = shifted(x, from);
+            float[] scales = new float[11];
+            lanes.iq4Scales(src, from, scales, 3, ntry);
+            for (int j = 0; j < 8; j++) {
+                float expected = Iq4Encoder.blockScale(x, 32 * j, ntry, new byte[32]);
+                assertThat(Float.floatToRawIntBits(scales[3 + j])).as("trial %d, lane %d", trial, j)
+                        .isEqualTo(Float.floatToRawIntBits(expected));
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void iq4LevelsMatchTheScalarGridSearch() {
+        KQuantLanes lanes = new KQuantLanes(32);
+        Random random = new Random(5);
+        float[] special = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, -0f, 0f, 1e30f, -1e30f};
+        for (int trial = 0; trial < TRIALS; trial++) {
+            int count = 1 + random.nextInt(40);
+            float[] src = new float[count + 3];
+            for (int i = 0; i < src.length; i++) {
+                int k = random.nextInt(16);
+                src[i] = switch (random.nextInt(4)) {
+                    case 0 -> KQuantMath.IQ4NL_VALUES[k];                                        // on a grid point
+                    case 1 -> k < 15 ? (KQuantMath.IQ4NL_VALUES[k] + KQuantMath.IQ4NL_VALUES[k + 1]) / 2f : 200f; // a midpoint
+                    case 2 -> special[random.nextInt(special.length)];
+                    default -> (float) random.nextGaussian() * 90f;
+                };
+            }
+            float scale = trial % 2 == 0 ? 1f : (float) random.nextGaussian();
+            byte[] levels = new byte[count + 4];
+            int from = 3;
+            lanes.iq4Levels(src, from, scale, levels, 4, count);
+            for (int j = 0; j < count; j++) {
+                assertThat(levels[4 + j]).as("trial %d, element %d (%s)", trial, j, scale * src[from + j])
+                        .isEqualTo((byte) KQuantMath.bestIndexInt8(KQuantMath.IQ4NL_VALUES, scale * src[from + j]));
+            }
+        }
+    }
+
     /**
      * Eight sub-blocks of n values, each drawn its own way so that every branch of the searches is taken in
      * some lanes and not in others: Gaussian, all positive, all negative, constant (flat), all zero, tiny
