@@ -40,11 +40,11 @@ final class KQuantLanes {
     /** Element i of lane j's sub-block at [8i + j]: the values, then the weights. */
     private final float[] xT;
     private final float[] wT;
-    /** The levels of each lane's best fit so far, and of the step being tried, laid out as {@link #xT}. */
+    /** The levels of each lane's best fit, and of the step being tried, laid out as {@link #xT}. */
     private final int[] best;
     private final int[] trial;
     /** Eight-lane state between the steps of a search, at the offsets below. */
-    private final float[] state = new float[8 * LANES];
+    private final float[] state = new float[10 * LANES];
     private static final int MIN = 0;
     private static final int MAX = LANES;
     private static final int SUM_W = 2 * LANES;
@@ -53,6 +53,12 @@ final class KQuantLanes {
     private static final int ERROR = 5 * LANES;
     private static final int AMAX = 6 * LANES;
     private static final int BEST_FIT = 7 * LANES;
+    /**
+     * The grid of each lane's best fit so far, iscale and the offset subtracted before scaling: its levels are
+     * computed again from these at the end rather than copied at every better step.
+     */
+    private static final int BEST_ISCALE = 8 * LANES;
+    private static final int BEST_OFFSET = 9 * LANES;
 
     /** A search over sub-blocks of {@code n} elements; not for concurrent use (it holds scratch arrays). */
     KQuantLanes(int n) {
@@ -95,6 +101,7 @@ final class KQuantLanes {
         // Where max == min the scalar search gives up: levels 0, scale 0 (and the minimum as found).
         VectorMask<Float> flat = FloatVector.fromArray(F, state, MAX).compare(VectorOperators.EQ, min);
         FloatVector.fromArray(F, state, SCALE).blend(0f, flat).intoArray(scales, so);
+        bestLevels(0, nmax);
         writeLevels(levels, lo, flat.toLong(), 0);
     }
 
@@ -137,13 +144,14 @@ final class KQuantLanes {
             // nearestInt (1.5·2^23 added, mantissa read), clamped; then the level back to float exactly.
             IntVector l = iscale.mul(xi.sub(min)).add(12582912f).reinterpretAsInts().and(0x007FFFFF)
                     .sub(0x00400000).min(nmax).max(0);
-            l.intoArray(best, LANES * i);
             FloatVector diff = scale.mul(l.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f)).add(min).sub(xi);
             diff = diff.abs().blend(diff.mul(diff), squares);
             error = error.add(FloatVector.fromArray(F, wT, LANES * i).mul(diff));
         }
         scale.intoArray(state, SCALE);
         error.intoArray(state, ERROR);
+        iscale.intoArray(state, BEST_ISCALE);
+        min.intoArray(state, BEST_OFFSET);
     }
 
     /**
@@ -188,22 +196,23 @@ final class KQuantLanes {
         FloatVector bestError = FloatVector.fromArray(F, state, ERROR);
         VectorMask<Float> better = det.compare(VectorOperators.GT, 0f).and(error.compare(VectorOperators.LT, bestError))
                 .andNot(max.compare(VectorOperators.EQ, min));
-        keepBetter(better.toLong());
+        FloatVector.fromArray(F, state, BEST_ISCALE).blend(iscale, better).intoArray(state, BEST_ISCALE);
+        FloatVector.fromArray(F, state, BEST_OFFSET).blend(min, better).intoArray(state, BEST_OFFSET);
         bestError.blend(error, better).intoArray(state, ERROR);
         FloatVector.fromArray(F, state, SCALE).blend(thisScale, better).intoArray(state, SCALE);
         min.blend(thisMin, better).intoArray(state, MIN);
     }
 
-    /** The trial's levels become the best in the lanes whose bits are set in {@code lanes}. */
-    private void keepBetter(long lanes) {
-        // Lane by lane rather than as a masked blend: with a blend under VectorMask.fromLong(toLong()) of the
-        // step's comparison mask, KQuantLanesTest caught levels from another step than the kept scale's once C2
-        // had compiled the search (intermittently; a reduced case did not reproduce it).
-        for (long rest = lanes; rest != 0; rest &= rest - 1) {
-            int j = Long.numberOfTrailingZeros(rest);
-            for (int i = 0; i < n; i++) {
-                best[LANES * i + j] = trial[LANES * i + j];
-            }
+    /**
+     * Each lane's levels on the grid of its best fit: nearestInt(iscale·(x − offset)) clamped to [lowest, highest],
+     * the very operations that step computed them with.
+     */
+    private void bestLevels(int lowest, int highest) {
+        FloatVector iscale = FloatVector.fromArray(F, state, BEST_ISCALE);
+        FloatVector offset = FloatVector.fromArray(F, state, BEST_OFFSET);
+        for (int i = 0; i < n; i++) {
+            iscale.mul(FloatVector.fromArray(F, xT, LANES * i).sub(offset)).add(12582912f).reinterpretAsInts()
+                    .and(0x007FFFFF).sub(0x00400000).min(highest).max(lowest).intoArray(best, LANES * i);
         }
     }
 
@@ -232,6 +241,7 @@ final class KQuantLanes {
         VectorMask<Float> zero = FloatVector.fromArray(F, state, AMAX)
                 .compare(VectorOperators.LT, KQuantMath.GROUP_MAX_EPS);
         FloatVector.fromArray(F, state, SCALE).blend(0f, zero).intoArray(scales, so);
+        bestLevels(-nmax, nmax - 1);
         writeLevels(levels, lo, zero.toLong(), nmax);
     }
 
@@ -256,7 +266,6 @@ final class KQuantLanes {
      */
     private void qxFit(int nmax, float numerator, boolean first) {
         FloatVector iscale = FloatVector.broadcast(F, numerator).div(FloatVector.fromArray(F, state, MAX));
-        int[] levels = first ? best : trial;
         FloatVector sumLX = FloatVector.zero(F);
         FloatVector sumL2 = FloatVector.zero(F);
         for (int i = 0; i < n; i++) {
@@ -264,7 +273,6 @@ final class KQuantLanes {
             // nearestInt (1.5·2^23 added, mantissa read), clamped; then the level back to float exactly.
             IntVector l = iscale.mul(xi).add(12582912f).reinterpretAsInts().and(0x007FFFFF).sub(0x00400000)
                     .min(nmax - 1).max(-nmax);
-            l.intoArray(levels, LANES * i);
             FloatVector lf = l.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f);
             FloatVector w = xi.mul(xi);
             sumLX = sumLX.add(w.mul(xi).mul(lf));
@@ -274,12 +282,14 @@ final class KQuantLanes {
             FloatVector scale = sumLX.div(sumL2).blend(0f, sumL2.compare(VectorOperators.EQ, 0f));
             scale.intoArray(state, SCALE);
             scale.mul(sumLX).intoArray(state, BEST_FIT);
+            iscale.intoArray(state, BEST_ISCALE);
+            FloatVector.zero(F).intoArray(state, BEST_OFFSET);
             return;
         }
         FloatVector bestFit = FloatVector.fromArray(F, state, BEST_FIT);
         VectorMask<Float> better = sumL2.compare(VectorOperators.GT, 0f)
                 .and(sumLX.mul(sumLX).compare(VectorOperators.GT, bestFit.mul(sumL2)));
-        keepBetter(better.toLong());
+        FloatVector.fromArray(F, state, BEST_ISCALE).blend(iscale, better).intoArray(state, BEST_ISCALE);
         FloatVector scale = FloatVector.fromArray(F, state, SCALE).blend(sumLX.div(sumL2), better);
         scale.intoArray(state, SCALE);
         bestFit.blend(scale.mul(sumLX), better).intoArray(state, BEST_FIT);
