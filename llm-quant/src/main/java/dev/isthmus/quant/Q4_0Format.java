@@ -10,8 +10,11 @@ import dev.isthmus.core.tensor.IntLanes;
 import dev.isthmus.core.tensor.QuantizedActivations;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 
 /**
  * GGML Q4_0: 32 weights per 18-byte block, {@code d} (F16) then 16 bytes of 4-bit levels; weight j is
@@ -173,10 +176,23 @@ public final class Q4_0Format implements BlockFormat, ScalarTwin, IntegerTwin {
             float id = d != 0 ? 1.0f / d : 0.0f;
             long block = offset + (long) b * BLOCK_BYTES;
             dst.set(ValueLayouts.I16, block, Half.floatToF16(d));
-            for (int j = 0; j < QK / 2; j++) {
-                int lo = Math.min(15, (byte) KQuantMath.truncate(src[base + j] * id + 8.5f)) & 0xFF;
-                int hi = Math.min(15, (byte) KQuantMath.truncate(src[base + QK / 2 + j] * id + 8.5f)) & 0xFF;
-                dst.set(ValueLayouts.I8, block + 2 + j, (byte) (lo | hi << 4));
+            if (IntLanes.AVAILABLE) {
+                // Eight levels at a time. x·id lies in [-8, 8], so x·id + 8.5 truncates to 0..16 and Java's
+                // conversion agrees with C's; NaN gives 0 in both (C's INT_MIN is 0 as a byte).
+                for (int j = 0; j < QK / 2; j += 8) {
+                    IntVector lo = ((IntVector) FloatVector.fromArray(IntLanes.F, src, base + j).mul(id).add(8.5f)
+                            .convert(VectorOperators.F2I, 0)).min(15);
+                    IntVector hi = ((IntVector) FloatVector.fromArray(IntLanes.F, src, base + QK / 2 + j).mul(id).add(8.5f)
+                            .convert(VectorOperators.F2I, 0)).min(15);
+                    lo.or(hi.lanewise(VectorOperators.LSHL, 4)).convertShape(VectorOperators.I2B, ByteVector.SPECIES_64, 0)
+                            .reinterpretAsBytes().intoMemorySegment(dst, block + 2 + j, ByteOrder.LITTLE_ENDIAN);
+                }
+            } else {
+                for (int j = 0; j < QK / 2; j++) {
+                    int lo = Math.min(15, (byte) KQuantMath.truncate(src[base + j] * id + 8.5f)) & 0xFF;
+                    int hi = Math.min(15, (byte) KQuantMath.truncate(src[base + QK / 2 + j] * id + 8.5f)) & 0xFF;
+                    dst.set(ValueLayouts.I8, block + 2 + j, (byte) (lo | hi << 4));
+                }
             }
         }
     }
