@@ -146,10 +146,15 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    /** Generated tokens per second after {@code context} (or one token) was prefilled. */
+    /**
+     * Forward passes of one token per second after {@code context} (or one token) was prefilled, as llama-bench's
+     * tg counts them: a generation of n tokens runs n − 1 passes (the first token comes from the prompt's
+     * logits, the last is not fed back), so n + 1 tokens are generated for n passes.
+     */
     private double decode(LanguageModel m, int[] context, int first) {
         int[] start = context.length == 0 ? new int[] {first} : context;
-        return m.complete(start).maxNewTokens(genTokens).ignoreEos(true).call().decodeTokensPerSecond();
+        Completion c = m.complete(start).maxNewTokens(genTokens + 1).ignoreEos(true).call();
+        return (c.ids().length - 1) / (c.decodeMillis() / 1e3);
     }
 
     private Path sharedDir() {
