@@ -44,7 +44,7 @@ final class KQuantLanes {
     private final int[] best;
     private final int[] trial;
     /** Eight-lane state between the steps of a search, at the offsets below. */
-    private final float[] state = new float[10 * LANES];
+    private final float[] state = new float[16 * LANES];
     private static final int MIN = 0;
     private static final int MAX = LANES;
     private static final int SUM_W = 2 * LANES;
@@ -59,6 +59,14 @@ final class KQuantLanes {
      */
     private static final int BEST_ISCALE = 8 * LANES;
     private static final int BEST_OFFSET = 9 * LANES;
+    /** Q3_K's running sums Σw·x·l and Σw·l² (w = x²). */
+    private static final int SUM_LX = 10 * LANES;
+    private static final int SUM_L2 = 11 * LANES;
+    /** A makeQkx2Quants step's grid and sums, between its two halves. */
+    private static final int TRIAL_ISCALE = 12 * LANES;
+    private static final int TRIAL_SUM_L = 13 * LANES;
+    private static final int TRIAL_SUM_L2 = 14 * LANES;
+    private static final int TRIAL_SUM_XL = 15 * LANES;
 
     /** A search over sub-blocks of {@code n} elements; not for concurrent use (it holds scratch arrays). */
     KQuantLanes(int n) {
@@ -157,12 +165,18 @@ final class KQuantLanes {
     /**
      * One step of the search: the grid with {@code steps} (rmin + rdelta·is + nmax) intervals over [min, max] —
      * against the current minimum, which an earlier step's better fit may have moved — its least-squares scale
-     * and minimum, kept in the lanes where its error is lower.
+     * and minimum, kept in the lanes where its error is lower. In two methods: as one, it was past C2's
+     * budget, which left one of its blends to the Vector API's unoptimized Java code.
      */
     private void refine(int nmax, float steps, boolean useMad) {
+        trialSums(nmax, steps);
+        trialFit(useMad);
+    }
+
+    /** The step's grid (its iscale kept in the state) and its sums Σw·l, Σw·l², Σw·l·x. */
+    private void trialSums(int nmax, float steps) {
         FloatVector min = FloatVector.fromArray(F, state, MIN);
-        FloatVector max = FloatVector.fromArray(F, state, MAX);
-        FloatVector iscale = FloatVector.broadcast(F, steps).div(max.sub(min));
+        FloatVector iscale = FloatVector.broadcast(F, steps).div(FloatVector.fromArray(F, state, MAX).sub(min));
         FloatVector sumL = FloatVector.zero(F);
         FloatVector sumL2 = FloatVector.zero(F);
         FloatVector sumXL = FloatVector.zero(F);
@@ -177,6 +191,17 @@ final class KQuantLanes {
             sumL2 = sumL2.add(wl.mul(lf));
             sumXL = sumXL.add(wl.mul(xi));
         }
+        iscale.intoArray(state, TRIAL_ISCALE);
+        sumL.intoArray(state, TRIAL_SUM_L);
+        sumL2.intoArray(state, TRIAL_SUM_L2);
+        sumXL.intoArray(state, TRIAL_SUM_XL);
+    }
+
+    /** The step's least-squares scale and minimum, its error, and where it fits better, the step kept. */
+    private void trialFit(boolean useMad) {
+        FloatVector sumL = FloatVector.fromArray(F, state, TRIAL_SUM_L);
+        FloatVector sumL2 = FloatVector.fromArray(F, state, TRIAL_SUM_L2);
+        FloatVector sumXL = FloatVector.fromArray(F, state, TRIAL_SUM_XL);
         FloatVector sumW = FloatVector.fromArray(F, state, SUM_W);
         FloatVector sumX = FloatVector.fromArray(F, state, SUM_X);
         FloatVector det = sumW.mul(sumL2).sub(sumL.mul(sumL));
@@ -193,10 +218,12 @@ final class KQuantLanes {
             diff = diff.abs().blend(diff.mul(diff), squares);
             error = error.add(FloatVector.fromArray(F, wT, LANES * i).mul(diff));
         }
+        FloatVector min = FloatVector.fromArray(F, state, MIN);
         FloatVector bestError = FloatVector.fromArray(F, state, ERROR);
         VectorMask<Float> better = det.compare(VectorOperators.GT, 0f).and(error.compare(VectorOperators.LT, bestError))
-                .andNot(max.compare(VectorOperators.EQ, min));
-        FloatVector.fromArray(F, state, BEST_ISCALE).blend(iscale, better).intoArray(state, BEST_ISCALE);
+                .andNot(FloatVector.fromArray(F, state, MAX).compare(VectorOperators.EQ, min));
+        FloatVector.fromArray(F, state, BEST_ISCALE).blend(FloatVector.fromArray(F, state, TRIAL_ISCALE), better)
+                .intoArray(state, BEST_ISCALE);
         FloatVector.fromArray(F, state, BEST_OFFSET).blend(min, better).intoArray(state, BEST_OFFSET);
         bestError.blend(error, better).intoArray(state, ERROR);
         FloatVector.fromArray(F, state, SCALE).blend(thisScale, better).intoArray(state, SCALE);
@@ -293,6 +320,91 @@ final class KQuantLanes {
         FloatVector scale = FloatVector.fromArray(F, state, SCALE).blend(sumLX.div(sumL2), better);
         scale.intoArray(state, SCALE);
         bestFit.blend(scale.mul(sumLX), better).intoArray(state, BEST_FIT);
+    }
+
+    /**
+     * {@link KQuantMath#makeQ3Quants} with {@code doRmse} (Q3_K's search) for the eight sub-blocks of {@code n}
+     * elements from {@code src[x]}: sub-block j's levels (offset by nmax) go to {@code levels[lo + n·j ...]}, its
+     * scale to {@code scales[so + j]}.
+     *
+     * <p>The scalar search stops a sub-block's coordinate descent after a pass that changed nothing; here every
+     * lane runs until no lane changes. That gives the same levels: a pass that changes nothing leaves the state
+     * as it found it, so the next pass, starting from the same state, changes nothing either.
+     */
+    void makeQ3Quants(int nmax, float[] src, int x, byte[] levels, int lo, float[] scales, int so) {
+        if (!IntLanes.AVAILABLE) {
+            for (int j = 0; j < LANES; j++) {
+                scales[so + j] = KQuantMath.makeQ3Quants(n, nmax, src, x + n * j, levels, lo + n * j, true);
+            }
+            return;
+        }
+        transpose(src, x, xT);
+        largestMagnitude();
+        q3First(nmax);
+        for (int pass = 0; pass < 5 && q3Pass(nmax); pass++) {
+            // q3Pass returns whether any lane changed a level.
+        }
+        VectorMask<Float> zero = FloatVector.fromArray(F, state, AMAX)
+                .compare(VectorOperators.LT, KQuantMath.GROUP_MAX_EPS);
+        FloatVector sumLX = FloatVector.fromArray(F, state, SUM_LX);
+        FloatVector sumL2 = FloatVector.fromArray(F, state, SUM_L2);
+        sumLX.div(sumL2).blend(0f, sumL2.compare(VectorOperators.GT, 0f).not()).blend(0f, zero).intoArray(scales, so);
+        writeLevels(levels, lo, zero.toLong(), nmax);
+    }
+
+    /** The symmetric grid putting the largest magnitude on level -nmax: levels and the running sums. */
+    private void q3First(int nmax) {
+        FloatVector iscale = FloatVector.broadcast(F, (float) -nmax).div(FloatVector.fromArray(F, state, MAX));
+        FloatVector sumLX = FloatVector.zero(F);
+        FloatVector sumL2 = FloatVector.zero(F);
+        for (int i = 0; i < n; i++) {
+            FloatVector xi = FloatVector.fromArray(F, xT, LANES * i);
+            IntVector l = iscale.mul(xi).add(12582912f).reinterpretAsInts().and(0x007FFFFF).sub(0x00400000)
+                    .min(nmax - 1).max(-nmax);
+            l.intoArray(best, LANES * i);
+            FloatVector lf = l.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f);
+            FloatVector w = xi.mul(xi);
+            sumLX = sumLX.add(w.mul(xi).mul(lf));
+            sumL2 = sumL2.add(w.mul(lf).mul(lf));
+        }
+        sumLX.intoArray(state, SUM_LX);
+        sumL2.intoArray(state, SUM_L2);
+    }
+
+    /**
+     * One pass of the coordinate descent, element after element: each level moved to where the rest of the fit
+     * puts it, kept where that raises (Σw·x·l)² / Σw·l². Returns whether any lane changed a level.
+     */
+    private boolean q3Pass(int nmax) {
+        FloatVector sumLX = FloatVector.fromArray(F, state, SUM_LX);
+        FloatVector sumL2 = FloatVector.fromArray(F, state, SUM_L2);
+        long changed = 0;
+        for (int i = 0; i < n; i++) {
+            FloatVector xi = FloatVector.fromArray(F, xT, LANES * i);
+            FloatVector w = xi.mul(xi);
+            IntVector l = IntVector.fromArray(I, best, LANES * i);
+            FloatVector lf = l.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f);
+            FloatVector slx = sumLX.sub(w.mul(xi).mul(lf));
+            FloatVector sl2 = sumL2.sub(w.mul(lf).mul(lf));
+            IntVector moved = xi.mul(sl2).div(slx).add(12582912f).reinterpretAsInts().and(0x007FFFFF)
+                    .sub(0x00400000).min(nmax - 1).max(-nmax);
+            FloatVector mf = moved.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f);
+            slx = slx.add(w.mul(xi).mul(mf));
+            sl2 = sl2.add(w.mul(mf).mul(mf));
+            // The scalar test's order: slx before the move > 0, a different level, then the fit.
+            VectorMask<Float> keep = sumLX.sub(w.mul(xi).mul(lf)).compare(VectorOperators.GT, 0f)
+                    .and(mf.compare(VectorOperators.NE, lf))
+                    .and(sl2.compare(VectorOperators.GT, 0f))
+                    .and(slx.mul(slx).mul(sumL2).compare(VectorOperators.GT, sumLX.mul(sumLX).mul(sl2)));
+            long lanes = keep.toLong();
+            changed |= lanes;
+            l.blend(moved, keep.cast(I)).intoArray(best, LANES * i);
+            sumLX = sumLX.blend(slx, keep);
+            sumL2 = sumL2.blend(sl2, keep);
+        }
+        sumLX.intoArray(state, SUM_LX);
+        sumL2.intoArray(state, SUM_L2);
+        return changed != 0;
     }
 
     /**

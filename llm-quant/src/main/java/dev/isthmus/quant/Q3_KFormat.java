@@ -253,13 +253,15 @@ public final class Q3_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwi
         byte[] levels = new byte[QK];
         float[] scales = new float[16];
         byte[] packed = new byte[12];
+        KQuantLanes search = new KQuantLanes(16);
         for (int b = 0; b < count / QK; b++) {
             int x = srcOffset + b * QK;
             long block = offset + (long) b * BLOCK_BYTES;
             float maxScale = 0;
             float amax = 0;
+            search.makeQ3Quants(4, src, x, levels, 0, scales, 0);
+            search.makeQ3Quants(4, src, x + 128, levels, 128, scales, 8);
             for (int j = 0; j < 16; j++) {
-                scales[j] = KQuantMath.makeQ3Quants(16, 4, src, x + 16 * j, levels, 16 * j, true);
                 float scale = Math.abs(scales[j]);
                 if (scale > amax) {
                     amax = scale;

@@ -75,6 +75,30 @@ class KQuantLanesTest {
         }
     }
 
+    @ParameterizedTest(name = "n {0}, nmax {1}")
+    @CsvSource({"16, 4", "32, 4", "16, 8"})
+    void makeQ3QuantsMatchesTheScalarSearchInEveryLane(int n, int nmax) {
+        KQuantLanes lanes = new KQuantLanes(n);
+        Random random = new Random(n * 13L + nmax);
+        for (int trial = 0; trial < TRIALS; trial++) {
+            float[] x = subBlocks(random, n, trial);
+            int from = 4;
+            float[] src = shifted(x, from);
+            byte[] levels = new byte[8 * n + 1];
+            float[] scales = new float[8];
+            lanes.makeQ3Quants(nmax, src, from, levels, 1, scales, 0);
+            for (int j = 0; j < 8; j++) {
+                byte[] expectedLevels = new byte[n];
+                float expectedScale = KQuantMath.makeQ3Quants(n, nmax, x, n * j, expectedLevels, 0, true);
+                String where = "trial " + trial + ", lane " + j;
+                assertThat(Float.floatToRawIntBits(scales[j])).as(where + " scale")
+                        .isEqualTo(Float.floatToRawIntBits(expectedScale));
+                assertThat(Arrays.copyOfRange(levels, 1 + n * j, 1 + n * j + n)).as(where + " levels")
+                        .isEqualTo(expectedLevels);
+            }
+        }
+    }
+
     @ParameterizedTest(name = "ntry {0}")
     @CsvSource({"7", "1"})
     void iq4ScalesMatchTheScalarSearchInEveryLane(int ntry) {
