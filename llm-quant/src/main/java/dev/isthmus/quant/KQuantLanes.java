@@ -59,10 +59,10 @@ final class KQuantLanes {
      */
     private static final int BEST_ISCALE = 8 * LANES;
     private static final int BEST_OFFSET = 9 * LANES;
-    /** Q3_K's running sums Σw·x·l and Σw·l² (w = x²). */
+    /** The symmetric searches' sums Σw·x·l and Σw·l² (w = x²): Q6_K's per candidate, Q3_K's running. */
     private static final int SUM_LX = 10 * LANES;
     private static final int SUM_L2 = 11 * LANES;
-    /** A makeQkx2Quants step's grid and sums, between its two halves. */
+    /** A step's grid, and a makeQkx2Quants step's sums between its two halves. */
     private static final int TRIAL_ISCALE = 12 * LANES;
     private static final int TRIAL_SUM_L = 13 * LANES;
     private static final int TRIAL_SUM_L2 = 14 * LANES;
@@ -288,23 +288,14 @@ final class KQuantLanes {
     }
 
     /**
-     * The symmetric grid {@code numerator / max}: its levels and x²-weighted least-squares scale, taken as the
-     * first fit or kept in the lanes where it fits better. Lanes with max 0 compute junk, replaced at the end.
+     * The symmetric grid {@code numerator / max}: its x²-weighted least-squares scale, taken as the first fit or
+     * kept in the lanes where it fits better. Lanes with max 0 compute junk, replaced at the end.
      */
     private void qxFit(int nmax, float numerator, boolean first) {
-        FloatVector iscale = FloatVector.broadcast(F, numerator).div(FloatVector.fromArray(F, state, MAX));
-        FloatVector sumLX = FloatVector.zero(F);
-        FloatVector sumL2 = FloatVector.zero(F);
-        for (int i = 0; i < n; i++) {
-            FloatVector xi = FloatVector.fromArray(F, xT, LANES * i);
-            // nearestInt (1.5·2^23 added, mantissa read), clamped; then the level back to float exactly.
-            IntVector l = iscale.mul(xi).add(12582912f).reinterpretAsInts().and(0x007FFFFF).sub(0x00400000)
-                    .min(nmax - 1).max(-nmax);
-            FloatVector lf = l.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f);
-            FloatVector w = xi.mul(xi);
-            sumLX = sumLX.add(w.mul(xi).mul(lf));
-            sumL2 = sumL2.add(w.mul(lf).mul(lf));
-        }
+        symmetricSums(nmax, numerator, null);
+        FloatVector iscale = FloatVector.fromArray(F, state, TRIAL_ISCALE);
+        FloatVector sumLX = FloatVector.fromArray(F, state, SUM_LX);
+        FloatVector sumL2 = FloatVector.fromArray(F, state, SUM_L2);
         if (first) {
             FloatVector scale = sumLX.div(sumL2).blend(0f, sumL2.compare(VectorOperators.EQ, 0f));
             scale.intoArray(state, SCALE);
@@ -320,6 +311,33 @@ final class KQuantLanes {
         FloatVector scale = FloatVector.fromArray(F, state, SCALE).blend(sumLX.div(sumL2), better);
         scale.intoArray(state, SCALE);
         bestFit.blend(scale.mul(sumLX), better).intoArray(state, BEST_FIT);
+    }
+
+    /**
+     * The symmetric grid iscale = {@code numerator / max}: levels nearestInt(iscale·x) in [-nmax, nmax), into
+     * {@code levels} unless it is null, and the sums Σw·x·l and Σw·l² with w = x² (the state's TRIAL_ISCALE,
+     * SUM_LX and SUM_L2).
+     */
+    private void symmetricSums(int nmax, float numerator, int[] levels) {
+        FloatVector iscale = FloatVector.broadcast(F, numerator).div(FloatVector.fromArray(F, state, MAX));
+        FloatVector sumLX = FloatVector.zero(F);
+        FloatVector sumL2 = FloatVector.zero(F);
+        for (int i = 0; i < n; i++) {
+            FloatVector xi = FloatVector.fromArray(F, xT, LANES * i);
+            // nearestInt (1.5·2^23 added, mantissa read), clamped; then the level back to float exactly.
+            IntVector l = iscale.mul(xi).add(12582912f).reinterpretAsInts().and(0x007FFFFF).sub(0x00400000)
+                    .min(nmax - 1).max(-nmax);
+            if (levels != null) {
+                l.intoArray(levels, LANES * i);
+            }
+            FloatVector lf = l.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f);
+            FloatVector w = xi.mul(xi);
+            sumLX = sumLX.add(w.mul(xi).mul(lf));
+            sumL2 = sumL2.add(w.mul(lf).mul(lf));
+        }
+        iscale.intoArray(state, TRIAL_ISCALE);
+        sumLX.intoArray(state, SUM_LX);
+        sumL2.intoArray(state, SUM_L2);
     }
 
     /**
@@ -340,7 +358,7 @@ final class KQuantLanes {
         }
         transpose(src, x, xT);
         largestMagnitude();
-        q3First(nmax);
+        symmetricSums(nmax, -nmax, best);
         for (int pass = 0; pass < 5 && q3Pass(nmax); pass++) {
             // q3Pass returns whether any lane changed a level.
         }
@@ -350,25 +368,6 @@ final class KQuantLanes {
         FloatVector sumL2 = FloatVector.fromArray(F, state, SUM_L2);
         sumLX.div(sumL2).blend(0f, sumL2.compare(VectorOperators.GT, 0f).not()).blend(0f, zero).intoArray(scales, so);
         writeLevels(levels, lo, zero.toLong(), nmax);
-    }
-
-    /** The symmetric grid putting the largest magnitude on level -nmax: levels and the running sums. */
-    private void q3First(int nmax) {
-        FloatVector iscale = FloatVector.broadcast(F, (float) -nmax).div(FloatVector.fromArray(F, state, MAX));
-        FloatVector sumLX = FloatVector.zero(F);
-        FloatVector sumL2 = FloatVector.zero(F);
-        for (int i = 0; i < n; i++) {
-            FloatVector xi = FloatVector.fromArray(F, xT, LANES * i);
-            IntVector l = iscale.mul(xi).add(12582912f).reinterpretAsInts().and(0x007FFFFF).sub(0x00400000)
-                    .min(nmax - 1).max(-nmax);
-            l.intoArray(best, LANES * i);
-            FloatVector lf = l.add(0x4B40_0000).reinterpretAsFloats().sub(0x1.8p23f);
-            FloatVector w = xi.mul(xi);
-            sumLX = sumLX.add(w.mul(xi).mul(lf));
-            sumL2 = sumL2.add(w.mul(lf).mul(lf));
-        }
-        sumLX.intoArray(state, SUM_LX);
-        sumL2.intoArray(state, SUM_L2);
     }
 
     /**
