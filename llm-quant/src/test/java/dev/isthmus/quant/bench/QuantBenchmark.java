@@ -33,7 +33,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * ({@code dequantize4} reports only bytes). {@code prefill64} is the prefill shape: 64 activation vectors
  * through the CPU backend on one thread, as a prompt's projection runs there (weights prepared, decoded into
  * panels, float tiles), in GFLOP/s; {@code prompt16} the shape of a short prompt (16 vectors, through the row
- * groups' multi-token kernels).
+ * groups' multi-token kernels). {@code quantize} runs the format's encoder (llama.cpp's reference quantizer,
+ * byte for byte) over 16 rows of Gaussian weights, in millions of weights per second ({@code mWeights}).
  *
  * <pre>{@code
  * ./mvnw -B -Pbench -pl llm-quant verify -DskipTests -Djmh.args="QuantBenchmark -f 1 -wi 2 -i 3 -w 1s -r 1s"
@@ -54,6 +55,8 @@ public class QuantBenchmark {
 
     private Arena arena;
     private MemorySegment weights;
+    /** Where {@link #quantize} writes. */
+    private MemorySegment encoded;
     private BlockFormat format;
     private long rowBytes;
     private final float[] x = new float[COLS];
@@ -74,11 +77,13 @@ public class QuantBenchmark {
     public static class Streamed {
         public double gbPerS;
         public double gflops;
+        public double mWeights;
 
         @Setup(Level.Iteration)
         public void reset() {
             gbPerS = 0;
             gflops = 0;
+            mWeights = 0;
         }
     }
 
@@ -89,6 +94,7 @@ public class QuantBenchmark {
         rowBytes = t.byteSize(COLS);
         arena = Arena.ofShared();
         weights = arena.allocate(rowBytes * ROWS, 64);
+        encoded = arena.allocate(rowBytes * QUANTIZE_ROWS, 64);
         SplittableRandom r = new SplittableRandom(1);
         float[] row = new float[COLS];
         for (int i = 0; i < ROWS; i++) {
@@ -197,6 +203,18 @@ public class QuantBenchmark {
         counters.gflops += 2.0 * ROWS * COLS * SHORT_PROMPT_TOKENS / 1e9;
         return ys;
     }
+
+    /** The encoder on {@value #QUANTIZE_ROWS} rows of {@value #COLS} Gaussian weights, one thread. */
+    @Benchmark
+    public MemorySegment quantize(Streamed counters) {
+        for (int i = 0; i < QUANTIZE_ROWS; i++) {
+            format.quantize(xs, i * COLS, encoded, i * rowBytes, COLS);
+        }
+        counters.mWeights += QUANTIZE_ROWS * COLS / 1e6;
+        return encoded;
+    }
+
+    private static final int QUANTIZE_ROWS = 16;
 
     /** Decodes the whole matrix four rows at a time (the prefill path's share of work per weight). */
     @Benchmark
