@@ -98,8 +98,12 @@ final class Q8_0RowGroups implements RowGroupLayout {
                 if (b % 2 == 0 && b + 1 == blocks) {
                     dst.set(ValueLayouts.I16, scale(pair, r, b + 1), (short) 0);
                 }
-                for (int e = 0; e < QK; e++) {
-                    dst.set(ValueLayouts.I8, level(pair, r, b, e), (byte) (src.get(ValueLayouts.I8, from + 2 + e) ^ 0x80));
+                // Four levels at a time (elements 4k..4k+3 go to one strip's row r, as bytes 0, 2, 1, 3 of its word),
+                // each stored + 128.
+                for (int e = 0; e < QK; e += 4) {
+                    int four = src.get(ValueLayouts.I32, from + 2 + e) ^ 0x8080_8080;
+                    int swapped = four & 0xFF00_00FF | (four & 0x0000_FF00) << 8 | (four & 0x00FF_0000) >>> 8;
+                    dst.set(ValueLayouts.I32, level(pair, r, b, e), swapped);
                 }
             }
         }
