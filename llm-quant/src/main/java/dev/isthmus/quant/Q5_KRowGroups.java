@@ -69,8 +69,9 @@ final class Q5_KRowGroups implements RowGroupLayout {
         RowGroupFit.requireRows(weight, GgmlType.Q5_K, firstRow);
         MemorySegment src = weight.segment();
         int blocks = Math.toIntExact(weight.dim(1) / QK);
-        // Each file block is copied to the heap once: its levels read byte by byte from the mapped segment, each
-        // read checked, made loading a Q5_K_M model take three times as long as a Q4_K_M one.
+        // Each file block is copied to the heap once, its levels then read from there rather than byte by byte
+        // from the mapped segment, each read checked (loading the 0.5 B Q5_K_M model: 1.14-1.31 s before,
+        // 0.76-0.79 after).
         byte[] file = new byte[Q5_KFormat.BLOCK_BYTES];
         for (int r = 0; r < ROWS; r++) {
             long row = weight.rowOffset(firstRow + r);

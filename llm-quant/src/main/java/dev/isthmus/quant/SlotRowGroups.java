@@ -100,23 +100,32 @@ final class SlotRowGroups implements RowGroupLayout {
         int blocks = Math.toIntExact(weight.dim(1) / QK);
         // Padding blocks stay zero: zero levels and scales, whatever activations they meet.
         dst.asSlice(offset, groupBytes(blocks * QK)).fill((byte) 0);
+        // A unit's lanes are gathered on the heap and stored once each, rather than read back and or-ed in place
+        // slot by slot (loading the 0.5 B Q5_1 model: 1.02-1.05 s before, 0.85-0.89 after).
+        byte[] nibbles = new byte[QK / 2];
+        int[] lanes = new int[QK];
         for (int r = 0; r < ROWS; r++) {
             long row = weight.rowOffset(firstRow + r);
-            for (int b = 0; b < blocks; b++) {
-                long from = row + (long) b * file.blockBytes();
-                long unit = offset + (long) (b / slots) * unitBytes;
-                int k = b % slots;
-                for (int f = 0; f < fields; f++) {
-                    int h = k * fields + f;
-                    dst.set(ValueLayouts.I16, unit + 32L * (h / 2) + 4L * r + 2 * (h % 2),
-                            src.get(ValueLayouts.I16, from + (f == 0 ? 0 : file.minAt())));
+            for (int first = 0; first < blocks; first += slots) {
+                long unit = offset + (long) (first / slots) * unitBytes;
+                java.util.Arrays.fill(lanes, 0);
+                for (int k = 0; k < slots && first + k < blocks; k++) {
+                    long from = row + (long) (first + k) * file.blockBytes();
+                    for (int f = 0; f < fields; f++) {
+                        int h = k * fields + f;
+                        dst.set(ValueLayouts.I16, unit + 32L * (h / 2) + 4L * r + 2 * (h % 2),
+                                src.get(ValueLayouts.I16, from + (f == 0 ? 0 : file.minAt())));
+                    }
+                    int qh = file.fifthBitsAt() >= 0 ? src.get(ValueLayouts.I32, from + file.fifthBitsAt()) : 0;
+                    MemorySegment.copy(src, ValueLayouts.I8, from + file.nibblesAt(), nibbles, 0, nibbles.length);
+                    for (int i = 0; i < QK; i++) {
+                        int q = nibbles[i % 16] & 0xFF;
+                        int level = (i < 16 ? q & 0x0F : q >> 4) | ((qh >>> i) & 1) << 4;
+                        lanes[i] |= level << (bits * k);
+                    }
                 }
-                int qh = file.fifthBitsAt() >= 0 ? src.get(ValueLayouts.I32, from + file.fifthBitsAt()) : 0;
                 for (int i = 0; i < QK; i++) {
-                    int q = QuantVectors.u8(src, from + file.nibblesAt() + i % 16);
-                    int level = (i < 16 ? q & 0x0F : q >> 4) | ((qh >>> i) & 1) << 4;
-                    long lane = unit + headerBytes + 32L * (i / 2) + 2L * (2 * r + i % 2);
-                    dst.set(ValueLayouts.I16, lane, (short) (dst.get(ValueLayouts.I16, lane) | level << (bits * k)));
+                    dst.set(ValueLayouts.I16, unit + headerBytes + 32L * (i / 2) + 2L * (2 * r + i % 2), (short) lanes[i]);
                 }
             }
         }
