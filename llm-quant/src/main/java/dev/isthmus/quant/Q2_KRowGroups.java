@@ -72,23 +72,23 @@ final class Q2_KRowGroups implements RowGroupLayout {
         RowGroupFit.requireRows(weight, GgmlType.Q2_K, firstRow);
         MemorySegment src = weight.segment();
         int blocks = Math.toIntExact(weight.dim(1) / QK);
+        // Each block's levels unpacked once into an array, then gathered into slots: computing every slot's level
+        // from the file's bit fields on its own took most of the load time of a Q2_K model.
+        byte[] file = new byte[Q2_KFormat.BLOCK_BYTES];
+        int[] levels = new int[QK];
         for (int r = 0; r < ROWS; r++) {
             long row = weight.rowOffset(firstRow + r);
             for (int b = 0; b < blocks; b++) {
                 long from = row + (long) b * Q2_KFormat.BLOCK_BYTES;
                 long to = offset + (long) b * BLOCK_BYTES;
+                MemorySegment.copy(src, ValueLayouts.I8, from, file, 0, file.length);
+                fileLevels(file, levels);
                 dst.set(ValueLayouts.I32, to + 4L * r, src.get(ValueLayouts.I32, from + 80));
                 for (int v = 0; v < 4; v++) {
                     dst.set(ValueLayouts.I32, to + SCALES + 32L * v + 4L * r, src.get(ValueLayouts.I32, from + 4 * v));
                 }
                 for (int j = 0; j < 16; j++) {
-                    int word = 0;
-                    for (int e = 0; e < 2; e++) {
-                        for (int k = 0; k < 8; k++) {
-                            word |= level(src, from, 16 * j + weightOfSlot(e, k)) << (16 * e + 2 * k);
-                        }
-                    }
-                    dst.set(ValueLayouts.I32, to + LEVELS + 32L * j + 4L * r, word);
+                    dst.set(ValueLayouts.I32, to + LEVELS + 32L * j + 4L * r, slotWord(levels, 16 * j));
                 }
             }
         }
@@ -99,11 +99,27 @@ final class Q2_KRowGroups implements RowGroupLayout {
         return 4 * (k % 4) + 2 * e + k / 4;
     }
 
-    /** Level 0..3 of weight {@code i} (0..255) of the file's super-block at {@code block}. */
-    private static int level(MemorySegment data, long block, int i) {
-        int n = i / 128;
-        int j = i % 128 / 32;
-        return (QuantVectors.u8(data, block + 16 + 32 * n + i % 32) >> (2 * j)) & 3;
+    /** The super-block's 256 levels (0..3) in weight order: weight 128n + 32j + l is bits 2j of qs[32n + l]. */
+    private static void fileLevels(byte[] block, int[] levels) {
+        for (int n = 0; n < 2; n++) {
+            for (int l = 0; l < 32; l++) {
+                int q = block[16 + 32 * n + l] & 0xFF;
+                for (int j = 0; j < 4; j++) {
+                    levels[128 * n + 32 * j + l] = q >> 2 * j & 3;
+                }
+            }
+        }
+    }
+
+    /** The 32-bit word of a sub-block's 16 levels from {@code levels[first]}: slot k of half e at bit 16e + 2k. */
+    static int slotWord(int[] levels, int first) {
+        int word = 0;
+        for (int e = 0; e < 2; e++) {
+            for (int k = 0; k < 8; k++) {
+                word |= levels[first + weightOfSlot(e, k)] << (16 * e + 2 * k);
+            }
+        }
+        return word;
     }
 
     @Override

@@ -99,11 +99,17 @@ final class Q3_KRowGroups implements RowGroupLayout {
         MemorySegment src = weight.segment();
         int blocks = Math.toIntExact(weight.dim(1) / QK);
         int[] scales = new int[16];
+        // As Q2_K's pack: each block's low levels and high bits unpacked once, then gathered into slots.
+        byte[] file = new byte[Q3_KFormat.BLOCK_BYTES];
+        int[] lows = new int[QK];
+        int[] highs = new int[QK];
         for (int r = 0; r < ROWS; r++) {
             long row = weight.rowOffset(firstRow + r);
             for (int b = 0; b < blocks; b++) {
                 long from = row + (long) b * Q3_KFormat.BLOCK_BYTES;
                 long to = offset + (long) b * BLOCK_BYTES;
+                MemorySegment.copy(src, ValueLayouts.I8, from, file, 0, file.length);
+                fileLevels(file, lows, highs);
                 Q3_KFormat.scales(src, from, scales);
                 int[] words = new int[3];
                 for (int f = 0; f < 15; f++) {
@@ -119,7 +125,7 @@ final class Q3_KRowGroups implements RowGroupLayout {
                     for (int t = 0; t < 2; t++) {
                         for (int e = 0; e < 2; e++) {
                             for (int k = 0; k < 8; k++) {
-                                word |= high(src, from, 16 * (2 * v + t) + weightOfSlot(e, k))
+                                word |= highs[16 * (2 * v + t) + weightOfSlot(e, k)]
                                         << (16 * e + 4 * (k / 2) + 2 * (1 - t) + k % 2);
                             }
                         }
@@ -127,13 +133,7 @@ final class Q3_KRowGroups implements RowGroupLayout {
                     dst.set(ValueLayouts.I32, to + HIGH + 32L * v + 4L * r, word);
                 }
                 for (int j = 0; j < 16; j++) {
-                    int word = 0;
-                    for (int e = 0; e < 2; e++) {
-                        for (int k = 0; k < 8; k++) {
-                            word |= low(src, from, 16 * j + weightOfSlot(e, k)) << (16 * e + 2 * k);
-                        }
-                    }
-                    dst.set(ValueLayouts.I32, to + LEVELS + 32L * j + 4L * r, word);
+                    dst.set(ValueLayouts.I32, to + LEVELS + 32L * j + 4L * r, Q2_KRowGroups.slotWord(lows, 16 * j));
                 }
             }
         }
@@ -144,14 +144,22 @@ final class Q3_KRowGroups implements RowGroupLayout {
         return 4 * (k % 4) + 2 * e + k / 4;
     }
 
-    /** Low level 0..3 of weight {@code i} (0..255) of the file's super-block at {@code block}: bits 2j of qs[32n + k]. */
-    private static int low(MemorySegment data, long block, int i) {
-        return (QuantVectors.u8(data, block + 32 + 32 * (i / 128) + i % 32) >> (2 * (i % 128 / 32))) & 3;
-    }
-
-    /** High bit of weight {@code i}: bit i / 32 (= 4n + j) of hmask[i % 32]; 1 means no offset of −4. */
-    private static int high(MemorySegment data, long block, int i) {
-        return (QuantVectors.u8(data, block + i % 32) >> (i / 32)) & 1;
+    /**
+     * The super-block's 256 low levels (0..3; weight 128n + 32j + l is bits 2j of qs[32n + l]) and high bits (weight
+     * i's is bit i / 32 of hmask[i % 32]; 1 means no offset of −4), in weight order.
+     */
+    private static void fileLevels(byte[] block, int[] lows, int[] highs) {
+        for (int n = 0; n < 2; n++) {
+            for (int l = 0; l < 32; l++) {
+                int q = block[32 + 32 * n + l] & 0xFF;
+                for (int j = 0; j < 4; j++) {
+                    lows[128 * n + 32 * j + l] = q >> 2 * j & 3;
+                }
+            }
+        }
+        for (int i = 0; i < QK; i++) {
+            highs[i] = (block[i % 32] & 0xFF) >> (i / 32) & 1;
+        }
     }
 
     /**
