@@ -509,6 +509,24 @@ final class KQuantLanes {
         }
     }
 
+    /**
+     * clamp(nearestInt((src[x + i] + dm) / d), 0, nmax) into {@code levels[lo + i]} for i below {@code count}, eight
+     * consecutive elements at a time: an asymmetric sub-block's final levels against its stored scale and minimum.
+     */
+    void offsetLevels(float[] src, int x, float dm, float d, int nmax, byte[] levels, int lo, int count) {
+        int i = 0;
+        for (; IntLanes.AVAILABLE && i + LANES <= count; i += LANES) {
+            FloatVector.fromArray(F, src, x + i).add(dm).div(d).add(12582912f).reinterpretAsInts().and(0x007FFFFF)
+                    .sub(0x00400000).min(nmax).max(0).intoArray(trial, 0);
+            for (int e = 0; e < LANES; e++) {
+                levels[lo + i + e] = (byte) trial[e];
+            }
+        }
+        for (; i < count; i++) {
+            levels[lo + i] = (byte) Math.max(0, Math.min(nmax, KQuantMath.nearestInt((src[x + i] + dm) / d)));
+        }
+    }
+
     /** Lane j's levels (plus {@code offset}) to {@code levels[lo + n·j ...]}, zeros for the lanes in {@code empty}. */
     private void writeLevels(byte[] levels, int lo, long empty, int offset) {
         for (int j = 0; j < LANES; j++) {

@@ -231,6 +231,7 @@ public final class Q4_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwi
         float[] scales = new float[8];
         byte[] packed = new byte[12];
         KQuantLanes search = new KQuantLanes(32);
+        byte[] nibbles = new byte[QK / 2];
         for (int b = 0; b < count / QK; b++) {
             int x = srcOffset + b * QK;
             for (int j = 0; j < 8; j++) {
@@ -283,17 +284,15 @@ public final class Q4_KFormat implements Q8_KActivations, ScalarTwin, IntegerTwi
                     continue;
                 }
                 float dm = dmin16 * KQuantMath.minK4(j, packed);
-                for (int ii = 0; ii < 32; ii++) {
-                    int l = KQuantMath.nearestInt((src[x + 32 * j + ii] + dm) / d);
-                    levels[32 * j + ii] = (byte) Math.max(0, Math.min(nmax, l));
-                }
+                search.offsetLevels(src, x + 32 * j, dm, d, nmax, levels, 32 * j, 32);
             }
             if (nmax == 15) {
                 for (int j = 0; j < QK; j += 64) {
                     for (int l = 0; l < 32; l++) {
-                        dst.set(ValueLayouts.I8, block + 16 + j / 2 + l, (byte) (levels[j + l] | (levels[j + l + 32] << 4)));
+                        nibbles[j / 2 + l] = (byte) (levels[j + l] | (levels[j + l + 32] << 4));
                     }
                 }
+                MemorySegment.copy(nibbles, 0, dst, ValueLayout.JAVA_BYTE, block + 16, nibbles.length);
             } else {
                 Q5_KFormat.packLevels(levels, dst, block);
             }

@@ -152,6 +152,29 @@ class KQuantLanesTest {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void offsetLevelsMatchTheScalarRounding() {
+        KQuantLanes lanes = new KQuantLanes(32);
+        Random random = new Random(11);
+        for (int trial = 0; trial < TRIALS; trial++) {
+            int count = 1 + random.nextInt(40);
+            int nmax = trial % 2 == 0 ? 15 : 31;
+            float d = (float) Math.abs(random.nextGaussian()) * 0.1f + 1e-3f;
+            float dm = (float) random.nextGaussian() * 0.5f;
+            float[] src = new float[count + 2];
+            for (int i = 0; i < src.length; i++) {
+                // Some values land exactly on half steps, where nearestInt's ties to even matter.
+                src[i] = i % 4 == 0 ? (random.nextInt(2 * nmax) + 0.5f) * d - dm : (float) random.nextGaussian() * nmax * d;
+            }
+            byte[] levels = new byte[count + 3];
+            lanes.offsetLevels(src, 2, dm, d, nmax, levels, 3, count);
+            for (int i = 0; i < count; i++) {
+                int expected = Math.max(0, Math.min(nmax, KQuantMath.nearestInt((src[2 + i] + dm) / d)));
+                assertThat(levels[3 + i]).as("trial %d, element %d", trial, i).isEqualTo((byte) expected);
+            }
+        }
+    }
+
     /**
      * Eight sub-blocks of n values, each drawn its own way so that every branch of the searches is taken in
      * some lanes and not in others: Gaussian, all positive, all negative, constant (flat), all zero, tiny
