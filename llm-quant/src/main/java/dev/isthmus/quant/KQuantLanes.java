@@ -8,8 +8,10 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * ggml's scale searches ({@link KQuantMath#makeQkx2Quants}, {@link KQuantMath#makeQxQuants}) for eight
- * consecutive sub-blocks at once, sub-block j in 32-bit lane j.
+ * ggml's scale searches for eight consecutive sub-blocks at once, sub-block j in 32-bit lane j:
+ * {@link KQuantMath#makeQkx2Quants} (Q2_K, Q4_K, Q5_K), {@link KQuantMath#makeQxQuants} (Q6_K),
+ * {@link KQuantMath#makeQ3Quants} (Q3_K) and the IQ4 search ({@link Iq4Encoder#blockScale}); and two helpers that
+ * take eight consecutive elements at once, the IQ4 grid's nearest level and an asymmetric block's final levels.
  *
  * <p>Why lanes across sub-blocks: the searches add up their sums one element after another, and the encoded
  * bytes must stay llama.cpp's, so the sums cannot be split across lanes. Each sub-block's search is
