@@ -1,6 +1,7 @@
 package dev.isthmus.quant;
 
 import dev.isthmus.core.tensor.IntLanes;
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
@@ -93,7 +94,7 @@ final class KQuantLanes {
         if (!IntLanes.AVAILABLE) {
             byte[] aux = new byte[n];
             for (int j = 0; j < LANES; j++) {
-                float[] w = java.util.Arrays.copyOfRange(weights, wo + n * j, wo + n * j + n);
+                float[] w = Arrays.copyOfRange(weights, wo + n * j, wo + n * j + n);
                 scales[so + j] = KQuantMath.makeQkx2Quants(n, nmax, src, x + n * j, w, levels, lo + n * j, mins,
                         so + j, aux, rmin, rdelta, nstep, useMad);
             }

@@ -9,6 +9,7 @@ import dev.isthmus.core.tensor.Tensor;
 import dev.isthmus.core.tensor.ValueLayouts;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -108,7 +109,7 @@ final class SlotRowGroups implements RowGroupLayout {
             long row = weight.rowOffset(firstRow + r);
             for (int first = 0; first < blocks; first += slots) {
                 long unit = offset + (long) (first / slots) * unitBytes;
-                java.util.Arrays.fill(lanes, 0);
+                Arrays.fill(lanes, 0);
                 for (int k = 0; k < slots && first + k < blocks; k++) {
                     long from = row + (long) (first + k) * file.blockBytes();
                     for (int f = 0; f < fields; f++) {
