@@ -41,12 +41,9 @@ class KQuantLanesTest {
                 float expectedScale = KQuantMath.makeQkx2Quants(n, nmax, x, n * j, w, expectedLevels, 0, expectedMin, 0,
                         aux, rmin, rdelta, nstep, useMad);
                 String where = "trial " + trial + ", lane " + j;
-                assertThat(Float.floatToRawIntBits(scales[2 + j])).as(where + " scale")
-                        .isEqualTo(Float.floatToRawIntBits(expectedScale));
                 assertThat(Float.floatToRawIntBits(mins[2 + j])).as(where + " min")
                         .isEqualTo(Float.floatToRawIntBits(expectedMin[0]));
-                assertThat(Arrays.copyOfRange(levels, 5 + n * j, 5 + n * j + n)).as(where + " levels")
-                        .isEqualTo(expectedLevels);
+                assertLane(where, scales[2 + j], expectedScale, levels, 5 + n * j, expectedLevels);
             }
         }
     }
@@ -67,10 +64,7 @@ class KQuantLanesTest {
                 byte[] expectedLevels = new byte[n];
                 float expectedScale = KQuantMath.makeQxQuants(n, nmax, x, n * j, expectedLevels, 0, 1, null, 0);
                 String where = "trial " + trial + ", lane " + j;
-                assertThat(Float.floatToRawIntBits(scales[1 + j])).as(where + " scale")
-                        .isEqualTo(Float.floatToRawIntBits(expectedScale));
-                assertThat(Arrays.copyOfRange(levels, 3 + n * j, 3 + n * j + n)).as(where + " levels")
-                        .isEqualTo(expectedLevels);
+                assertLane(where, scales[1 + j], expectedScale, levels, 3 + n * j, expectedLevels);
             }
         }
     }
@@ -91,10 +85,7 @@ class KQuantLanesTest {
                 byte[] expectedLevels = new byte[n];
                 float expectedScale = KQuantMath.makeQ3Quants(n, nmax, x, n * j, expectedLevels, 0, true);
                 String where = "trial " + trial + ", lane " + j;
-                assertThat(Float.floatToRawIntBits(scales[j])).as(where + " scale")
-                        .isEqualTo(Float.floatToRawIntBits(expectedScale));
-                assertThat(Arrays.copyOfRange(levels, 1 + n * j, 1 + n * j + n)).as(where + " levels")
-                        .isEqualTo(expectedLevels);
+                assertLane(where, scales[j], expectedScale, levels, 1 + n * j, expectedLevels);
             }
         }
     }
@@ -206,5 +197,12 @@ class KQuantLanesTest {
         float[] src = new float[from + x.length + 2];
         System.arraycopy(x, 0, src, from, x.length);
         return src;
+    }
+
+    /** Lane {@code where}'s scale bit for bit and its n levels at {@code at}, as the scalar search gave them. */
+    private static void assertLane(String where, float scale, float expectedScale, byte[] levels, int at,
+                                   byte[] expectedLevels) {
+        assertThat(Float.floatToRawIntBits(scale)).as(where + " scale").isEqualTo(Float.floatToRawIntBits(expectedScale));
+        assertThat(Arrays.copyOfRange(levels, at, at + expectedLevels.length)).as(where + " levels").isEqualTo(expectedLevels);
     }
 }
